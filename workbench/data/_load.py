@@ -1,0 +1,94 @@
+"""Loading a spec's data set (shipped or a file), hashing it and deriving protected groups."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.datasets import SHIPPED
+from workbench.paths import project_root
+from workbench.provenance import file_sha256
+from workbench.spec import ModelSpec, SpecError, check_spec_against_data
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """A spec's data as loaded: the frame with derived protected groups, and the identity of its source."""
+
+    frame: pd.DataFrame
+    sha256: str
+    source: str
+    path: Path
+
+
+class DataChangedError(RuntimeError):
+    """The data no longer matches the hash a spec or a registered version recorded."""
+
+
+def resolve_data_path(spec: ModelSpec) -> tuple[Path, str]:
+    """The file that identifies the spec's data, and how to name it in messages."""
+    if spec.dataset.name is not None:
+        if spec.dataset.name not in SHIPPED:
+            raise SpecError(
+                "dataset", [("dataset.name", f"no shipped data set {spec.dataset.name!r}; known: {', '.join(SHIPPED)}")]
+            )
+        return SHIPPED[spec.dataset.name][0](), f"shipped data set {spec.dataset.name!r}"
+    raw = Path(os.path.expanduser(str(spec.dataset.path)))
+    path = raw if raw.is_absolute() else project_root() / raw
+    if not path.is_file():
+        raise SpecError("dataset", [("dataset.path", f"no such file: {path}")])
+    return path, str(spec.dataset.path)
+
+
+def add_protected_bands(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Add banded protected groups (e.g. age < 25 vs >= 25); lower edges are inclusive."""
+    out = frame
+    for attribute in spec.protected_attributes:
+        band = attribute.band
+        if band is None or band.source not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[band.source], errors="coerce")
+        edges = [-np.inf, *band.edges, np.inf]
+        banded = pd.cut(values, bins=edges, labels=band.labels, right=False)
+        out = out.assign(**{attribute.data_column: banded.astype("string").astype(object)})
+    return out
+
+
+def _read_file(path: Path, file_format: str) -> pd.DataFrame:
+    if file_format == "csv":
+        return pd.read_csv(path)
+    return pd.read_parquet(path)
+
+
+def load_model_data(spec: ModelSpec, expected_sha256: str | None = None) -> ModelData:
+    """Load, hash and check the spec's data; refuse data whose hash differs from the one expected.
+
+    ``expected_sha256`` (or the spec's own ``dataset.sha256``) pins the data: a re-run on changed data
+    is refused rather than silently producing a different model.
+    """
+    path, source = resolve_data_path(spec)
+    sha256 = file_sha256(path)
+    for expected, origin in ((spec.dataset.sha256, "the spec's dataset.sha256"), (expected_sha256, "the record")):
+        if expected is not None and expected != sha256:
+            raise DataChangedError(
+                f"data {source} has sha256 {sha256}, but {origin} says {expected}: the data changed since it was "
+                "recorded, so results from it would not be comparable; restore the original file or train a new version"
+            )
+    if spec.dataset.name is not None:
+        frame = SHIPPED[spec.dataset.name][1]()
+    else:
+        frame = _read_file(path, spec.dataset.file_format)
+    frame = add_protected_bands(frame, spec)
+    check_spec_against_data(spec, frame, source)
+    return ModelData(frame=frame.reset_index(drop=True), sha256=sha256, source=source, path=path)
+
+
+def adverse_target(frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:
+    """The target as 1 for the adverse outcome and 0 otherwise (rows with no target are NaN)."""
+    column = frame[spec.target.column]
+    adverse = column.astype(str) == str(spec.target.adverse_value)
+    return adverse.astype("float64").where(column.notna())

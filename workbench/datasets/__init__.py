@@ -1,0 +1,17 @@
+"""Data sets shipped with the package, by name, each with its loader and the file that identifies it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.datasets._german_credit import german_credit_path, load_german_credit
+
+#: name -> (path of the identifying source file, loader returning the decoded frame)
+SHIPPED: dict[str, tuple[Callable[[], Path], Callable[[], pd.DataFrame]]] = {
+    "german_credit": (german_credit_path, load_german_credit),
+}
+
+__all__ = ["SHIPPED", "german_credit_path", "load_german_credit"]

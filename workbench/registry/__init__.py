@@ -1,0 +1,40 @@
+"""The MLflow registry as system of record: store, lifecycle status, versions and training records."""
+
+from workbench.registry._lifecycle import STATUS_TAG, STATUSES, get_status, set_status
+from workbench.registry._records import (
+    SPEC_ARTIFACT,
+    log_data_validation,
+    log_spec,
+    register_training,
+    start_pipeline_run,
+)
+from workbench.registry._store import configure, ensure_experiment, tracking_uri
+from workbench.registry._versions import (
+    VersionNotFoundError,
+    get_version,
+    load_model,
+    model_sha256,
+    model_uri,
+    version_for_run,
+)
+
+__all__ = [
+    "SPEC_ARTIFACT",
+    "STATUSES",
+    "STATUS_TAG",
+    "VersionNotFoundError",
+    "configure",
+    "ensure_experiment",
+    "get_status",
+    "get_version",
+    "load_model",
+    "log_data_validation",
+    "log_spec",
+    "model_sha256",
+    "model_uri",
+    "register_training",
+    "set_status",
+    "start_pipeline_run",
+    "tracking_uri",
+    "version_for_run",
+]

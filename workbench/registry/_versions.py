@@ -1,0 +1,52 @@
+"""Looking up registered versions and fingerprinting their artefacts."""
+
+from __future__ import annotations
+
+import tempfile
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from workbench.provenance import directory_sha256
+
+
+class VersionNotFoundError(LookupError):
+    """No such registered model or version."""
+
+
+def get_version(client: MlflowClient, name: str, version: int | str) -> ModelVersion:
+    """A registered version, or a clear error naming what is missing."""
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        known = [v.version for v in client.search_model_versions(f"name='{name}'")]
+        if not known:
+            raise VersionNotFoundError(f"no registered model named {name!r}") from None
+        raise VersionNotFoundError(
+            f"model {name!r} has no version {version} (versions: {', '.join(sorted(known, key=int))})"
+        ) from None
+
+
+def version_for_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:
+    """The version registered from a run, if any."""
+    versions = [v for v in client.search_model_versions(f"name='{name}'") if v.run_id == run_id]
+    return max(versions, key=lambda v: int(v.version)) if versions else None
+
+
+def model_uri(name: str, version: int | str) -> str:
+    """The registry URI of a version's artefact."""
+    return f"models:/{name}/{version}"
+
+
+def model_sha256(name: str, version: int | str) -> str:
+    """sha256 of the version's artefact exactly as the registry serves it (every file, names and bytes)."""
+    with tempfile.TemporaryDirectory() as folder:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, version), dst_path=folder)
+        return directory_sha256(local)
+
+
+def load_model(name: str, version: int | str):
+    """The version's scikit-learn pipeline, loaded from the registry (never from a training kernel)."""
+    return mlflow.sklearn.load_model(model_uri(name, version))

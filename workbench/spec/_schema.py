@@ -1,0 +1,258 @@
+"""The model spec schema: one YAML file describes a model, and it is also the Papermill parameters.
+
+Everything a model needs that is not code lives here, so onboarding a new model or data set is writing a
+spec. Every model is strict (unknown keys are refused) so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+class KeyedProblems(ValueError):
+    """Cross-field problems that each know their own spec key (pydantic would file them under the root)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{key}: {message}" for key, message in problems))
+
+
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Strict):
+    """Where the data comes from: a data set shipped with the package, or a file."""
+
+    name: str | None = Field(None, description="shipped data set name, e.g. german_credit")
+    path: str | None = Field(None, description="CSV or parquet file; relative paths start at the project root")
+    format: Literal["csv", "parquet"] | None = Field(None, description="file format; inferred from the suffix")
+    sha256: str | None = Field(None, description="expected sha256 of the file; a mismatch refuses the run")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.name is None) == (self.path is None):
+            raise ValueError("give exactly one of 'name' (a shipped data set) or 'path' (a CSV/parquet file)")
+        if self.path is not None and self.format is None:
+            suffix = Path(self.path).suffix.lower()
+            if suffix not in {".csv", ".parquet", ".pq"}:
+                raise ValueError(f"cannot infer the format of {self.path!r}; set 'format' to csv or parquet")
+        if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return self
+
+    @property
+    def file_format(self) -> str:
+        """The file format, declared or inferred from the suffix."""
+        if self.format:
+            return self.format
+        return "csv" if Path(self.path or "").suffix.lower() == ".csv" else "parquet"
+
+
+class TargetSpec(_Strict):
+    """The outcome column and which of its two values is the adverse outcome (modelled as 1)."""
+
+    column: str
+    adverse_value: str | int | bool
+
+
+class FeatureSpec(_Strict):
+    """Model inputs by type; the type decides preprocessing and is checked against the data."""
+
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _non_empty_and_unique(self) -> FeatureSpec:
+        if not self.numeric and not self.categorical:
+            raise ValueError("at least one numeric or categorical feature is required")
+        seen: set[str] = set()
+        for name in self.all:
+            if name in seen:
+                raise ValueError(f"feature {name!r} is listed twice")
+            seen.add(name)
+        return self
+
+    @property
+    def all(self) -> list[str]:
+        """Every feature, numeric first, in spec order (the model's column order)."""
+        return [*self.numeric, *self.categorical]
+
+    def location_of(self, name: str) -> str:
+        """The spec key of a feature, for error messages."""
+        if name in self.numeric:
+            return f"features.numeric[{self.numeric.index(name)}]"
+        return f"features.categorical[{self.categorical.index(name)}]"
+
+
+class BandSpec(_Strict):
+    """Derive a protected group from a numeric column, e.g. an age band."""
+
+    source: str
+    edges: list[float] = Field(min_length=1)
+    labels: list[str]
+
+    @model_validator(mode="after")
+    def _labels_fit_edges(self) -> BandSpec:
+        if sorted(self.edges) != list(self.edges) or len(set(self.edges)) != len(self.edges):
+            raise ValueError("edges must be strictly increasing")
+        if len(self.labels) != len(self.edges) + 1:
+            raise ValueError(f"{len(self.edges)} edge(s) need {len(self.edges) + 1} labels, got {len(self.labels)}")
+        return self
+
+
+class ProtectedAttribute(_Strict):
+    """A group attribute used for fairness analysis and never as a model input.
+
+    ``derived_from`` names raw columns that encode the attribute (e.g. a combined personal-status-and-sex
+    code); they are barred from the features as well, since they would carry the attribute into the model.
+    """
+
+    name: str
+    column: str | None = None
+    reference: str = Field(description="the reference (most favoured) group for ratios")
+    band: BandSpec | None = None
+    derived_from: list[str] = Field(default_factory=list)
+
+    @property
+    def data_column(self) -> str:
+        """The column holding the group labels."""
+        return self.column or self.name
+
+    @property
+    def barred_columns(self) -> list[str]:
+        """Columns that must not be model inputs because they carry this attribute."""
+        barred = [self.data_column, *self.derived_from]
+        if self.band is not None:
+            barred.append(self.band.source)
+        return barred
+
+
+class SplitSpec(_Strict):
+    """How the development and validation samples are drawn; deterministic given the seed."""
+
+    method: Literal["random", "out_of_time"] = "random"
+    validation_fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int = Field(42, ge=0)
+    stratify: bool = True
+    date_column: str | None = None
+    validation_start: date | None = None
+
+    @model_validator(mode="after")
+    def _out_of_time_needs_date(self) -> SplitSpec:
+        if self.method == "out_of_time" and (self.date_column is None or self.validation_start is None):
+            raise ValueError("method out_of_time needs 'date_column' and 'validation_start'")
+        return self
+
+
+class CandidateSpec(_Strict):
+    """One candidate model family with its hyper-parameters."""
+
+    family: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        from workbench.training._families import FAMILIES
+
+        if value not in FAMILIES:
+            raise ValueError(f"unknown model family {value!r}; known: {', '.join(sorted(FAMILIES))}")
+        return value
+
+
+class SelectionSpec(_Strict):
+    """How the champion is chosen among candidates on the development sample only."""
+
+    cv_folds: int = Field(5, ge=2, le=20)
+    prefer_interpretable_within: float = Field(
+        0.01, ge=0.0, le=0.5, description="keep the interpretable candidate unless another beats its CV AUC by more"
+    )
+
+
+class CostSpec(_Strict):
+    """Cost of each wrong decision, for expected-cost analysis and cut-off choice."""
+
+    approve_adverse: float = Field(5.0, ge=0.0, description="cost of approving a case with the adverse outcome")
+    decline_good: float = Field(1.0, ge=0.0, description="cost of declining a good case")
+
+
+class DecisionSpec(_Strict):
+    """The decision policy applied to the model score (probability of the adverse outcome)."""
+
+    cutoff: float = Field(gt=0.0, lt=1.0, description="decline when the score is at or above this")
+    reason_codes: int = Field(4, ge=1, le=10)
+    costs: CostSpec = Field(default_factory=CostSpec)
+    adverse_action_texts: dict[str, str] = Field(default_factory=dict)
+
+
+class Thresholds(_Strict):
+    """Limits that decide pass / warn / fail across data validation, validation, fairness and monitoring."""
+
+    min_auc: float = Field(0.70, ge=0.5, le=1.0)
+    min_gini: float = Field(0.40, ge=0.0, le=1.0)
+    min_ks: float = Field(0.25, ge=0.0, le=1.0)
+    psi_warn: float = Field(0.10, gt=0.0, le=10.0)
+    max_psi: float = Field(0.25, gt=0.0, le=10.0)
+    calibration_p_value: float = Field(0.05, gt=0.0, lt=1.0)
+    disparate_impact_floor: float = Field(0.80, gt=0.0, le=1.0)
+    max_missing_rate: float = Field(0.20, ge=0.0, le=1.0)
+    min_adverse_count: int = Field(50, ge=1)
+    max_categories: int = Field(30, ge=2)
+    min_category_count: int = Field(10, ge=1, description="rarer levels are pooled into one 'infrequent' level")
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> Thresholds:
+        if self.psi_warn >= self.max_psi:
+            raise ValueError("psi_warn must be below max_psi")
+        return self
+
+
+class ModelSpec(_Strict):
+    """The whole description of one model; the registered model name is ``name``."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str
+    purpose: str
+    intended_use: str
+    intended_users: list[str] = Field(default_factory=list)
+    owner: str
+    risk_tier: Literal[1, 2, 3] = Field(description="1 = highest risk")
+    dataset: DatasetSpec
+    target: TargetSpec
+    features: FeatureSpec
+    protected_attributes: list[ProtectedAttribute] = Field(default_factory=list)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    candidates: list[CandidateSpec] = Field(min_length=1)
+    selection: SelectionSpec = Field(default_factory=SelectionSpec)
+    decision: DecisionSpec
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> ModelSpec:
+        problems = []
+        for i, attribute in enumerate(self.protected_attributes):
+            for column in attribute.barred_columns:
+                if column in self.features.all:
+                    problems.append(
+                        (
+                            self.features.location_of(column),
+                            f"{column!r} carries protected attribute {attribute.name!r} (protected_attributes[{i}]);"
+                            " protected attributes are never model inputs",
+                        )
+                    )
+        if self.target.column in self.features.all:
+            problems.append((self.features.location_of(self.target.column), "the target cannot be a feature"))
+        for key in self.decision.adverse_action_texts:
+            if key not in self.features.all:
+                problems.append((f"decision.adverse_action_texts.{key}", f"{key!r} is not a feature"))
+        if problems:
+            raise KeyedProblems(problems)
+        return self

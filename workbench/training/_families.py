@@ -1,0 +1,87 @@
+"""Candidate model families by name: each builds a full pipeline that carries its own preprocessing.
+
+A spec's ``candidates[].family`` must be a key of ``FAMILIES``; adding a family is adding one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A named way to build an unfitted pipeline from the feature lists, settings and hyper-parameters."""
+
+    name: str
+    interpretable: bool
+    description: str
+    build: Callable[..., Pipeline]
+
+
+def preprocessing(
+    numeric: list[str], categorical: list[str], *, min_category_count: int, drop_reference: bool
+) -> ColumnTransformer:
+    """Median-impute numbers; one-hot encode categories with rare levels pooled into 'infrequent'.
+
+    ``drop_reference`` drops each feature's first level, which an unpenalised logit with an intercept needs
+    to be identifiable.
+    """
+    encoder = OneHotEncoder(
+        drop="first" if drop_reference else None,
+        handle_unknown="infrequent_if_exist",
+        min_frequency=min_category_count,
+        sparse_output=False,
+    )
+    categorical_steps = Pipeline(
+        [("impute", SimpleImputer(strategy="constant", fill_value="(missing)")), ("encode", encoder)]
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", SimpleImputer(strategy="median"), numeric),
+            ("categorical", categorical_steps, categorical),
+        ],
+        verbose_feature_names_out=True,
+    )
+
+
+def _scorecard(numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int,
+               **params: Any) -> Pipeline:
+    from workbench.training._scorecard import StatsmodelsScorecard
+
+    return Pipeline([
+        ("preprocess", preprocessing(numeric, categorical, min_category_count=min_category_count,
+                                     drop_reference=True)),
+        ("model", StatsmodelsScorecard(**params)),
+    ])
+
+
+def _gradient_boosting(numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int,
+                       **params: Any) -> Pipeline:
+    settings = {"n_estimators": 200, "learning_rate": 0.05, "max_depth": 2, "subsample": 0.8, **params}
+    return Pipeline([
+        ("preprocess", preprocessing(numeric, categorical, min_category_count=min_category_count,
+                                     drop_reference=False)),
+        ("model", GradientBoostingClassifier(random_state=seed, **settings)),
+    ])
+
+
+FAMILIES: dict[str, ModelFamily] = {
+    "scorecard_logit": ModelFamily(
+        "scorecard_logit", True,
+        "Logistic-regression scorecard fitted by maximum likelihood (statsmodels), with standard errors",
+        _scorecard,
+    ),
+    "gradient_boosting": ModelFamily(
+        "gradient_boosting", False,
+        "Gradient-boosted decision trees (scikit-learn GradientBoostingClassifier)",
+        _gradient_boosting,
+    ),
+}

@@ -1,0 +1,85 @@
+"""A logistic-regression scorecard fitted by statsmodels, wearing scikit-learn's estimator interface.
+
+statsmodels gives coefficients with standard errors and p-values, which validators need for conceptual
+soundness; scikit-learn gives the pipeline and cross-validation machinery. ``to_sklearn`` hands the fitted
+coefficients to a plain ``LogisticRegression`` so the registered artefact needs nothing but scikit-learn.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
+    """Unpenalised logistic regression by maximum likelihood (Newton), with inference statistics.
+
+    Parameters
+    ----------
+    max_iter:
+        Newton iterations before giving up; the fit must converge or it raises.
+    """
+
+    def __init__(self, max_iter: int = 100) -> None:
+        self.max_iter = max_iter
+
+    def fit(self, X, y) -> StatsmodelsScorecard:
+        """Fit by maximum likelihood; refuse a fit that did not converge."""
+        X, y = validate_data(self, X, y, dtype="float64")
+        self.classes_ = np.unique(y)
+        if list(self.classes_) != [0, 1]:
+            raise ValueError(f"the scorecard needs a 0/1 target, got classes {list(self.classes_)}")
+        design = sm.add_constant(X, has_constant="add")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = sm.Logit(y, design).fit(method="newton", maxiter=self.max_iter, disp=0)
+        if not result.mle_retvals.get("converged", False):
+            raise RuntimeError("the scorecard's maximum-likelihood fit did not converge")
+        params = np.asarray(result.params)
+        self.intercept_ = params[:1].copy()
+        self.coef_ = params[1:].reshape(1, -1).copy()
+        self.bse_ = np.asarray(result.bse)
+        self.pvalues_ = np.asarray(result.pvalues)
+        self.n_iter_ = np.array([result.mle_retvals.get("iterations", 0)])
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of the adverse outcome."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype="float64", reset=False)
+        return X @ self.coef_.T[:, 0] + self.intercept_[0]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of class 0 and class 1 (the adverse outcome)."""
+        p = expit(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        """The more likely class."""
+        return (self.decision_function(X) > 0).astype(int)
+
+    def coefficient_table(self, feature_names: list[str]) -> pd.DataFrame:
+        """Coefficient, standard error, Wald z, p-value and odds ratio per term."""
+        check_is_fitted(self)
+        names = ["intercept", *feature_names]
+        coef = np.concatenate([self.intercept_, self.coef_[0]])
+        return pd.DataFrame({"term": names, "coefficient": coef, "std_error": self.bse_,
+                             "z": coef / self.bse_, "p_value": self.pvalues_, "odds_ratio": np.exp(coef)})
+
+    def to_sklearn(self) -> LogisticRegression:
+        """A fitted ``LogisticRegression`` with exactly these coefficients, for a scikit-learn-only artefact."""
+        check_is_fitted(self)
+        model = LogisticRegression(penalty=None)
+        model.classes_ = self.classes_.copy()
+        model.coef_ = self.coef_.copy()
+        model.intercept_ = self.intercept_.copy()
+        model.n_features_in_ = self.n_features_in_
+        model.n_iter_ = self.n_iter_.copy()
+        return model

@@ -1,0 +1,160 @@
+"""Fitting the spec's candidates on the development sample and choosing the champion.
+
+Selection uses cross-validation on the development sample only; the validation sample is scored once,
+for the record, and is left for the independent validator. The same function serves the training notebook
+and ``workbench reproduce``, so a reproduction runs exactly the code that trained the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+
+from workbench.data import ModelData, Split, adverse_target, make_split
+from workbench.metrics import performance_summary
+from workbench.spec import ModelSpec
+from workbench.training._families import FAMILIES
+
+
+def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """The model's input columns in spec order: numbers as float64, categories as text (missing kept)."""
+    inputs = pd.DataFrame(index=frame.index)
+    for name in spec.features.numeric:
+        inputs[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
+    for name in spec.features.categorical:
+        column = frame[name]
+        inputs[name] = column.astype(object).where(column.isna(), column.astype(str))
+    return inputs
+
+
+@dataclass
+class CandidateResult:
+    """One fitted candidate with its cross-validated and holdout performance."""
+
+    family: str
+    interpretable: bool
+    pipeline: Pipeline
+    cv_auc: np.ndarray
+    development: dict[str, float]
+    validation: dict[str, float]
+
+    def row(self) -> dict[str, Any]:
+        """A row of the candidates table."""
+        return {"family": self.family, "interpretable": self.interpretable,
+                "cv_auc_mean": float(self.cv_auc.mean()), "cv_auc_std": float(self.cv_auc.std(ddof=1)),
+                "development_auc": self.development["auc"], "validation_auc": self.validation["auc"],
+                "validation_gini": self.validation["gini"], "validation_ks": self.validation["ks"]}
+
+
+@dataclass
+class TrainingResult:
+    """Everything training produced: the chosen artefact, the evidence for choosing it, and the split."""
+
+    spec: ModelSpec
+    data_sha256: str
+    split: Split
+    candidates: list[CandidateResult]
+    chosen: str
+    selection_reason: str
+    model: Pipeline
+    validation_inputs: pd.DataFrame
+    validation_target: np.ndarray
+    coefficients: pd.DataFrame | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def candidates_table(self) -> pd.DataFrame:
+        """Candidates side by side, the chosen one marked."""
+        table = pd.DataFrame([c.row() for c in self.candidates])
+        table["chosen"] = table["family"] == self.chosen
+        return table
+
+    def validation_scores(self) -> np.ndarray:
+        """The registered artefact's probability of the adverse outcome on the validation sample."""
+        return self.model.predict_proba(self.validation_inputs)[:, 1]
+
+
+def _choose(candidates: list[CandidateResult], margin: float) -> tuple[CandidateResult, str]:
+    best = max(candidates, key=lambda c: c.cv_auc.mean())
+    interpretable = [c for c in candidates if c.interpretable]
+    if not interpretable or best.interpretable:
+        return best, f"{best.family} has the highest cross-validated AUC ({best.cv_auc.mean():.4f})"
+    simple = max(interpretable, key=lambda c: c.cv_auc.mean())
+    gain = best.cv_auc.mean() - simple.cv_auc.mean()
+    if gain > margin:
+        return best, (f"{best.family} beats the interpretable {simple.family} by {gain:.4f} cross-validated AUC, "
+                      f"more than the {margin} margin")
+    return simple, (f"{simple.family} is kept: {best.family} gains only {gain:.4f} cross-validated AUC, "
+                    f"within the {margin} margin that favours the interpretable model")
+
+
+def _artefact(candidate: CandidateResult) -> Pipeline:
+    """The registered pipeline: the scorecard's estimator is swapped for an identical scikit-learn one."""
+    estimator = candidate.pipeline.named_steps["model"]
+    if hasattr(estimator, "to_sklearn"):
+        return Pipeline([("preprocess", candidate.pipeline.named_steps["preprocess"]),
+                         ("model", estimator.to_sklearn())])
+    return candidate.pipeline
+
+
+def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
+    """Fit every candidate, choose one, and return the artefact with its evidence."""
+    frame = data.frame
+    split = make_split(frame, spec)
+    inputs = model_inputs(frame, spec)
+    y = adverse_target(frame, spec).to_numpy().astype(int)
+    x_dev, y_dev = inputs.iloc[split.development], y[split.development]
+    x_val, y_val = inputs.iloc[split.validation], y[split.validation]
+    folds = StratifiedKFold(n_splits=spec.selection.cv_folds, shuffle=True, random_state=spec.split.seed)
+
+    candidates = []
+    for candidate in spec.candidates:
+        family = FAMILIES[candidate.family]
+        pipeline = family.build(spec.features.numeric, spec.features.categorical,
+                                min_category_count=spec.thresholds.min_category_count, seed=spec.split.seed,
+                                **candidate.params)
+        cv_auc = cross_val_score(clone(pipeline), x_dev, y_dev, cv=folds, scoring="roc_auc", error_score="raise")
+        pipeline.fit(x_dev, y_dev)
+        candidates.append(CandidateResult(
+            family=candidate.family, interpretable=family.interpretable, pipeline=pipeline, cv_auc=cv_auc,
+            development=performance_summary(y_dev, pipeline.predict_proba(x_dev)[:, 1], spec.decision.cutoff),
+            validation=performance_summary(y_val, pipeline.predict_proba(x_val)[:, 1], spec.decision.cutoff),
+        ))
+
+    chosen, reason = _choose(candidates, spec.selection.prefer_interpretable_within)
+    model = _artefact(chosen)
+    result = TrainingResult(spec=spec, data_sha256=data.sha256, split=split, candidates=candidates,
+                            chosen=chosen.family, selection_reason=reason, model=model,
+                            validation_inputs=x_val, validation_target=y_val)
+    scorecards = [c for c in candidates if hasattr(c.pipeline.named_steps["model"], "coefficient_table")]
+    if scorecards:
+        fitted = scorecards[0].pipeline
+        names = list(fitted.named_steps["preprocess"].get_feature_names_out())
+        result.coefficients = fitted.named_steps["model"].coefficient_table(names)
+    result.metrics = _metrics(result, chosen)
+    return result
+
+
+def _metrics(result: TrainingResult, chosen: CandidateResult) -> dict[str, float]:
+    metrics: dict[str, float] = {
+        "cv_auc_mean": float(chosen.cv_auc.mean()),
+        "cv_auc_std": float(chosen.cv_auc.std(ddof=1)),
+        "n_development": float(len(result.split.development)),
+        "n_validation": float(len(result.split.validation)),
+    }
+    for sample in ("development", "validation"):
+        for key, value in getattr(chosen, sample).items():
+            metrics[f"{sample}_{key}"] = value
+    # the artefact itself, not the fitting estimator, is what is registered: record its own holdout AUC
+    artefact_summary = performance_summary(result.validation_target, result.validation_scores(),
+                                           result.spec.decision.cutoff)
+    metrics["artefact_validation_auc"] = artefact_summary["auc"]
+    for candidate in result.candidates:
+        metrics[f"candidate.{candidate.family}.cv_auc_mean"] = float(candidate.cv_auc.mean())
+        metrics[f"candidate.{candidate.family}.validation_auc"] = candidate.validation["auc"]
+    return metrics
