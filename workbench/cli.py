@@ -1,0 +1,131 @@
+"""The ``workbench`` command: one entry point for developers, validators, approvers and operators.
+
+Expected failures (a bad spec, changed data, a failed notebook, an unknown version) print one clear
+message and exit with status 2; ``reproduce`` exits 1 when it finds a difference.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.paths import project_root
+
+app = typer.Typer(help="MRM Workbench: reproducible, validated, governed models.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+
+DEFAULT_SPEC = Path("notebooks/params/german_credit.yaml")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from workbench.data import DataChangedError, DataValidationError
+    from workbench.pipeline import SuiteError
+    from workbench.registry import VersionNotFoundError
+    from workbench.spec import SpecError
+
+    return SpecError, DataChangedError, DataValidationError, SuiteError, VersionNotFoundError, FileNotFoundError
+
+
+def _user(explicit: str | None) -> str:
+    from workbench.notebook import current_user
+
+    return explicit or current_user()
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="model spec YAML")] = DEFAULT_SPEC,
+    developer: Annotated[str | None, typer.Option(help="who develops this version (default: WORKBENCH_USER or the OS user)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
+) -> None:
+    """Run the development suite (data validation, training) headlessly and register a version."""
+    from workbench.pipeline import SuiteError, run_suite
+
+    path = spec if spec.is_absolute() or spec.exists() else project_root() / spec
+    try:
+        result = run_suite(path, developer=_user(developer), progress=progress, echo=typer.echo)
+    except SuiteError as error:
+        where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
+        _fail(f"{error}{where}")
+        return
+    except _expected_errors() as error:
+        _fail(str(error))
+        return
+    metrics = result.metrics
+    typer.echo(f"\nregistered {result.model} version {result.version} (status development), run {result.run_id}")
+    typer.echo(f"  chosen model validation AUC {metrics.get('validation_auc', float('nan')):.4f}, "
+               f"Gini {metrics.get('validation_gini', float('nan')):.4f}, "
+               f"cross-validated AUC {metrics.get('cv_auc_mean', float('nan')):.4f}")
+    typer.echo(f"  executed notebooks in {result.reports_dir}:")
+    for path in result.notebooks:
+        typer.echo(f"    {path.name}")
+    from workbench.registry import tracking_uri
+
+    typer.echo(f"  registry: {tracking_uri()}  (browse: mlflow ui --backend-store-uri {tracking_uri()})")
+
+
+@app.command()
+def reproduce(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    version: Annotated[int, typer.Argument(help="version number")],
+) -> None:
+    """Re-train a version from its recorded spec, data hash and seed, and compare everything."""
+    from workbench.reproduce import reproduce as run_reproduction
+
+    try:
+        report = run_reproduction(name, version)
+    except _expected_errors() as error:
+        _fail(f"cannot reproduce {name} version {version}: {error}")
+        return
+    typer.echo(f"reproduction of {name} version {version}")
+    for row in report.identities.itertuples():
+        typer.echo(f"  {'same' if row.identical else 'DIFFERENT':9} {row.item}: {row.reproduced}")
+    same = int(report.metrics["identical"].sum())
+    typer.echo(f"  metrics: {same} of {len(report.metrics)} identical")
+    typer.echo(f"  predictions on {report.n_predictions} validation rows: max difference "
+               f"{report.max_prediction_difference:.3g}")
+    for note in report.notes:
+        typer.echo(f"  note: {note}")
+    if report.identical:
+        typer.secho("IDENTICAL: every metric and prediction matches the record", fg=typer.colors.GREEN)
+        return
+    typer.secho(f"DIFFERENT: {len(report.differences)} difference(s)", fg=typer.colors.RED, err=True)
+    for line in report.differences:
+        typer.echo(f"  - {line}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def lab(
+    port: Annotated[int, typer.Option(help="port for JupyterLab")] = 8888,
+    browser: Annotated[bool, typer.Option(help="open a browser")] = False,
+) -> None:
+    """Open JupyterLab on notebooks/ with this package importable and the same registry."""
+    from workbench.pipeline import notebooks_dir
+    from workbench.registry import tracking_uri
+
+    env = dict(os.environ, WORKBENCH_HOME=str(project_root()), MLFLOW_TRACKING_URI=tracking_uri())
+    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}", f"--port={port}"]
+    if not browser:
+        command.append("--no-browser")
+    typer.echo(f"JupyterLab on {notebooks_dir()} (registry {env['MLFLOW_TRACKING_URI']})")
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Running the notebook suite headlessly with Papermill and filing what it produced.
+
+One run of the suite is one MLflow run: every notebook logs into it, the training notebook registers the
+version, and the executed notebooks are saved under ``reports/<model>/v<version>/`` and logged to the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.paths import project_root, reports_root, version_reports_dir
+
+DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
+
+
+class SuiteError(RuntimeError):
+    """A notebook of the suite failed; the message is the notebook's own error, the path its executed copy."""
+
+    def __init__(self, message: str, notebook: Path | None = None) -> None:
+        self.notebook = notebook
+        super().__init__(message)
+
+
+@dataclass
+class SuiteResult:
+    """What one run of the suite produced and where it lives."""
+
+    model: str
+    version: int
+    run_id: str
+    reports_dir: Path
+    notebooks: list[Path] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def notebooks_dir() -> Path:
+    """The suite's notebooks: ``WORKBENCH_NOTEBOOKS``, else ``notebooks/`` in the project or the source tree."""
+    configured = os.environ.get("WORKBENCH_NOTEBOOKS")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    for candidate in (project_root() / "notebooks", Path(__file__).resolve().parent.parent / "notebooks"):
+        if (candidate / DEVELOPMENT_SUITE[0]).is_file():
+            return candidate
+    raise FileNotFoundError("cannot find the notebooks folder; set WORKBENCH_NOTEBOOKS")
+
+
+def _kernel_environment() -> None:
+    """Make the kernel Papermill starts use this interpreter and see the same registry and project root."""
+    bin_dir = str(Path(sys.executable).parent)
+    if not os.environ.get("PATH", "").startswith(bin_dir):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    os.environ.setdefault("WORKBENCH_HOME", str(project_root()))
+
+
+def execute(notebook: str, output: Path, parameters: dict[str, object], progress: bool = True) -> Path:
+    """Execute one notebook with Papermill; a failure raises :class:`SuiteError` with the notebook's message."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    _kernel_environment()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(notebooks_dir() / notebook), str(output), parameters=parameters, kernel_name="python3",
+            progress_bar=progress, cwd=str(project_root()), log_output=False, request_save_on_cell_execute=False,
+        )
+    except PapermillExecutionError as error:
+        raise SuiteError(f"{notebook} stopped: {error.ename}: {error.evalue}", output) from None
+    return output
+
+
+def run_suite(spec_path: str | Path, *, developer: str, progress: bool = True,
+              echo: Callable[[str], None] = print) -> SuiteResult:
+    """Validate the spec and data, then run data validation and training; returns the registered version."""
+    from workbench.data import load_model_data
+    from workbench.registry import configure, start_pipeline_run, tracking_uri, version_for_run
+    from workbench.spec import load_spec
+
+    spec_file = Path(spec_path).expanduser().resolve()
+    spec = load_spec(spec_file)
+    data = load_model_data(spec)
+    echo(f"spec {spec_file} is valid; data {data.source}: {len(data.frame)} rows, sha256 {data.sha256[:12]}...")
+    uri = tracking_uri()
+    client = configure(uri)
+    run_id = start_pipeline_run(spec, developer=developer, client=client)
+    echo(f"registry {uri}; run {run_id}")
+    parameters = {"spec_path": str(spec_file), "run_id": run_id, "tracking_uri": uri, "developer": developer}
+    staging = reports_root() / spec.name / "runs" / run_id
+    executed: list[Path] = []
+    try:
+        for number, notebook in enumerate(DEVELOPMENT_SUITE, start=1):
+            echo(f"[{number}/{len(DEVELOPMENT_SUITE)}] {notebook}")
+            executed.append(execute(notebook, staging / notebook, parameters, progress))
+    except SuiteError as error:
+        if error.notebook is not None and error.notebook.is_file():
+            client.log_artifact(run_id, str(error.notebook), "notebooks")
+        client.set_terminated(run_id, "FAILED")
+        raise
+    version = version_for_run(client, spec.name, run_id)
+    if version is None:
+        client.set_terminated(run_id, "FAILED")
+        raise SuiteError(f"the suite finished but registered no version of {spec.name!r}")
+    target = version_reports_dir(spec.name, version.version)
+    target.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for path in executed:
+        destination = target / path.name
+        shutil.move(str(path), destination)
+        client.log_artifact(run_id, str(destination), "notebooks")
+        saved.append(destination)
+    shutil.rmtree(staging, ignore_errors=True)
+    client.set_terminated(run_id, "FINISHED")
+    metrics = client.get_run(run_id).data.metrics
+    return SuiteResult(spec.name, int(version.version), run_id, target, saved, metrics)
