@@ -16,8 +16,12 @@ import typer
 
 from workbench.paths import project_root
 
-app = typer.Typer(help="MRM Workbench: reproducible, validated, governed models.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="MRM Workbench: reproducible, validated, governed models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 
 DEFAULT_SPEC = Path("notebooks/params/german_credit.yaml")
 
@@ -45,7 +49,9 @@ def _user(explicit: str | None) -> str:
 @app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="model spec YAML")] = DEFAULT_SPEC,
-    developer: Annotated[str | None, typer.Option(help="who develops this version (default: WORKBENCH_USER or the OS user)")] = None,
+    developer: Annotated[
+        str | None, typer.Option(help="who develops this version (default: WORKBENCH_USER or the OS user)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
 ) -> None:
     """Run the development suite (data validation, training) headlessly and register a version."""
@@ -63,9 +69,11 @@ def run(
         return
     metrics = result.metrics
     typer.echo(f"\nregistered {result.model} version {result.version} (status development), run {result.run_id}")
-    typer.echo(f"  chosen model validation AUC {metrics.get('validation_auc', float('nan')):.4f}, "
-               f"Gini {metrics.get('validation_gini', float('nan')):.4f}, "
-               f"cross-validated AUC {metrics.get('cv_auc_mean', float('nan')):.4f}")
+    typer.echo(
+        f"  chosen model validation AUC {metrics.get('validation_auc', float('nan')):.4f}, "
+        f"Gini {metrics.get('validation_gini', float('nan')):.4f}, "
+        f"cross-validated AUC {metrics.get('cv_auc_mean', float('nan')):.4f}"
+    )
     typer.echo(f"  executed notebooks in {result.reports_dir}:")
     for path in result.notebooks:
         typer.echo(f"    {path.name}")
@@ -92,8 +100,10 @@ def reproduce(
         typer.echo(f"  {'same' if row.identical else 'DIFFERENT':9} {row.item}: {row.reproduced}")
     same = int(report.metrics["identical"].sum())
     typer.echo(f"  metrics: {same} of {len(report.metrics)} identical")
-    typer.echo(f"  predictions on {report.n_predictions} validation rows: max difference "
-               f"{report.max_prediction_difference:.3g}")
+    typer.echo(
+        f"  predictions on {report.n_predictions} validation rows: max difference "
+        f"{report.max_prediction_difference:.3g}"
+    )
     for note in report.notes:
         typer.echo(f"  note: {note}")
     if report.identical:

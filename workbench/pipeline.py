@@ -66,16 +66,23 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
-            str(notebooks_dir() / notebook), str(output), parameters=parameters, kernel_name="python3",
-            progress_bar=progress, cwd=str(project_root()), log_output=False, request_save_on_cell_execute=False,
+            str(notebooks_dir() / notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(project_root()),
+            log_output=False,
+            request_save_on_cell_execute=False,
         )
     except PapermillExecutionError as error:
         raise SuiteError(f"{notebook} stopped: {error.ename}: {error.evalue}", output) from None
     return output
 
 
-def run_suite(spec_path: str | Path, *, developer: str, progress: bool = True,
-              echo: Callable[[str], None] = print) -> SuiteResult:
+def run_suite(
+    spec_path: str | Path, *, developer: str, progress: bool = True, echo: Callable[[str], None] = print
+) -> SuiteResult:
     """Validate the spec and data, then run data validation and training; returns the registered version."""
     from workbench.data import load_model_data
     from workbench.registry import configure, start_pipeline_run, tracking_uri, version_for_run

@@ -56,7 +56,11 @@ def git_state(directory: str | Path | None = None) -> GitState:
         ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where, capture_output=True, text=True, check=True, timeout=10,
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return GitState(sha="unknown", dirty=False)

@@ -39,13 +39,21 @@ class ReproductionReport:
     @property
     def differences(self) -> list[str]:
         """Each disagreement, in words."""
-        found = [f"metric {r.metric}: recorded {r.recorded!r}, reproduced {r.reproduced!r}"
-                 for r in self.metrics.itertuples() if not r.identical]
-        found += [f"{r.item}: recorded {r.recorded}, reproduced {r.reproduced}"
-                  for r in self.identities.itertuples() if not r.identical]
+        found = [
+            f"metric {r.metric}: recorded {r.recorded!r}, reproduced {r.reproduced!r}"
+            for r in self.metrics.itertuples()
+            if not r.identical
+        ]
+        found += [
+            f"{r.item}: recorded {r.recorded}, reproduced {r.reproduced}"
+            for r in self.identities.itertuples()
+            if not r.identical
+        ]
         if self.max_prediction_difference != 0.0:
-            found.append(f"predictions on the {self.n_predictions} validation rows differ by up to "
-                         f"{self.max_prediction_difference:.3g}")
+            found.append(
+                f"predictions on the {self.n_predictions} validation rows differ by up to "
+                f"{self.max_prediction_difference:.3g}"
+            )
         return found
 
     @property
@@ -89,14 +97,23 @@ def reproduce(name: str, version: int | str, client: MlflowClient | None = None)
     rows = []
     for metric in sorted(set(recorded_metrics) | set(reproduced_metrics)):
         a, b = recorded_metrics.get(metric), reproduced_metrics.get(metric)
-        rows.append({"metric": metric, "recorded": a, "reproduced": b, "identical": _same(a, b),
-                     "difference": (b - a) if a is not None and b is not None else None})
-    identities = pd.DataFrame([
-        {"item": "spec_sha256", "recorded": tags.get("spec_sha256"), "reproduced": spec_sha256(spec)},
-        {"item": "data_sha256", "recorded": tags.get("data_sha256"), "reproduced": data.sha256},
-        {"item": "split_sha256", "recorded": tags.get("split_sha256"), "reproduced": result.split.sha256},
-        {"item": "model_family", "recorded": tags.get("model_family"), "reproduced": result.chosen},
-    ])
+        rows.append(
+            {
+                "metric": metric,
+                "recorded": a,
+                "reproduced": b,
+                "identical": _same(a, b),
+                "difference": (b - a) if a is not None and b is not None else None,
+            }
+        )
+    identities = pd.DataFrame(
+        [
+            {"item": "spec_sha256", "recorded": tags.get("spec_sha256"), "reproduced": spec_sha256(spec)},
+            {"item": "data_sha256", "recorded": tags.get("data_sha256"), "reproduced": data.sha256},
+            {"item": "split_sha256", "recorded": tags.get("split_sha256"), "reproduced": result.split.sha256},
+            {"item": "model_family", "recorded": tags.get("model_family"), "reproduced": result.chosen},
+        ]
+    )
     identities["identical"] = identities["recorded"] == identities["reproduced"]
 
     registered = load_model(name, record.version)
@@ -109,9 +126,15 @@ def reproduce(name: str, version: int | str, client: MlflowClient | None = None)
         notes.append(f"code: trained at git {tags.get('git_sha')}, reproduced at {git.sha}")
     if tags.get("environment_sha256") not in (None, environment_sha256()):
         notes.append("environment: installed packages differ from the recorded lock (environment/environment.lock.txt)")
-    return ReproductionReport(name=name, version=int(record.version), metrics=pd.DataFrame(rows),
-                              identities=identities, max_prediction_difference=difference,
-                              n_predictions=len(recorded_scores), notes=notes)
+    return ReproductionReport(
+        name=name,
+        version=int(record.version),
+        metrics=pd.DataFrame(rows),
+        identities=identities,
+        max_prediction_difference=difference,
+        n_predictions=len(recorded_scores),
+        notes=notes,
+    )
 
 
 __all__ = ["ReproductionReport", "reproduce"]

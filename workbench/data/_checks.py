@@ -40,14 +40,22 @@ class DataCheck:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, table as records."""
         table = None if self.table is None else _records(self.table)
-        return {"id": self.id, "title": self.title, "severity": self.severity, "outcome": self.outcome,
-                "message": self.message, "table": table}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "severity": self.severity,
+            "outcome": self.outcome,
+            "message": self.message,
+            "table": table,
+        }
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     clean = table.reset_index() if table.index.name is not None else table
-    return [{k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()}
-            for row in clean.to_dict(orient="records")]
+    return [
+        {k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()}
+        for row in clean.to_dict(orient="records")
+    ]
 
 
 class DataValidationError(RuntimeError):
@@ -75,8 +83,9 @@ class DataValidationResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per check: id, title, outcome, message."""
-        return pd.DataFrame([{"check": c.id, "title": c.title, "outcome": c.outcome, "message": c.message}
-                             for c in self.checks])
+        return pd.DataFrame(
+            [{"check": c.id, "title": c.title, "outcome": c.outcome, "message": c.message} for c in self.checks]
+        )
 
     def check(self, check_id: str) -> DataCheck:
         """The check with this id."""
@@ -84,9 +93,13 @@ class DataValidationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as logged to MLflow."""
-        return {"data_sha256": self.data_sha256, "source": self.source, "n_rows": self.n_rows,
-                "blocking_failures": [c.id for c in self.blocking_failures],
-                "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "data_sha256": self.data_sha256,
+            "source": self.source,
+            "n_rows": self.n_rows,
+            "blocking_failures": [c.id for c in self.blocking_failures],
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
     def raise_for_blocking(self) -> None:
         """Stop with one line per blocking failure."""
@@ -112,17 +125,27 @@ def check_schema(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
             example = f"{bad.iloc[0]!r} in {len(bad)} row(s)" if len(bad) else "stored as text"
         rows.append({"column": name, "declared": "numeric", "dtype": str(column.dtype), "ok": ok, "example": example})
     for name in spec.features.categorical:
-        rows.append({"column": name, "declared": "categorical", "dtype": str(frame[name].dtype), "ok": True,
-                     "example": ""})
+        rows.append(
+            {"column": name, "declared": "categorical", "dtype": str(frame[name].dtype), "ok": True, "example": ""}
+        )
     table = pd.DataFrame(rows)
     bad = table[~table["ok"]]
     if len(bad):
-        parts = [f"numeric feature {r.column!r} holds non-numeric values ({r.example}); fix the source or declare it "
-                 "categorical" for r in bad.itertuples()]
+        parts = [
+            f"numeric feature {r.column!r} holds non-numeric values ({r.example}); fix the source or declare it "
+            "categorical"
+            for r in bad.itertuples()
+        ]
         return DataCheck("schema", "Schema and types", "blocking", False, "; ".join(parts), table)
-    return DataCheck("schema", "Schema and types", "blocking", True,
-                     f"{len(spec.features.numeric)} numeric and {len(spec.features.categorical)} categorical features "
-                     "have the declared types", table)
+    return DataCheck(
+        "schema",
+        "Schema and types",
+        "blocking",
+        True,
+        f"{len(spec.features.numeric)} numeric and {len(spec.features.categorical)} categorical features "
+        "have the declared types",
+        table,
+    )
 
 
 def check_missing(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
@@ -131,8 +154,11 @@ def check_missing(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     table = pd.DataFrame({"column": used, "missing": [int(frame[c].isna().sum()) for c in used]})
     table["rate"] = table["missing"] / max(len(frame), 1)
     limit = spec.thresholds.max_missing_rate
-    problems = [f"feature {r.column!r} is {r.rate:.1%} missing (limit {limit:.0%})"
-                for r in table.itertuples() if r.column != spec.target.column and r.rate > limit]
+    problems = [
+        f"feature {r.column!r} is {r.rate:.1%} missing (limit {limit:.0%})"
+        for r in table.itertuples()
+        if r.column != spec.target.column and r.rate > limit
+    ]
     target_missing = int(frame[spec.target.column].isna().sum())
     if target_missing:
         problems.append(f"target {spec.target.column!r} is missing in {target_missing} row(s)")
@@ -141,8 +167,14 @@ def check_missing(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     some = table[table["missing"] > 0]
     if len(some):
         listed = ", ".join(f"{r.column} {r.rate:.1%}" for r in some.itertuples())
-        return DataCheck("missing_values", "Missing values", "warning", False,
-                         f"missing values are imputed in the model pipeline: {listed}", table)
+        return DataCheck(
+            "missing_values",
+            "Missing values",
+            "warning",
+            False,
+            f"missing values are imputed in the model pipeline: {listed}",
+            table,
+        )
     return DataCheck("missing_values", "Missing values", "blocking", True, "no missing values", table)
 
 
@@ -152,8 +184,14 @@ def check_duplicates(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     count = int(duplicated.sum())
     table = frame[frame.duplicated(keep=False)].head(20)
     if count:
-        return DataCheck("duplicates", "Duplicate rows", "warning", False,
-                         f"{count} row(s) duplicate an earlier row ({count / len(frame):.1%})", table)
+        return DataCheck(
+            "duplicates",
+            "Duplicate rows",
+            "warning",
+            False,
+            f"{count} row(s) duplicate an earlier row ({count / len(frame):.1%})",
+            table,
+        )
     return DataCheck("duplicates", "Duplicate rows", "warning", True, "no duplicate rows", None)
 
 
@@ -166,8 +204,18 @@ def check_ranges(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
         q1, q3 = (finite.quantile(0.25), finite.quantile(0.75)) if len(finite) else (np.nan, np.nan)
         iqr = q3 - q1
         outliers = int(((finite < q1 - 3 * iqr) | (finite > q3 + 3 * iqr)).sum()) if len(finite) and iqr > 0 else 0
-        rows.append({"column": name, "min": finite.min(), "p25": q1, "median": finite.median(), "p75": q3,
-                     "max": finite.max(), "infinite": int(np.isinf(values).sum()), "far_outliers": outliers})
+        rows.append(
+            {
+                "column": name,
+                "min": finite.min(),
+                "p25": q1,
+                "median": finite.median(),
+                "p75": q3,
+                "max": finite.max(),
+                "infinite": int(np.isinf(values).sum()),
+                "far_outliers": outliers,
+            }
+        )
     table = pd.DataFrame(rows, columns=["column", "min", "p25", "median", "p75", "max", "infinite", "far_outliers"])
     infinite = table[table["infinite"] > 0]
     if len(infinite):
@@ -176,10 +224,17 @@ def check_ranges(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     outlying = table[table["far_outliers"] > 0]
     if len(outlying):
         listed = ", ".join(f"{r.column} ({r.far_outliers})" for r in outlying.itertuples())
-        return DataCheck("ranges", "Ranges and outliers", "warning", False,
-                         f"values beyond 3 IQR from the quartiles: {listed}", table)
-    return DataCheck("ranges", "Ranges and outliers", "blocking", True, "all numeric values finite and within 3 IQR",
-                     table)
+        return DataCheck(
+            "ranges",
+            "Ranges and outliers",
+            "warning",
+            False,
+            f"values beyond 3 IQR from the quartiles: {listed}",
+            table,
+        )
+    return DataCheck(
+        "ranges", "Ranges and outliers", "blocking", True, "all numeric values finite and within 3 IQR", table
+    )
 
 
 def check_cardinality(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
@@ -188,22 +243,39 @@ def check_cardinality(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     rows = []
     for name in spec.features.categorical:
         counts = frame[name].astype("string").value_counts(dropna=True)
-        rows.append({"column": name, "levels": int(len(counts)),
-                     "rare_levels": int((counts < limits.min_category_count).sum()),
-                     "smallest_level": str(counts.index[-1]) if len(counts) else "",
-                     "smallest_count": int(counts.iloc[-1]) if len(counts) else 0})
+        rows.append(
+            {
+                "column": name,
+                "levels": int(len(counts)),
+                "rare_levels": int((counts < limits.min_category_count).sum()),
+                "smallest_level": str(counts.index[-1]) if len(counts) else "",
+                "smallest_count": int(counts.iloc[-1]) if len(counts) else 0,
+            }
+        )
     for name in spec.features.numeric:
         if frame[name].nunique(dropna=True) <= 1:
-            rows.append({"column": name, "levels": int(frame[name].nunique()), "rare_levels": 0,
-                         "smallest_level": "", "smallest_count": 0})
+            rows.append(
+                {
+                    "column": name,
+                    "levels": int(frame[name].nunique()),
+                    "rare_levels": 0,
+                    "smallest_level": "",
+                    "smallest_count": 0,
+                }
+            )
     table = pd.DataFrame(rows, columns=["column", "levels", "rare_levels", "smallest_level", "smallest_count"])
-    problems = [f"{r.column!r} has {r.levels} levels (more than {limits.max_categories})"
-                for r in table.itertuples() if r.levels > limits.max_categories]
+    problems = [
+        f"{r.column!r} has {r.levels} levels (more than {limits.max_categories})"
+        for r in table.itertuples()
+        if r.levels > limits.max_categories
+    ]
     problems += [f"{r.column!r} is constant" for r in table.itertuples() if r.levels <= 1]
     pooled = int(table["rare_levels"].sum())
     note = f"{pooled} level(s) with fewer than {limits.min_category_count} rows are pooled into 'infrequent'"
     if problems:
-        return DataCheck("cardinality", "Categorical levels", "warning", False, "; ".join(problems) + f"; {note}", table)
+        return DataCheck(
+            "cardinality", "Categorical levels", "warning", False, "; ".join(problems) + f"; {note}", table
+        )
     return DataCheck("cardinality", "Categorical levels", "warning", True, note, table)
 
 
@@ -211,15 +283,30 @@ def check_class_balance(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     """Enough adverse and non-adverse outcomes to fit and validate a model."""
     y = adverse_target(frame, spec).dropna()
     adverse, good = int(y.sum()), int((1 - y).sum())
-    table = pd.DataFrame([{"outcome": f"adverse ({spec.target.adverse_value})", "count": adverse,
-                           "rate": adverse / max(len(y), 1)},
-                          {"outcome": "other", "count": good, "rate": good / max(len(y), 1)}])
+    table = pd.DataFrame(
+        [
+            {"outcome": f"adverse ({spec.target.adverse_value})", "count": adverse, "rate": adverse / max(len(y), 1)},
+            {"outcome": "other", "count": good, "rate": good / max(len(y), 1)},
+        ]
+    )
     minimum = spec.thresholds.min_adverse_count
     if min(adverse, good) < minimum:
-        return DataCheck("class_balance", "Class balance", "blocking", False,
-                         f"only {min(adverse, good)} rows in the smaller class; at least {minimum} are needed", table)
-    return DataCheck("class_balance", "Class balance", "blocking", True,
-                     f"adverse rate {adverse / len(y):.1%} ({adverse} of {len(y)})", table)
+        return DataCheck(
+            "class_balance",
+            "Class balance",
+            "blocking",
+            False,
+            f"only {min(adverse, good)} rows in the smaller class; at least {minimum} are needed",
+            table,
+        )
+    return DataCheck(
+        "class_balance",
+        "Class balance",
+        "blocking",
+        True,
+        f"adverse rate {adverse / len(y):.1%} ({adverse} of {len(y)})",
+        table,
+    )
 
 
 def _rate_table(frame: pd.DataFrame, y: pd.Series, column: str) -> pd.DataFrame:
@@ -234,8 +321,14 @@ def check_target_by_segment(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     y = adverse_target(frame, spec)
     tables = [_rate_table(frame, y, name) for name in spec.features.categorical]
     table = pd.concat(tables, ignore_index=True) if tables else None
-    return DataCheck("target_by_segment", "Adverse rate by segment", "info", True,
-                     f"adverse rate by level of {len(tables)} categorical feature(s)", table)
+    return DataCheck(
+        "target_by_segment",
+        "Adverse rate by segment",
+        "info",
+        True,
+        f"adverse rate by level of {len(tables)} categorical feature(s)",
+        table,
+    )
 
 
 def check_target_by_group(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
@@ -253,10 +346,22 @@ def check_target_by_group(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
         small += [f"{attribute.name}={r.group} has {r.count} rows" for r in table.itertuples() if r.count < 30]
     table = pd.concat(tables, ignore_index=True) if tables else None
     if small:
-        return DataCheck("target_by_group", "Outcome rate by protected group", "warning", False,
-                         "groups too small for reliable fairness statistics: " + "; ".join(small), table)
-    return DataCheck("target_by_group", "Outcome rate by protected group", "info", True,
-                     "; ".join(notes) or "no protected attributes declared", table)
+        return DataCheck(
+            "target_by_group",
+            "Outcome rate by protected group",
+            "warning",
+            False,
+            "groups too small for reliable fairness statistics: " + "; ".join(small),
+            table,
+        )
+    return DataCheck(
+        "target_by_group",
+        "Outcome rate by protected group",
+        "info",
+        True,
+        "; ".join(notes) or "no protected attributes declared",
+        table,
+    )
 
 
 DATA_CHECKS: list[CheckFunction] = [

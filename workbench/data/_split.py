@@ -38,8 +38,9 @@ def make_split(frame: pd.DataFrame, spec: ModelSpec) -> Split:
     if settings.method == "out_of_time":
         dates = pd.to_datetime(frame[settings.date_column], errors="coerce")
         if dates.isna().any():
-            raise ValueError(f"split.date_column: {int(dates.isna().sum())} value(s) of "
-                             f"{settings.date_column!r} are not dates")
+            raise ValueError(
+                f"split.date_column: {int(dates.isna().sum())} value(s) of {settings.date_column!r} are not dates"
+            )
         is_validation = (dates >= pd.Timestamp(settings.validation_start)).to_numpy()
         if is_validation.all() or not is_validation.any():
             raise ValueError(f"split.validation_start: {settings.validation_start} leaves one sample empty")

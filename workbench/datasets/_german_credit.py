@@ -79,7 +79,5 @@ def decode_german_credit(raw: pd.DataFrame) -> pd.DataFrame:
 
 def load_german_credit(path: Path | None = None) -> pd.DataFrame:
     """The 1,000 applications as a decoded frame; ``credit_risk`` is 'good' or 'bad'."""
-    raw = pd.read_csv(
-        path or german_credit_path(), sep=" ", header=None, names=[c for c, _ in COLUMNS], dtype=str
-    )
+    raw = pd.read_csv(path or german_credit_path(), sep=" ", header=None, names=[c for c, _ in COLUMNS], dtype=str)
     return decode_german_credit(raw)

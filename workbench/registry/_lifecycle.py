@@ -14,7 +14,14 @@ Status = Literal[
     "development", "validated", "approved", "rejected", "production", "challenger", "under_review", "archived"
 ]
 STATUSES: tuple[str, ...] = (
-    "development", "validated", "approved", "rejected", "production", "challenger", "under_review", "archived"
+    "development",
+    "validated",
+    "approved",
+    "rejected",
+    "production",
+    "challenger",
+    "under_review",
+    "archived",
 )
 STATUS_TAG = "status"
 

@@ -43,11 +43,18 @@ def start_pipeline_run(spec: ModelSpec, *, developer: str, client: MlflowClient 
     client = client or configure()
     experiment_id = ensure_experiment(client, spec.name)
     git = git_state()
-    run = client.create_run(experiment_id, run_name=f"{spec.name}-suite", tags={
-        "workbench.model": spec.name, "workbench.spec_sha256": spec_sha256(spec), "workbench.developer": developer,
-        "workbench.git_sha": git.sha, "workbench.git_dirty": str(git.dirty).lower(),
-        "mlflow.user": developer,
-    })
+    run = client.create_run(
+        experiment_id,
+        run_name=f"{spec.name}-suite",
+        tags={
+            "workbench.model": spec.name,
+            "workbench.spec_sha256": spec_sha256(spec),
+            "workbench.developer": developer,
+            "workbench.git_sha": git.sha,
+            "workbench.git_dirty": str(git.dirty).lower(),
+            "mlflow.user": developer,
+        },
+    )
     return run.info.run_id
 
 
@@ -60,16 +67,20 @@ def log_spec(client: MlflowClient, run_id: str, spec: ModelSpec) -> None:
         client.log_artifacts(run_id, folder, "spec")
 
 
-def log_data_validation(result: DataValidationResult, spec: ModelSpec, run_id: str,
-                        client: MlflowClient | None = None) -> None:
+def log_data_validation(
+    result: DataValidationResult, spec: ModelSpec, run_id: str, client: MlflowClient | None = None
+) -> None:
     """Data-validation results: JSON with every table, headline metrics and the data hash as tags."""
     client = client or configure()
     log_spec(client, run_id, spec)
     client.set_tag(run_id, "workbench.data_sha256", result.data_sha256)
     client.set_tag(run_id, "workbench.data_validation", "failed" if result.blocking_failures else "passed")
     balance = result.check("class_balance").table
-    metrics = {"data.n_rows": float(result.n_rows), "data.blocking_failures": float(len(result.blocking_failures)),
-               "data.warnings": float(len(result.warnings))}
+    metrics = {
+        "data.n_rows": float(result.n_rows),
+        "data.blocking_failures": float(len(result.blocking_failures)),
+        "data.warnings": float(len(result.warnings)),
+    }
     if balance is not None:
         metrics["data.adverse_rate"] = float(balance["rate"].iloc[0])
     for key, value in metrics.items():
@@ -82,17 +93,23 @@ def log_data_validation(result: DataValidationResult, spec: ModelSpec, run_id: s
 def _training_params(result: TrainingResult) -> dict[str, Any]:
     spec = result.spec
     return {
-        "dataset": spec.dataset.name or spec.dataset.path, "target": spec.target.column,
-        "adverse_value": spec.target.adverse_value, "n_features": len(spec.features.all),
-        "split.method": spec.split.method, "split.seed": spec.split.seed,
+        "dataset": spec.dataset.name or spec.dataset.path,
+        "target": spec.target.column,
+        "adverse_value": spec.target.adverse_value,
+        "n_features": len(spec.features.all),
+        "split.method": spec.split.method,
+        "split.seed": spec.split.seed,
         "split.validation_fraction": spec.split.validation_fraction,
-        "candidates": ",".join(c.family for c in spec.candidates), "cv_folds": spec.selection.cv_folds,
-        "chosen_family": result.chosen, "decision.cutoff": spec.decision.cutoff,
+        "candidates": ",".join(c.family for c in spec.candidates),
+        "cv_folds": spec.selection.cv_folds,
+        "chosen_family": result.chosen,
+        "decision.cutoff": spec.decision.cutoff,
     }
 
 
-def register_training(result: TrainingResult, run_id: str, *, developer: str,
-                      client: MlflowClient | None = None) -> int:
+def register_training(
+    result: TrainingResult, run_id: str, *, developer: str, client: MlflowClient | None = None
+) -> int:
     """Log the chosen model with its evidence to the run and register it as a ``development`` version.
 
     Returns the new version number. The version's tags carry the spec, data, model, split and environment
@@ -112,10 +129,18 @@ def register_training(result: TrainingResult, run_id: str, *, developer: str,
         _write(root, "selection.txt", result.selection_reason + "\n")
         if result.coefficients is not None:
             _write(root, "scorecard_coefficients.csv", result.coefficients.to_csv(index=False))
-        _write(root, "split.json", json.dumps({
-            "method": result.split.method, "sha256": result.split.sha256,
-            "development": result.split.development.tolist(), "validation": result.split.validation.tolist(),
-        }))
+        _write(
+            root,
+            "split.json",
+            json.dumps(
+                {
+                    "method": result.split.method,
+                    "sha256": result.split.sha256,
+                    "development": result.split.development.tolist(),
+                    "validation": result.split.validation.tolist(),
+                }
+            ),
+        )
         client.log_artifacts(run_id, folder, "training")
         _write(root / "env", "environment.lock.txt", lock)
         client.log_artifacts(run_id, str(root / "env"), "environment")
@@ -124,22 +149,35 @@ def register_training(result: TrainingResult, run_id: str, *, developer: str,
     signature = infer_signature(inputs, result.model.predict_proba(inputs))
     with mlflow.start_run(run_id=run_id):
         info = mlflow.sklearn.log_model(
-            result.model, name="model", signature=signature, input_example=inputs.head(5),
-            pyfunc_predict_fn="predict_proba", registered_model_name=spec.name,
-            serialization_format="skops", skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            result.model,
+            name="model",
+            signature=signature,
+            input_example=inputs.head(5),
+            pyfunc_predict_fn="predict_proba",
+            registered_model_name=spec.name,
+            serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
     version = info.registered_model_version
     git = git_state()
     tags = {
-        STATUS_TAG: "development", "developed_by": developer, "spec_sha256": spec_sha256(spec),
-        "data_sha256": result.data_sha256, "model_sha256": model_sha256(spec.name, version),
-        "split_sha256": result.split.sha256, "seed": str(spec.split.seed), "model_family": result.chosen,
-        "git_sha": git.sha, "git_dirty": str(git.dirty).lower(), "environment_sha256": environment_sha256(),
-        "risk_tier": str(spec.risk_tier), "owner": spec.owner, "training_run_id": run_id,
+        STATUS_TAG: "development",
+        "developed_by": developer,
+        "spec_sha256": spec_sha256(spec),
+        "data_sha256": result.data_sha256,
+        "model_sha256": model_sha256(spec.name, version),
+        "split_sha256": result.split.sha256,
+        "seed": str(spec.split.seed),
+        "model_family": result.chosen,
+        "git_sha": git.sha,
+        "git_dirty": str(git.dirty).lower(),
+        "environment_sha256": environment_sha256(),
+        "risk_tier": str(spec.risk_tier),
+        "owner": spec.owner,
+        "training_run_id": run_id,
     }
     for key, value in tags.items():
         client.set_model_version_tag(spec.name, str(version), key, value)
     client.update_registered_model(spec.name, description=f"{spec.title}. {spec.purpose}")
-    client.update_model_version(spec.name, str(version),
-                                description=f"{result.chosen}: {result.selection_reason}")
+    client.update_model_version(spec.name, str(version), description=f"{result.chosen}: {result.selection_reason}")
     return int(version)

@@ -21,7 +21,7 @@ def get_version(client: MlflowClient, name: str, version: int | str) -> ModelVer
     try:
         return client.get_model_version(name, str(version))
     except MlflowException:
-        known = [v.version for v in client.search_model_versions(f"name='{name}'")]
+        known = [str(v.version) for v in client.search_model_versions(f"name='{name}'")]
         if not known:
             raise VersionNotFoundError(f"no registered model named {name!r}") from None
         raise VersionNotFoundError(

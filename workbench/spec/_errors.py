@@ -22,8 +22,8 @@ class SpecError(ValueError):
     ``problems`` holds ``(key, message)`` pairs so tools can show them one per line.
     """
 
-    def __init__(self, source: str, problems: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, source: str, problems: Iterable[tuple[str, str]], heading: str | None = None) -> None:
         self.source = source
         self.problems = list(problems)
         lines = "\n".join(f"  {key}: {message}" for key, message in self.problems)
-        super().__init__(f"spec {source} is invalid:\n{lines}")
+        super().__init__(f"{heading or f'spec {source} is invalid'}:\n{lines}")

@@ -92,22 +92,38 @@ def check_spec_against_data(spec: ModelSpec, frame: pd.DataFrame, source: str) -
         values = frame[spec.target.column].dropna().unique().tolist()
         if len(values) != 2:
             shown = ", ".join(repr(v) for v in values[:6])
-            problems.append(("target.column", f"the target must be binary; {spec.target.column!r} has {len(values)} "
-                             f"distinct values ({shown}{', ...' if len(values) > 6 else ''})"))
+            problems.append(
+                (
+                    "target.column",
+                    f"the target must be binary; {spec.target.column!r} has {len(values)} "
+                    f"distinct values ({shown}{', ...' if len(values) > 6 else ''})",
+                )
+            )
         elif spec.target.adverse_value not in values and str(spec.target.adverse_value) not in map(str, values):
-            problems.append(("target.adverse_value", f"{spec.target.adverse_value!r} is not a value of "
-                             f"{spec.target.column!r} (values: {values[0]!r}, {values[1]!r})"))
+            problems.append(
+                (
+                    "target.adverse_value",
+                    f"{spec.target.adverse_value!r} is not a value of "
+                    f"{spec.target.column!r} (values: {values[0]!r}, {values[1]!r})",
+                )
+            )
     for i, attribute in enumerate(spec.protected_attributes):
         if attribute.band is not None and attribute.band.source not in frame.columns:
-            problems.append((f"protected_attributes[{i}].band.source",
-                             _not_a_column(attribute.band.source, columns, source)))
+            problems.append(
+                (f"protected_attributes[{i}].band.source", _not_a_column(attribute.band.source, columns, source))
+            )
         elif attribute.data_column not in frame.columns:
-            problems.append((f"protected_attributes[{i}].column",
-                             _not_a_column(attribute.data_column, columns, source)))
+            problems.append(
+                (f"protected_attributes[{i}].column", _not_a_column(attribute.data_column, columns, source))
+            )
         elif attribute.reference not in set(frame[attribute.data_column].astype(str)):
-            problems.append((f"protected_attributes[{i}].reference",
-                             f"{attribute.reference!r} is not a group of {attribute.data_column!r}"))
+            problems.append(
+                (
+                    f"protected_attributes[{i}].reference",
+                    f"{attribute.reference!r} is not a group of {attribute.data_column!r}",
+                )
+            )
     if spec.split.method == "out_of_time" and spec.split.date_column not in frame.columns:
         problems.append(("split.date_column", _not_a_column(str(spec.split.date_column), columns, source)))
     if problems:
-        raise SpecError(source, problems)
+        raise SpecError(source, problems, heading=f"the spec does not fit the data in {source}")

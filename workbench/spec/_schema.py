@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+
 class KeyedProblems(ValueError):
     """Cross-field problems that each know their own spec key (pydantic would file them under the root)."""
 

@@ -52,35 +52,47 @@ def preprocessing(
     )
 
 
-def _scorecard(numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int,
-               **params: Any) -> Pipeline:
+def _scorecard(
+    numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int, **params: Any
+) -> Pipeline:
     from workbench.training._scorecard import StatsmodelsScorecard
 
-    return Pipeline([
-        ("preprocess", preprocessing(numeric, categorical, min_category_count=min_category_count,
-                                     drop_reference=True)),
-        ("model", StatsmodelsScorecard(**params)),
-    ])
+    return Pipeline(
+        [
+            (
+                "preprocess",
+                preprocessing(numeric, categorical, min_category_count=min_category_count, drop_reference=True),
+            ),
+            ("model", StatsmodelsScorecard(**params)),
+        ]
+    )
 
 
-def _gradient_boosting(numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int,
-                       **params: Any) -> Pipeline:
+def _gradient_boosting(
+    numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int, **params: Any
+) -> Pipeline:
     settings = {"n_estimators": 200, "learning_rate": 0.05, "max_depth": 2, "subsample": 0.8, **params}
-    return Pipeline([
-        ("preprocess", preprocessing(numeric, categorical, min_category_count=min_category_count,
-                                     drop_reference=False)),
-        ("model", GradientBoostingClassifier(random_state=seed, **settings)),
-    ])
+    return Pipeline(
+        [
+            (
+                "preprocess",
+                preprocessing(numeric, categorical, min_category_count=min_category_count, drop_reference=False),
+            ),
+            ("model", GradientBoostingClassifier(random_state=seed, **settings)),
+        ]
+    )
 
 
 FAMILIES: dict[str, ModelFamily] = {
     "scorecard_logit": ModelFamily(
-        "scorecard_logit", True,
+        "scorecard_logit",
+        True,
         "Logistic-regression scorecard fitted by maximum likelihood (statsmodels), with standard errors",
         _scorecard,
     ),
     "gradient_boosting": ModelFamily(
-        "gradient_boosting", False,
+        "gradient_boosting",
+        False,
         "Gradient-boosted decision trees (scikit-learn GradientBoostingClassifier)",
         _gradient_boosting,
     ),

@@ -70,8 +70,16 @@ class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         names = ["intercept", *feature_names]
         coef = np.concatenate([self.intercept_, self.coef_[0]])
-        return pd.DataFrame({"term": names, "coefficient": coef, "std_error": self.bse_,
-                             "z": coef / self.bse_, "p_value": self.pvalues_, "odds_ratio": np.exp(coef)})
+        return pd.DataFrame(
+            {
+                "term": names,
+                "coefficient": coef,
+                "std_error": self.bse_,
+                "z": coef / self.bse_,
+                "p_value": self.pvalues_,
+                "odds_ratio": np.exp(coef),
+            }
+        )
 
     def to_sklearn(self) -> LogisticRegression:
         """A fitted ``LogisticRegression`` with exactly these coefficients, for a scikit-learn-only artefact."""

@@ -46,10 +46,16 @@ class CandidateResult:
 
     def row(self) -> dict[str, Any]:
         """A row of the candidates table."""
-        return {"family": self.family, "interpretable": self.interpretable,
-                "cv_auc_mean": float(self.cv_auc.mean()), "cv_auc_std": float(self.cv_auc.std(ddof=1)),
-                "development_auc": self.development["auc"], "validation_auc": self.validation["auc"],
-                "validation_gini": self.validation["gini"], "validation_ks": self.validation["ks"]}
+        return {
+            "family": self.family,
+            "interpretable": self.interpretable,
+            "cv_auc_mean": float(self.cv_auc.mean()),
+            "cv_auc_std": float(self.cv_auc.std(ddof=1)),
+            "development_auc": self.development["auc"],
+            "validation_auc": self.validation["auc"],
+            "validation_gini": self.validation["gini"],
+            "validation_ks": self.validation["ks"],
+        }
 
 
 @dataclass
@@ -87,18 +93,23 @@ def _choose(candidates: list[CandidateResult], margin: float) -> tuple[Candidate
     simple = max(interpretable, key=lambda c: c.cv_auc.mean())
     gain = best.cv_auc.mean() - simple.cv_auc.mean()
     if gain > margin:
-        return best, (f"{best.family} beats the interpretable {simple.family} by {gain:.4f} cross-validated AUC, "
-                      f"more than the {margin} margin")
-    return simple, (f"{simple.family} is kept: {best.family} gains only {gain:.4f} cross-validated AUC, "
-                    f"within the {margin} margin that favours the interpretable model")
+        return best, (
+            f"{best.family} beats the interpretable {simple.family} by {gain:.4f} cross-validated AUC, "
+            f"more than the {margin} margin"
+        )
+    return simple, (
+        f"{simple.family} is kept: {best.family} gains only {gain:.4f} cross-validated AUC, "
+        f"within the {margin} margin that favours the interpretable model"
+    )
 
 
 def _artefact(candidate: CandidateResult) -> Pipeline:
     """The registered pipeline: the scorecard's estimator is swapped for an identical scikit-learn one."""
     estimator = candidate.pipeline.named_steps["model"]
     if hasattr(estimator, "to_sklearn"):
-        return Pipeline([("preprocess", candidate.pipeline.named_steps["preprocess"]),
-                         ("model", estimator.to_sklearn())])
+        return Pipeline(
+            [("preprocess", candidate.pipeline.named_steps["preprocess"]), ("model", estimator.to_sklearn())]
+        )
     return candidate.pipeline
 
 
@@ -115,22 +126,39 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
     candidates = []
     for candidate in spec.candidates:
         family = FAMILIES[candidate.family]
-        pipeline = family.build(spec.features.numeric, spec.features.categorical,
-                                min_category_count=spec.thresholds.min_category_count, seed=spec.split.seed,
-                                **candidate.params)
+        pipeline = family.build(
+            spec.features.numeric,
+            spec.features.categorical,
+            min_category_count=spec.thresholds.min_category_count,
+            seed=spec.split.seed,
+            **candidate.params,
+        )
         cv_auc = cross_val_score(clone(pipeline), x_dev, y_dev, cv=folds, scoring="roc_auc", error_score="raise")
         pipeline.fit(x_dev, y_dev)
-        candidates.append(CandidateResult(
-            family=candidate.family, interpretable=family.interpretable, pipeline=pipeline, cv_auc=cv_auc,
-            development=performance_summary(y_dev, pipeline.predict_proba(x_dev)[:, 1], spec.decision.cutoff),
-            validation=performance_summary(y_val, pipeline.predict_proba(x_val)[:, 1], spec.decision.cutoff),
-        ))
+        candidates.append(
+            CandidateResult(
+                family=candidate.family,
+                interpretable=family.interpretable,
+                pipeline=pipeline,
+                cv_auc=cv_auc,
+                development=performance_summary(y_dev, pipeline.predict_proba(x_dev)[:, 1], spec.decision.cutoff),
+                validation=performance_summary(y_val, pipeline.predict_proba(x_val)[:, 1], spec.decision.cutoff),
+            )
+        )
 
     chosen, reason = _choose(candidates, spec.selection.prefer_interpretable_within)
     model = _artefact(chosen)
-    result = TrainingResult(spec=spec, data_sha256=data.sha256, split=split, candidates=candidates,
-                            chosen=chosen.family, selection_reason=reason, model=model,
-                            validation_inputs=x_val, validation_target=y_val)
+    result = TrainingResult(
+        spec=spec,
+        data_sha256=data.sha256,
+        split=split,
+        candidates=candidates,
+        chosen=chosen.family,
+        selection_reason=reason,
+        model=model,
+        validation_inputs=x_val,
+        validation_target=y_val,
+    )
     scorecards = [c for c in candidates if hasattr(c.pipeline.named_steps["model"], "coefficient_table")]
     if scorecards:
         fitted = scorecards[0].pipeline
@@ -151,8 +179,9 @@ def _metrics(result: TrainingResult, chosen: CandidateResult) -> dict[str, float
         for key, value in getattr(chosen, sample).items():
             metrics[f"{sample}_{key}"] = value
     # the artefact itself, not the fitting estimator, is what is registered: record its own holdout AUC
-    artefact_summary = performance_summary(result.validation_target, result.validation_scores(),
-                                           result.spec.decision.cutoff)
+    artefact_summary = performance_summary(
+        result.validation_target, result.validation_scores(), result.spec.decision.cutoff
+    )
     metrics["artefact_validation_auc"] = artefact_summary["auc"]
     for candidate in result.candidates:
         metrics[f"candidate.{candidate.family}.cv_auc_mean"] = float(candidate.cv_auc.mean())

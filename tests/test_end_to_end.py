@@ -1,0 +1,185 @@
+"""The real notebooks, run by Papermill through the `workbench` CLI, into a temporary registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import GERMAN_SPEC, csv_spec, write_german_csv
+from mlflow import MlflowClient
+
+from workbench.provenance import directory_sha256
+
+pytestmark = pytest.mark.e2e
+GERMAN_SHA256 = "b21f3d81db8071257d5ff1deaeba1fd4303b62712e6fcc9715c7a86202cb5871"
+WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+
+
+def workbench(project: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_REPORTS"}}
+    env["WORKBENCH_HOME"] = str(project)
+    return subprocess.run([*WORKBENCH, *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def client_for(project: Path) -> MlflowClient:
+    uri = f"sqlite:///{project / 'registry_store' / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def new_project(root: Path) -> Path:
+    (root / "registry_store").mkdir(parents=True)
+    (root / "reports").mkdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def german_run(tmp_path_factory):
+    project = new_project(tmp_path_factory.mktemp("german"))
+    result = workbench(project, "run", str(GERMAN_SPEC), "--developer", "priya", "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project, result
+
+
+def test_run_registers_a_development_version(german_run):
+    project, result = german_run
+    assert "registered german_credit version 1 (status development)" in result.stdout
+    client = client_for(project)
+    version = client.get_model_version("german_credit", "1")
+    tags = version.tags
+    assert tags["status"] == "development"
+    assert tags["developed_by"] == "priya"
+    assert tags["data_sha256"] == GERMAN_SHA256
+    assert len(tags["spec_sha256"]) == 64 and len(tags["split_sha256"]) == 64
+    assert tags["model_family"] in {"scorecard_logit", "gradient_boosting"}
+    assert tags["git_sha"] and tags["environment_sha256"]
+    assert tags["training_run_id"] == version.run_id
+
+    run = client.get_run(version.run_id)
+    assert run.info.status == "FINISHED"
+    metrics = run.data.metrics
+    assert metrics["data.n_rows"] == 1000 and metrics["data.blocking_failures"] == 0
+    assert 0.70 < metrics["validation_auc"] < 0.85
+    assert metrics["n_validation"] == 300
+    assert run.data.params["split.seed"] == "20240601"
+
+    artifacts = {
+        a.path
+        for folder in ("notebooks", "spec", "environment", "data_validation", "training")
+        for a in client.list_artifacts(version.run_id, folder)
+    }
+    assert {
+        "notebooks/01_data_validation.ipynb",
+        "notebooks/02_train.ipynb",
+        "spec/spec.json",
+        "environment/environment.lock.txt",
+        "data_validation/data_validation.json",
+        "training/candidates.csv",
+        "training/split.json",
+    } <= artifacts
+
+
+def test_registered_artefact_matches_its_hash_and_signature(german_run, tmp_path):
+    project, _ = german_run
+    client = client_for(project)
+    version = client.get_model_version("german_credit", "1")
+    local = client.download_artifacts(version.run_id, "", str(tmp_path / "run"))
+    assert Path(local).is_dir()
+    import mlflow
+
+    mlflow.set_tracking_uri(client.tracking_uri)
+    model_dir = mlflow.artifacts.download_artifacts("models:/german_credit/1", dst_path=str(tmp_path / "model"))
+    assert directory_sha256(model_dir) == version.tags["model_sha256"]
+    mlmodel = yaml.safe_load((Path(model_dir) / "MLmodel").read_text())
+    inputs = json.loads(mlmodel["signature"]["inputs"])
+    assert [c["name"] for c in inputs][:2] == ["duration_months", "credit_amount"]
+    assert "sex" not in {c["name"] for c in inputs}
+    assert mlmodel["flavors"]["python_function"]["predict_fn"] == "predict_proba"
+
+
+def test_executed_notebooks_are_filed_under_the_version(german_run):
+    project, result = german_run
+    folder = project / "reports" / "german_credit" / "v1"
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == ["01_data_validation.ipynb", "02_train.ipynb"]
+    executed = (folder / "02_train.ipynb").read_text()
+    assert "registered german_credit version 1: status development" in executed
+    assert str(folder) in result.stdout
+
+
+def test_reproduce_reports_identical(german_run):
+    project, _ = german_run
+    result = workbench(project, "reproduce", "german_credit", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "IDENTICAL" in result.stdout
+    assert "predictions on 300 validation rows: max difference 0" in result.stdout
+
+
+def test_reproduce_unknown_version_is_a_clear_error(german_run):
+    project, _ = german_run
+    result = workbench(project, "reproduce", "german_credit", "9")
+    assert result.returncode == 2
+    assert "model 'german_credit' has no version 9 (versions: 1)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_spec_fails_in_the_first_seconds(tmp_path, spec_dict):
+    project = new_project(tmp_path / "p")
+    spec_dict["features"]["numeric"][1] = "credit_amout"
+    spec_dict["decision"]["adverse_action_texts"]["credit_amout"] = spec_dict["decision"]["adverse_action_texts"].pop(
+        "credit_amount"
+    )
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(spec_dict))
+    started = time.perf_counter()
+    result = workbench(project, "run", str(path))
+    assert result.returncode == 2
+    assert (
+        "features.numeric[1]: 'credit_amout' is not a column of shipped data set 'german_credit' "
+        "(did you mean 'credit_amount'?)" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert time.perf_counter() - started < 30
+    assert not (project / "registry_store" / "mlflow.db").exists()
+
+
+def test_csv_spec_reproduces_and_refuses_changed_data(tmp_path, spec_dict):
+    project = new_project(tmp_path / "csv")
+    data = write_german_csv(tmp_path / "loans.csv")
+    path = tmp_path / "loans.yaml"
+    path.write_text(yaml.safe_dump(csv_spec(spec_dict, data)))
+    result = workbench(project, "run", str(path), "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    text = data.read_text().replace(",1169,", ",1170,", 1)
+    data.write_text(text)
+    result = workbench(project, "reproduce", "german_credit_csv", "1")
+    assert result.returncode == 2
+    assert "the data changed since it was recorded" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_blocking_data_problem_stops_the_suite(tmp_path, spec_dict):
+    project = new_project(tmp_path / "bad")
+    data = write_german_csv(tmp_path / "loans.csv")
+    lines = data.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[5].split(",")
+    cells[header.index("credit_amount")] = "n/a-amount"
+    lines[5] = ",".join(cells)
+    data.write_text("\n".join(lines) + "\n")
+    path = tmp_path / "loans.yaml"
+    path.write_text(yaml.safe_dump(csv_spec(spec_dict, data)))
+    result = workbench(project, "run", str(path), "--no-progress")
+    assert result.returncode == 2
+    assert "01_data_validation.ipynb stopped: DataValidationError" in result.stderr
+    assert "numeric feature 'credit_amount' holds non-numeric values ('n/a-amount' in 1 row(s))" in result.stderr
+    client = client_for(project)
+    assert client.search_model_versions("name='german_credit_csv'") == []
+    failed = client.search_runs([client.get_experiment_by_name("german_credit_csv").experiment_id])
+    assert failed[0].info.status == "FAILED"
+    assert failed[0].data.tags["workbench.data_validation"] == "failed"
