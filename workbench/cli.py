@@ -134,6 +134,8 @@ def lab(
 
 def main() -> None:
     """Console-script entry point."""
+    # MLflow's INFO lines (database migrations, "Created version") would bury the workbench's own summary
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     app()
 
 

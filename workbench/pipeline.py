@@ -74,6 +74,8 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
             cwd=str(project_root()),
             log_output=False,
             request_save_on_cell_execute=False,
+            # the kernel's start-up chatter is not the user's business; cell errors still surface
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as error:
         raise SuiteError(f"{notebook} stopped: {error.ename}: {error.evalue}", output) from None

@@ -31,6 +31,13 @@ SPEC_ARTIFACT = "spec/spec.json"
 SKOPS_TRUSTED_TYPES = ["numpy.dtype", "sklearn.tree._tree.Tree"]
 
 
+def serving_requirements() -> list[str]:
+    """Exact pins of what the artefact needs to load and score; stated, not inferred by a trial import."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")]
+
+
 def _write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +164,7 @@ def register_training(
             registered_model_name=spec.name,
             serialization_format="skops",
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            pip_requirements=serving_requirements(),
         )
     version = info.registered_model_version
     git = git_state()
