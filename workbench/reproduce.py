@@ -7,11 +7,8 @@ registered model's predictions on the validation sample are compared with the re
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,8 +16,8 @@ from mlflow import MlflowClient
 
 from workbench.data import load_model_data, validate_data
 from workbench.provenance import environment_sha256, git_state
-from workbench.registry import SPEC_ARTIFACT, configure, get_version, load_model
-from workbench.spec import ModelSpec, parse_spec, spec_sha256
+from workbench.registry import configure, get_version, load_model, recorded_spec
+from workbench.spec import spec_sha256
 from workbench.training import train
 
 
@@ -62,12 +59,6 @@ class ReproductionReport:
         return not self.differences
 
 
-def _recorded_spec(client: MlflowClient, run_id: str) -> ModelSpec:
-    with tempfile.TemporaryDirectory() as folder:
-        path = client.download_artifacts(run_id, SPEC_ARTIFACT, folder)
-        return parse_spec(json.loads(Path(path).read_text("utf-8")), f"{SPEC_ARTIFACT} of run {run_id}")
-
-
 def _same(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
@@ -80,7 +71,7 @@ def reproduce(name: str, version: int | str, client: MlflowClient | None = None)
     record = get_version(client, name, version)
     tags = record.tags
     run = client.get_run(record.run_id)
-    spec = _recorded_spec(client, record.run_id)
+    spec = recorded_spec(client, record.run_id)
     data = load_model_data(spec, expected_sha256=tags.get("data_sha256"))
 
     checks = validate_data(data, spec)

@@ -5,6 +5,7 @@ from workbench.registry._records import (
     SPEC_ARTIFACT,
     log_data_validation,
     log_spec,
+    recorded_spec,
     register_training,
     start_pipeline_run,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "log_spec",
     "model_sha256",
     "model_uri",
+    "recorded_spec",
     "register_training",
     "set_status",
     "start_pipeline_run",

@@ -21,7 +21,7 @@ from workbench.provenance import environment_lock, environment_sha256, git_state
 from workbench.registry._lifecycle import STATUS_TAG
 from workbench.registry._store import configure, ensure_experiment
 from workbench.registry._versions import model_sha256
-from workbench.spec import ModelSpec, spec_sha256, spec_to_dict
+from workbench.spec import ModelSpec, parse_spec, spec_sha256, spec_to_dict
 from workbench.training import TrainingResult
 
 SPEC_ARTIFACT = "spec/spec.json"
@@ -189,3 +189,10 @@ def register_training(
     client.update_registered_model(spec.name, description=f"{spec.title}. {spec.purpose}")
     client.update_model_version(spec.name, str(version), description=f"{result.chosen}: {result.selection_reason}")
     return int(version)
+
+
+def recorded_spec(client: MlflowClient, run_id: str) -> ModelSpec:
+    """The spec exactly as logged on a run (the working tree's copy may have moved on since)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(run_id, SPEC_ARTIFACT, folder)
+        return parse_spec(json.loads(Path(path).read_text("utf-8")), f"{SPEC_ARTIFACT} of run {run_id}")

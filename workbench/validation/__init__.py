@@ -1,0 +1,45 @@
+"""Independent validation: one registry of tests, the context they run on, results, findings and reports.
+
+Importing this package registers every test (each category module adds its own); ``TESTS`` lists them.
+"""
+
+from workbench.validation import (  # noqa: F401  (registration side effect)
+    _backtesting_tests,
+    _benchmarking_tests,
+    _calibration_tests,
+    _data_tests,
+    _decision_tests,
+    _discrimination_tests,
+    _overfitting_tests,
+    _segments_tests,
+    _sensitivity_tests,
+    _soundness_tests,
+    _stability_tests,
+)
+from workbench.validation._context import (
+    ModelMismatchError,
+    SplitMismatchError,
+    ValidationContext,
+    load_context,
+)
+from workbench.validation._decision_tests import cutoff_sweep, decision_summary
+from workbench.validation._registry import CATEGORIES, TESTS, ValidationTest, validation_test
+from workbench.validation._result import Finding, TestResult
+from workbench.validation._run import ValidationReport, run_validation
+
+__all__ = [
+    "CATEGORIES",
+    "TESTS",
+    "Finding",
+    "ModelMismatchError",
+    "SplitMismatchError",
+    "TestResult",
+    "ValidationContext",
+    "ValidationReport",
+    "ValidationTest",
+    "cutoff_sweep",
+    "decision_summary",
+    "load_context",
+    "run_validation",
+    "validation_test",
+]

@@ -1,0 +1,118 @@
+"""The one registry of validation tests; notebooks, documents and the CLI all read from it.
+
+Adding a test is adding one decorated function in a category module: it receives the
+:class:`ValidationContext` and returns a :class:`TestResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from workbench.validation._result import Severity, TestResult
+
+CATEGORIES = (
+    "data",
+    "discrimination",
+    "calibration",
+    "backtesting",
+    "stability",
+    "benchmarking",
+    "soundness",
+    "sensitivity",
+    "overfitting",
+    "segments",
+    "decision",
+)
+
+
+@dataclass(frozen=True)
+class ValidationTest:
+    """A registered test and its documentation, as printed in the validation report."""
+
+    test_id: str
+    category: str
+    title: str
+    purpose: str
+    method: str
+    high_risk_signs: str
+    limitations: str
+    thresholds: tuple[str, ...]
+    severity: Severity
+    remediation: str
+    run: Callable[..., TestResult] = field(compare=False, repr=False)
+
+    def __call__(self, context) -> TestResult:
+        """Run the test; its result carries the test's own identity and severity."""
+        result = self.run(context, self)
+        return result
+
+
+TESTS: dict[str, ValidationTest] = {}
+
+
+def validation_test(
+    test_id: str,
+    category: str,
+    title: str,
+    *,
+    purpose: str,
+    method: str,
+    high_risk_signs: str,
+    limitations: str,
+    thresholds: tuple[str, ...] = (),
+    severity: Severity = "medium",
+    remediation: str = "",
+) -> Callable[[Callable[..., TestResult]], Callable[..., TestResult]]:
+    """Register a test function under ``test_id``; ``thresholds`` name the spec keys it reads."""
+    if category not in CATEGORIES:
+        raise ValueError(f"unknown category {category!r}")
+
+    def decorate(function: Callable[..., TestResult]) -> Callable[..., TestResult]:
+        if test_id in TESTS:
+            raise ValueError(f"validation test {test_id!r} is registered twice")
+        TESTS[test_id] = ValidationTest(
+            test_id,
+            category,
+            title,
+            purpose,
+            method,
+            high_risk_signs,
+            limitations,
+            thresholds,
+            severity,
+            remediation or "Investigate and document.",
+            function,
+        )
+        return function
+
+    return decorate
+
+
+def result(test: ValidationTest, outcome: str, reason: str, **parts) -> TestResult:
+    """Build a test's result with its registered identity."""
+    return TestResult(
+        test_id=test.test_id,
+        category=test.category,
+        title=test.title,
+        outcome=outcome,
+        reason=reason,
+        severity=test.severity,
+        **parts,
+    )
+
+
+def judge(
+    value: float,
+    *,
+    fail_below: float | None = None,
+    warn_below: float | None = None,
+    fail_above: float | None = None,
+    warn_above: float | None = None,
+) -> str:
+    """pass / warn / fail of a value against limits."""
+    if (fail_below is not None and value < fail_below) or (fail_above is not None and value > fail_above):
+        return "fail"
+    if (warn_below is not None and value < warn_below) or (warn_above is not None and value > warn_above):
+        return "warn"
+    return "pass"

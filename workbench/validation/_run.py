@@ -1,0 +1,109 @@
+"""Running the registry's tests on a context and collecting results and findings into one report."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from workbench.validation._context import ValidationContext
+from workbench.validation._registry import CATEGORIES, TESTS, ValidationTest
+from workbench.validation._result import SEVERITY_ORDER, Finding, TestResult, finding_from
+
+
+@dataclass
+class ValidationReport:
+    """All test results for one version, the findings they raise, and the status they allow."""
+
+    name: str
+    version: int
+    results: list[TestResult]
+    findings: list[Finding] = field(default_factory=list)
+
+    def result(self, test_id: str) -> TestResult:
+        """The result of one test."""
+        return next(r for r in self.results if r.test_id == test_id)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per test: category, id, title, outcome, reason."""
+        return pd.DataFrame(
+            [
+                {"category": r.category, "test": r.test_id, "title": r.title, "outcome": r.outcome, "reason": r.reason}
+                for r in self.results
+            ]
+        )
+
+    def counts(self) -> dict[str, int]:
+        """How many tests passed, warned and failed."""
+        return {o: sum(r.outcome == o for r in self.results) for o in ("pass", "warn", "fail")}
+
+    @property
+    def blocking_findings(self) -> list[Finding]:
+        """Open high-severity findings: the version cannot be validated while any remains."""
+        return [f for f in self.findings if f.status == "open" and f.severity == "high"]
+
+    @property
+    def outcome(self) -> str:
+        """'validated' when no blocking finding is open, else 'findings open'."""
+        return "validated" if not self.blocking_findings else "findings open"
+
+    def findings_table(self) -> pd.DataFrame:
+        """Findings, most severe first."""
+        rows = sorted((f.to_dict() for f in self.findings), key=lambda f: SEVERITY_ORDER[f["severity"]])
+        return pd.DataFrame(
+            rows, columns=["finding_id", "severity", "title", "detail", "remediation", "status", "source"]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as logged to the version (figures are logged as PNG files beside it)."""
+        return {
+            "model": self.name,
+            "version": self.version,
+            "outcome": self.outcome,
+            "counts": self.counts(),
+            "results": [r.to_dict() for r in self.results],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _safe_run(test: ValidationTest, context: ValidationContext) -> TestResult:
+    try:
+        return test(context)
+    except Exception as error:  # a broken test is itself a finding, never a crashed suite
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        return TestResult(
+            test.test_id,
+            test.category,
+            test.title,
+            "fail",
+            f"the test could not run: {type(error).__name__}: {error} ({last.name}:{last.lineno})",
+            severity="medium",
+        )
+
+
+def run_validation(
+    context: ValidationContext,
+    test_ids: Iterable[str] | None = None,
+    on_result: Callable[[TestResult], None] | None = None,
+) -> ValidationReport:
+    """Run the selected tests (default: all, in registry order) and raise a finding for each non-pass."""
+    selected = (
+        list(test_ids) if test_ids is not None else sorted(TESTS, key=lambda t: CATEGORIES.index(TESTS[t].category))
+    )
+    unknown = [t for t in selected if t not in TESTS]
+    if unknown:
+        raise KeyError(f"unknown validation test(s): {', '.join(unknown)}")
+    results, findings = [], []
+    for test_id in selected:
+        test = TESTS[test_id]
+        outcome = _safe_run(test, context)
+        results.append(outcome)
+        finding = finding_from(outcome, test.remediation)
+        if finding is not None:
+            findings.append(finding)
+        if on_result is not None:
+            on_result(outcome)
+    return ValidationReport(context.name, context.version, results, findings)
