@@ -34,10 +34,21 @@ def _fail(message: str) -> None:
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from workbench.data import DataChangedError, DataValidationError
     from workbench.pipeline import SuiteError
-    from workbench.registry import VersionNotFoundError
+    from workbench.registry import IndependenceError, VersionNotFoundError
     from workbench.spec import SpecError
+    from workbench.validation import ModelMismatchError, SplitMismatchError
 
-    return SpecError, DataChangedError, DataValidationError, SuiteError, VersionNotFoundError, FileNotFoundError
+    return (
+        SpecError,
+        DataChangedError,
+        DataValidationError,
+        SuiteError,
+        VersionNotFoundError,
+        FileNotFoundError,
+        IndependenceError,
+        ModelMismatchError,
+        SplitMismatchError,
+    )
 
 
 def _user(explicit: str | None) -> str:
@@ -80,6 +91,38 @@ def run(
     from workbench.registry import tracking_uri
 
     typer.echo(f"  registry: {tracking_uri()}  (browse: mlflow ui --backend-store-uri {tracking_uri()})")
+
+
+@app.command()
+def validate(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    version: Annotated[int, typer.Argument(help="version number")],
+    validator: Annotated[
+        str | None, typer.Option(help="who validates (default: WORKBENCH_USER or the OS user)")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
+) -> None:
+    """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
+    from workbench.pipeline import SuiteError, run_validation_suite
+
+    try:
+        result = run_validation_suite(name, version, validator=_user(validator), progress=progress, echo=typer.echo)
+    except SuiteError as error:
+        where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
+        _fail(f"{error}{where}")
+        return
+    except _expected_errors() as error:
+        _fail(f"cannot validate {name} version {version}: {error}")
+        return
+    counts = result.open_findings
+    typer.echo(
+        f"\n{name} version {result.version}: {result.outcome.upper()} "
+        f"(open findings: {counts['high']} high, {counts['medium']} medium, {counts['low']} low); "
+        f"run {result.run_id}"
+    )
+    typer.echo(f"  executed notebooks in {result.notebooks[0].parent}:")
+    for path in result.notebooks:
+        typer.echo(f"    {path.name}")
 
 
 @app.command()

@@ -58,3 +58,51 @@ def show_table(table: pd.DataFrame, max_rows: int = 60, digits: int = 4) -> None
     display(shown)
     if len(table) > max_rows:
         display(Markdown(f"*{len(table) - max_rows} more rows in the logged JSON.*"))
+
+
+@dataclass
+class ValidatorSession:
+    """What a validator notebook works with: the version's context, the registry and the validator's run."""
+
+    context: object
+    client: MlflowClient
+    run_id: str
+    validator: str
+
+
+def start_validation(
+    model_name: str, version: int, tracking_uri: str = "", validator: str = "", run_id: str = ""
+) -> ValidatorSession:
+    """Load the version from the registry alone; open the validator's run when run on its own."""
+    from workbench.registry import start_validation_run
+    from workbench.validation import load_context
+
+    client = configure(tracking_uri or None)
+    validator = validator or current_user()
+    if not version:
+        versions = client.search_model_versions(f"name='{model_name}'")
+        if not versions:
+            raise LookupError(f"no registered model named {model_name!r}")
+        version = max(int(v.version) for v in versions)
+    if not run_id:
+        run_id = start_validation_run(client, model_name, version, validator)
+    context = load_context(model_name, version, client)
+    return ValidatorSession(context=context, client=client, run_id=run_id, validator=validator)
+
+
+def show_png(png: bytes) -> None:
+    """Display PNG bytes (a figure rendered by the package)."""
+    from IPython.display import Image
+
+    display(Image(data=png))
+
+
+def show_result(result, max_rows: int = 30) -> None:
+    """A validation test result: heading with outcome, the reason, its tables and figures."""
+    display(
+        Markdown(f"#### {result.title} — **{_OUTCOME_MARK[result.outcome]}**\n\n`{result.test_id}`: {result.reason}")
+    )
+    for table in result.tables.values():
+        show_table(table, max_rows=max_rows)
+    for png in result.figures.values():
+        show_png(png)

@@ -16,6 +16,7 @@ from pathlib import Path
 from workbench.paths import project_root, reports_root, version_reports_dir
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
+VALIDATION_SUITE = ["03_validation.ipynb", "04_fairness.ipynb", "05_explainability.ipynb"]
 
 
 class SuiteError(RuntimeError):
@@ -75,7 +76,7 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
             log_output=False,
             request_save_on_cell_execute=False,
             # the kernel's start-up chatter is not the user's business; cell errors still surface
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as error:
         raise SuiteError(f"{notebook} stopped: {error.ename}: {error.evalue}", output) from None
@@ -100,21 +101,77 @@ def run_suite(
     echo(f"registry {uri}; run {run_id}")
     parameters = {"spec_path": str(spec_file), "run_id": run_id, "tracking_uri": uri, "developer": developer}
     staging = reports_root() / spec.name / "runs" / run_id
+    executed = _execute_all(DEVELOPMENT_SUITE, staging, parameters, client, run_id, progress, echo)
+    version = version_for_run(client, spec.name, run_id)
+    if version is None:
+        client.set_terminated(run_id, "FAILED")
+        raise SuiteError(f"the suite finished but registered no version of {spec.name!r}")
+    saved = _file_notebooks(executed, staging, spec.name, version.version, client, run_id)
+    client.set_terminated(run_id, "FINISHED")
+    metrics = client.get_run(run_id).data.metrics
+    return SuiteResult(spec.name, int(version.version), run_id, saved[0].parent, saved, metrics)
+
+
+def _execute_all(
+    notebooks: list[str],
+    staging: Path,
+    parameters: dict[str, object],
+    client,
+    run_id: str,
+    progress: bool,
+    echo: Callable[[str], None],
+) -> list[Path]:
+    """Execute notebooks in order; on failure log the failed notebook, mark the run FAILED and re-raise."""
     executed: list[Path] = []
     try:
-        for number, notebook in enumerate(DEVELOPMENT_SUITE, start=1):
-            echo(f"[{number}/{len(DEVELOPMENT_SUITE)}] {notebook}")
+        for number, notebook in enumerate(notebooks, start=1):
+            echo(f"[{number}/{len(notebooks)}] {notebook}")
             executed.append(execute(notebook, staging / notebook, parameters, progress))
     except SuiteError as error:
         if error.notebook is not None and error.notebook.is_file():
             client.log_artifact(run_id, str(error.notebook), "notebooks")
         client.set_terminated(run_id, "FAILED")
         raise
-    version = version_for_run(client, spec.name, run_id)
-    if version is None:
+    return executed
+
+
+def _execute_parallel(
+    notebooks: list[str], staging: Path, parameters: dict[str, object], client, run_id: str, echo: Callable[[str], None]
+) -> list[Path]:
+    """Execute independent notebooks side by side, each in its own kernel; any failure fails the run.
+
+    The validator's notebooks only read the registry and write separate evidence folders, so they can run
+    concurrently: on two cores this roughly halves the wall time, which is dominated by kernel start-up.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    echo(f"running {', '.join(notebooks)} in parallel")
+    with ThreadPoolExecutor(max_workers=len(notebooks)) as pool:
+        futures = {name: pool.submit(execute, name, staging / name, parameters, False) for name in notebooks}
+    failures = []
+    executed = []
+    for name, future in futures.items():
+        error = future.exception()
+        if error is None:
+            executed.append(future.result())
+            echo(f"  done {name}")
+        else:
+            failures.append(error)
+    if failures:
+        for error in failures:
+            if isinstance(error, SuiteError) and error.notebook is not None and error.notebook.is_file():
+                client.log_artifact(run_id, str(error.notebook), "notebooks")
         client.set_terminated(run_id, "FAILED")
-        raise SuiteError(f"the suite finished but registered no version of {spec.name!r}")
-    target = version_reports_dir(spec.name, version.version)
+        first = failures[0]
+        raise first if isinstance(first, SuiteError) else SuiteError(str(first))
+    return executed
+
+
+def _file_notebooks(
+    executed: list[Path], staging: Path, model: str, version: int | str, client, run_id: str
+) -> list[Path]:
+    """Move executed notebooks to ``reports/<model>/v<version>/`` and log them to the run."""
+    target = version_reports_dir(model, version)
     target.mkdir(parents=True, exist_ok=True)
     saved = []
     for path in executed:
@@ -123,6 +180,45 @@ def run_suite(
         client.log_artifact(run_id, str(destination), "notebooks")
         saved.append(destination)
     shutil.rmtree(staging, ignore_errors=True)
+    return saved
+
+
+@dataclass
+class ValidationSuiteResult:
+    """What one independent validation produced: the conclusion, the validator's run and the notebooks."""
+
+    model: str
+    version: int
+    run_id: str
+    outcome: str
+    open_findings: dict[str, int]
+    notebooks: list[Path] = field(default_factory=list)
+
+
+def run_validation_suite(
+    name: str, version: int, *, validator: str, progress: bool = True, echo: Callable[[str], None] = print
+) -> ValidationSuiteResult:
+    """Run 03-05 as the validator against a registered version, then conclude: validated or findings open."""
+    from workbench.registry import conclude_validation, configure, get_version, start_validation_run, tracking_uri
+
+    uri = tracking_uri()
+    client = configure(uri)
+    record = get_version(client, name, version)
+    run_id = start_validation_run(client, name, record.version, validator)
+    echo(f"validating {name} version {record.version} as {validator}; run {run_id}")
+    parameters = {
+        "model_name": name,
+        "version": int(record.version),
+        "tracking_uri": uri,
+        "validator": validator,
+        "run_id": run_id,
+        "interactive": False,
+    }
+    staging = reports_root() / name / "runs" / run_id
+    executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo)
+    conclusion = conclude_validation(client, name, record.version, run_id)
+    saved = _file_notebooks(executed, staging, name, record.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")
-    metrics = client.get_run(run_id).data.metrics
-    return SuiteResult(spec.name, int(version.version), run_id, target, saved, metrics)
+    return ValidationSuiteResult(
+        name, int(record.version), run_id, conclusion["outcome"], conclusion["open_findings"], saved
+    )

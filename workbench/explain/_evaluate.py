@@ -32,6 +32,21 @@ class ExplainabilityReport:
     topk_overlap: float
     figures: dict[str, bytes] = field(default_factory=dict)
 
+    def to_dict(self, findings: list[Finding] | None = None) -> dict:
+        """JSON-ready form with the findings it raised, as logged to the validator's run."""
+        from workbench.validation._result import table_records
+
+        return {
+            "method": self.method,
+            "importance": table_records(self.importance),
+            "reason_examples": table_records(self.reason_examples),
+            "agreement": table_records(self.agreement),
+            "top1_agreement": self.top1_agreement,
+            "topk_overlap": self.topk_overlap,
+            "figures": sorted(self.figures),
+            "findings": [f.to_dict() for f in findings or []],
+        }
+
 
 def _importance_figure(importance: pd.DataFrame) -> bytes:
     fig, ax = plt.subplots(figsize=(5.6, 0.28 * len(importance) + 1))
@@ -130,8 +145,8 @@ def explainability_findings(report: ExplainabilityReport) -> list[Finding]:
             source="explainability.shap_lime_agreement",
             severity="medium",
             title="SHAP and LIME disagree on the main adverse-action reason",
-            detail=f"for {report.top1_agreement:.0%} of sampled declines the top {report.method} reason is among LIME's "
-            f"top reasons (floor {AGREEMENT_FLOOR:.0%}); mean top-k overlap {report.topk_overlap:.0%}",
+            detail=f"for {report.top1_agreement:.0%} of sampled declines the top {report.method} reason is among "
+            f"LIME's top reasons (floor {AGREEMENT_FLOOR:.0%}); mean top-k overlap {report.topk_overlap:.0%}",
             remediation="Review reason-code stability before using them in adverse-action notices.",
         )
     ]

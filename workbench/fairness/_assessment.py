@@ -192,6 +192,29 @@ class FairnessReport:
         """The assessment of one attribute."""
         return next(a for a in self.attributes if a.attribute == name)
 
+    def to_dict(self, findings: list | None = None) -> dict[str, Any]:
+        """JSON-ready form with the findings it raised, as logged to the validator's run."""
+        from workbench.validation._result import table_records
+
+        return {
+            "floor": self.floor,
+            "cutoff": self.cutoff,
+            "summary": table_records(self.summary()),
+            "groups": {a.attribute: table_records(a.groups) for a in self.attributes},
+            "intervals": {
+                a.attribute: {
+                    "disparate_impact": a.disparate_impact_ci,
+                    "demographic_parity_difference": a.demographic_parity_ci,
+                    "equalized_odds_difference": a.equalized_odds_ci,
+                    "equal_opportunity_difference": a.equal_opportunity_ci,
+                }
+                for a in self.attributes
+            },
+            "proxies": table_records(self.proxies),
+            "observed_outcomes": {name: table_records(t) for name, t in self.observed.items()},
+            "findings": [f.to_dict() for f in findings or []],
+        }
+
 
 def intersection(groups: pd.DataFrame) -> pd.Series:
     """Group labels of the intersection of all attributes, e.g. 'female & <25'."""

@@ -1,5 +1,13 @@
 """The MLflow registry as system of record: store, lifecycle status, versions and training records."""
 
+from workbench.registry._evidence import (
+    EVIDENCE_FOLDERS,
+    IndependenceError,
+    conclude_validation,
+    log_evidence,
+    read_evidence,
+    start_validation_run,
+)
 from workbench.registry._lifecycle import STATUS_TAG, STATUSES, get_status, set_status
 from workbench.registry._records import (
     SPEC_ARTIFACT,
@@ -20,6 +28,12 @@ from workbench.registry._versions import (
 )
 
 __all__ = [
+    "EVIDENCE_FOLDERS",
+    "IndependenceError",
+    "conclude_validation",
+    "log_evidence",
+    "read_evidence",
+    "start_validation_run",
     "SPEC_ARTIFACT",
     "STATUSES",
     "STATUS_TAG",
