@@ -22,7 +22,7 @@ install: $(BIN)/workbench
 install-test: $(VENV)/.test-extras
 
 demo: install
-	$(BIN)/workbench run $(SPEC)
+	$(BIN)/workbench run $(SPEC) --developer priya --validator marco
 
 test: install-test
 	$(BIN)/python -m pytest -q

@@ -63,9 +63,12 @@ def run(
     developer: Annotated[
         str | None, typer.Option(help="who develops this version (default: WORKBENCH_USER or the OS user)")
     ] = None,
+    validator: Annotated[
+        str | None, typer.Option(help="also validate the new version as this person, then build its documents")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
 ) -> None:
-    """Run the development suite (data validation, training) headlessly and register a version."""
+    """Run the suite headlessly: data validation and training; with --validator also validation and documents."""
     from workbench.pipeline import SuiteError, run_suite
 
     path = spec if spec.is_absolute() or spec.exists() else project_root() / spec
@@ -91,6 +94,12 @@ def run(
     from workbench.registry import tracking_uri
 
     typer.echo(f"  registry: {tracking_uri()}  (browse: mlflow ui --backend-store-uri {tracking_uri()})")
+    if validator:
+        typer.echo("")
+        validate(result.model, result.version, validator=validator, progress=progress)
+        document(result.model, result.version)
+    else:
+        typer.echo(f"next: workbench validate {result.model} {result.version} --validator NAME")
 
 
 @app.command()
@@ -122,6 +131,24 @@ def validate(
     )
     typer.echo(f"  executed notebooks in {result.notebooks[0].parent}:")
     for path in result.notebooks:
+        typer.echo(f"    {path.name}")
+
+
+@app.command()
+def document(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    version: Annotated[int, typer.Argument(help="version number")],
+) -> None:
+    """Build the SR 11-7 model document and the fairness report (HTML and PDF) of a validated version."""
+    from workbench.reports import NotValidatedError, build_documents
+
+    try:
+        documents = build_documents(name, version)
+    except (NotValidatedError, *_expected_errors()) as error:
+        _fail(f"cannot document {name} version {version}: {error}")
+        return
+    typer.echo(f"documents of {name} version {version} in {documents.sr117_pdf.parent}:")
+    for path in documents.all():
         typer.echo(f"    {path.name}")
 
 

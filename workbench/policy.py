@@ -1,0 +1,17 @@
+"""Model-risk policy constants that several parts share (documents, inventory, monitoring)."""
+
+from __future__ import annotations
+
+#: Months between full re-validations, by risk tier (1 = highest risk).
+REVALIDATION_MONTHS: dict[int, int] = {1: 12, 2: 24, 3: 36}
+
+#: How often production monitoring runs, by risk tier.
+MONITORING_FREQUENCY: dict[int, str] = {1: "monthly", 2: "quarterly", 3: "semi-annually"}
+
+#: Which validation-test categories each SR 11-7 document section reports.
+SECTION_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "data": ("data",),
+    "methodology": ("soundness", "benchmarking"),
+    "performance": ("discrimination", "calibration", "stability", "sensitivity", "overfitting", "segments"),
+    "outcomes": ("backtesting", "decision"),
+}

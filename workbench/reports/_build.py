@@ -1,0 +1,253 @@
+"""Building the SR 11-7 model document and the fairness report for a validated version.
+
+Both are assembled from the registry's records (see :mod:`workbench.reports._evidence`), written as HTML
+and PDF to ``reports/<model>/v<version>/`` and logged to the validator's run under ``documents/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from workbench.paths import version_reports_dir
+from workbench.policy import MONITORING_FREQUENCY, REVALIDATION_MONTHS, SECTION_CATEGORIES
+from workbench.registry import configure
+from workbench.reports._evidence import Evidence, collect_evidence
+from workbench.reports._render import notebook_html, render_html, write_pdf
+from workbench.validation._result import SEVERITY_ORDER
+
+KEY_PACKAGES = (
+    "mlflow",
+    "scikit-learn",
+    "statsmodels",
+    "pandas",
+    "numpy",
+    "scipy",
+    "shap",
+    "lime",
+    "fairlearn",
+    "skops",
+    "papermill",
+)
+
+
+@dataclass
+class DocumentSet:
+    """Paths of the documents built for one version."""
+
+    sr117_html: Path
+    sr117_pdf: Path
+    fairness_html: Path
+    fairness_pdf: Path
+    notebooks_html: list[Path]
+
+    def all(self) -> list[Path]:
+        """Every file built."""
+        return [self.sr117_html, self.sr117_pdf, self.fairness_html, self.fairness_pdf, *self.notebooks_html]
+
+
+def _results(evidence: Evidence) -> list[dict[str, Any]]:
+    results = []
+    for result in evidence.documents["validation"]["results"]:
+        uris = [evidence.figure(f"validation/{result['test_id']}.{name}") for name in result["figures"]]
+        results.append(result | {"figure_uris": [u for u in uris if u]})
+    return results
+
+
+def _value(results: list[dict[str, Any]], test_id: str, key: str) -> Any:
+    return next((r["values"].get(key) for r in results if r["test_id"] == test_id), None)
+
+
+def _packages(lock: str) -> list[str]:
+    lines = lock.splitlines()
+    python = next((line[2:] for line in lines if line.startswith("# python")), "python ?")
+    pins = {line.split("==")[0]: line for line in lines if "==" in line}
+    return [python, *(pins[p] for p in KEY_PACKAGES if p in pins)]
+
+
+def _monitoring(evidence: Evidence) -> pd.DataFrame:
+    t = evidence.spec.thresholds
+    return pd.DataFrame(
+        [
+            {
+                "measure": "score PSI against the validation sample",
+                "warn": f"> {t.psi_warn}",
+                "breach": f"> {t.max_psi}",
+            },
+            {"measure": "feature CSI, each input", "warn": f"> {t.psi_warn}", "breach": f"> {t.max_psi}"},
+            {"measure": "AUC on matured outcomes", "warn": f"< {t.min_auc + 0.03:.2f}", "breach": f"< {t.min_auc}"},
+            {"measure": "Gini on matured outcomes", "warn": "", "breach": f"< {t.min_gini}"},
+            {"measure": "KS on matured outcomes", "warn": "", "breach": f"< {t.min_ks}"},
+            {"measure": "calibration (Hosmer-Lemeshow p)", "warn": "", "breach": f"< {t.calibration_p_value}"},
+            {
+                "measure": "disparate-impact ratio, each protected attribute",
+                "warn": "",
+                "breach": f"< {t.disparate_impact_floor}",
+            },
+            {"measure": "approval rate and adverse rate among approved", "warn": "trend review", "breach": "committee"},
+        ]
+    )
+
+
+def _history(evidence: Evidence) -> pd.DataFrame:
+    tags = evidence.tags
+    rows = [
+        {
+            "date": evidence.created,
+            "who": tags.get("developed_by", ""),
+            "action": "registered",
+            "status": "development",
+            "detail": f"trained in run {evidence.training_run_id}",
+        }
+    ]
+    if tags.get("validation_date"):
+        rows.append(
+            {
+                "date": tags["validation_date"],
+                "who": tags.get("validated_by", ""),
+                "action": "independent validation",
+                "status": tags.get("status", ""),
+                "detail": f"{tags.get('validation_outcome')}; run {evidence.validation_run_id}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _limitations(evidence: Evidence, results: list[dict[str, Any]]) -> list[str]:
+    n_val = int(evidence.training_metrics.get("n_validation", 0))
+    low, high = _value(results, "discrimination.auc", "ci_lower"), _value(results, "discrimination.auc", "ci_upper")
+    items = [
+        f"The development data has {evidence.data_validation.get('n_rows', '?')} rows; the validation sample has "
+        f"{n_val}, so estimates are uncertain (AUC 95% CI {low:.3f}–{high:.3f}).",
+        "Outcomes are observed only for booked loans; no reject inference was performed, so performance on "
+        "applicants declined in the past is unknown.",
+        "Validation is on a holdout from the same period as development; an out-of-time test needs later data.",
+    ]
+    for result in results:
+        if result["outcome"] != "pass":
+            test = evidence.documents["validation"].get("tests", {}).get(result["test_id"], {})
+            if test.get("limitations"):
+                items.append(f"{result['title']}: {test['limitations']}")
+    return items
+
+
+def sr117_context(evidence: Evidence) -> dict[str, Any]:
+    """Everything the SR 11-7 template shows, by section."""
+    results = _results(evidence)
+    sections = {
+        key: [r for c in categories for r in results if r["category"] == c]
+        for key, categories in SECTION_CATEGORIES.items()
+    }
+    findings = sorted(evidence.conclusion.get("findings", []), key=lambda f: SEVERITY_ORDER[f["severity"]])
+    fairness = evidence.documents["fairness"]
+    data_checks = [
+        {"check": c["id"], "title": c["title"], "outcome": c["outcome"], "message": c["message"]}
+        for c in evidence.data_validation.get("checks", [])
+    ]
+    catalogue = [
+        {"test": test_id, **info} for test_id, info in evidence.documents["validation"].get("tests", {}).items()
+    ]
+    spec = evidence.spec
+    return {
+        "doc_title": f"{evidence.name} v{evidence.version} — SR 11-7 model document",
+        "name": evidence.name,
+        "version": evidence.version,
+        "spec": spec,
+        "tags": evidence.tags,
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outcome": evidence.conclusion.get("outcome", evidence.tags.get("validation_outcome", "")),
+        "open_findings": evidence.conclusion.get("open_findings", {"high": 0, "medium": 0, "low": 0}),
+        "counts": evidence.documents["validation"].get("counts", {}),
+        "results": results,
+        "sections": sections,
+        "headline": {
+            "auc": _value(results, "discrimination.auc", "auc"),
+            "auc_low": _value(results, "discrimination.auc", "ci_lower"),
+            "auc_high": _value(results, "discrimination.auc", "ci_upper"),
+            "gini": _value(results, "discrimination.gini", "gini"),
+            "ks": _value(results, "discrimination.ks", "ks"),
+            "psi": _value(results, "stability.score_psi", "psi"),
+            "hl_p": _value(results, "calibration.hosmer_lemeshow", "p_value"),
+            "approval": _value(results, "decision.at_cutoff", "approval_rate"),
+        },
+        "findings": findings,
+        "high_findings": [f for f in findings if f["severity"] == "high"],
+        "fairness": fairness,
+        "explain": evidence.documents["explainability"],
+        "figures": evidence.figures,
+        "data_validation": evidence.data_validation,
+        "data_checks": data_checks,
+        "training_metrics": evidence.training_metrics,
+        "candidates": evidence.candidates,
+        "coefficients": evidence.coefficients,
+        "selection": evidence.selection,
+        "assumptions": [
+            "Applicants scored in production resemble the development population (checked by monitoring).",
+            "Past repayment behaviour of similar applicants predicts future repayment.",
+            "Rare categorical levels behave like the pooled 'infrequent' group; missing values like the median "
+            "(numeric) or a separate '(missing)' level (categorical).",
+            "Each observation is independent (one application per applicant).",
+        ],
+        "revalidation_months": REVALIDATION_MONTHS[spec.risk_tier],
+        "monitoring_frequency": MONITORING_FREQUENCY[spec.risk_tier],
+        "monitoring": _monitoring(evidence),
+        "limitations": _limitations(evidence, results),
+        "history": _history(evidence),
+        "packages": _packages(evidence.environment_lock),
+        "training_run_id": evidence.training_run_id,
+        "validation_run_id": evidence.validation_run_id,
+        "tracking_uri": evidence.tracking_uri,
+        "notebooks": evidence.notebooks,
+        "catalogue": catalogue,
+        "parameters": [{"parameter": k, "value": v} for k, v in sorted(evidence.training_params.items())],
+    }
+
+
+def fairness_context(evidence: Evidence) -> dict[str, Any]:
+    """Everything the fairness report shows."""
+    return {
+        "doc_title": f"{evidence.name} v{evidence.version} — fairness report",
+        "name": evidence.name,
+        "version": evidence.version,
+        "spec": evidence.spec,
+        "fairness": evidence.documents["fairness"],
+        "figures": evidence.figures,
+        "validator": evidence.tags.get("validated_by", ""),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def build_documents(
+    name: str, version: int | str, client: MlflowClient | None = None, output: Path | None = None, log: bool = True
+) -> DocumentSet:
+    """Write the SR 11-7 document and the fairness report (HTML and PDF) and log them to the version."""
+    client = client or configure()
+    evidence = collect_evidence(client, name, version)
+    folder = output or version_reports_dir(name, evidence.version)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}_v{evidence.version}"
+    sr117 = render_html("sr117.html.j2", sr117_context(evidence))
+    fairness = render_html("fairness.html.j2", fairness_context(evidence))
+    paths = DocumentSet(
+        sr117_html=folder / f"{stem}_sr117_model_document.html",
+        sr117_pdf=folder / f"{stem}_sr117_model_document.pdf",
+        fairness_html=folder / f"{stem}_fairness_report.html",
+        fairness_pdf=folder / f"{stem}_fairness_report.pdf",
+        notebooks_html=[],
+    )
+    paths.sr117_html.write_text(sr117, encoding="utf-8")
+    paths.fairness_html.write_text(fairness, encoding="utf-8")
+    write_pdf(sr117, paths.sr117_pdf)
+    write_pdf(fairness, paths.fairness_pdf)
+    for notebook in sorted(folder.glob("0*.ipynb")):
+        paths.notebooks_html.append(notebook_html(notebook, folder / f"{notebook.stem}.html"))
+    if log:
+        for path in paths.all():
+            client.log_artifact(evidence.validation_run_id, str(path), "documents")
+        client.set_model_version_tag(name, str(evidence.version), "documents_run_id", evidence.validation_run_id)
+    return paths
