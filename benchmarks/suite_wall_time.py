@@ -53,8 +53,13 @@ def _env(project: Path) -> dict[str, str]:
 def suite_once() -> tuple[float, dict[str, float]]:
     project = _project()
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "workbench.cli", "run", str(SPEC), "--no-progress"], cwd=project,
-                   env=_env(project), check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "run", str(SPEC), "--no-progress"],
+        cwd=project,
+        env=_env(project),
+        check=True,
+        capture_output=True,
+    )
     total = time.perf_counter() - started
     per_notebook = {}
     for path in sorted((project / "reports" / "german_credit" / "v1").glob("*.ipynb")):
@@ -65,8 +70,13 @@ def suite_once() -> tuple[float, dict[str, float]]:
 def in_process_once() -> float:
     project = _project()
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", IN_PROCESS.format(spec=str(SPEC))], cwd=project, env=_env(project),
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", IN_PROCESS.format(spec=str(SPEC))],
+        cwd=project,
+        env=_env(project),
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 

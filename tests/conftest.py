@@ -60,3 +60,33 @@ def csv_spec(spec: dict, csv_path: Path) -> dict:
     spec["name"] = "german_credit_csv"
     spec["dataset"] = {"path": str(csv_path)}
     return spec
+
+
+@pytest.fixture(scope="session")
+def german_training(german_data, german_spec):
+    from workbench.training import train
+
+    return train(german_data, german_spec)
+
+
+@pytest.fixture(scope="session")
+def german_context(german_training, german_data, german_spec):
+    """A validation context on the trained German model, without a registry (fast unit tests)."""
+    from workbench.validation import ValidationContext
+
+    return ValidationContext(
+        spec=german_spec,
+        model=german_training.model,
+        data=german_data,
+        split=german_training.split,
+        name="german_credit",
+        version=1,
+        tags={"model_family": german_training.chosen},
+    )
+
+
+@pytest.fixture(scope="session")
+def german_validation(german_context):
+    from workbench.validation import run_validation
+
+    return run_validation(german_context)

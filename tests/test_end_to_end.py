@@ -183,3 +183,139 @@ def test_blocking_data_problem_stops_the_suite(tmp_path, spec_dict):
     failed = client.search_runs([client.get_experiment_by_name("german_credit_csv").experiment_id])
     assert failed[0].info.status == "FAILED"
     assert failed[0].data.tags["workbench.data_validation"] == "failed"
+
+
+# ---- independent validation and documents on the same registered version -------------------------------------
+
+
+def test_developer_cannot_validate_own_version(german_run):
+    project, _ = german_run
+    result = workbench(project, "validate", "german_credit", "1", "--validator", "priya")
+    assert result.returncode == 2
+    assert "'priya' developed german_credit version 1 and cannot validate it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validating_a_missing_version_fails_cleanly(german_run):
+    project, _ = german_run
+    result = workbench(project, "validate", "german_credit", "7", "--validator", "marco")
+    assert result.returncode == 2
+    assert "model 'german_credit' has no version 7" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_documents_need_a_validation_first(german_run):
+    project, _ = german_run
+    result = workbench(project, "document", "german_credit", "1")
+    assert result.returncode == 2
+    assert "has no validation evidence yet; run `workbench validate german_credit 1`" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def validated(german_run):
+    project, _ = german_run
+    result = workbench(project, "validate", "german_credit", "1", "--validator", "marco", "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project, result
+
+
+def test_validation_is_recorded_on_the_version(validated):
+    project, result = validated
+    client = client_for(project)
+    tags = client.get_model_version("german_credit", "1").tags
+    assert tags["validated_by"] == "marco"
+    high = int(tags["open_findings_high"])
+    assert tags["validation_outcome"] == ("validated" if high == 0 else "findings open")
+    assert tags["status"] == ("validated" if high == 0 else "development")
+    assert f"{tags['validation_outcome'].upper()}" in result.stdout
+
+    run_id = tags["validation_run_id"]
+    run = client.get_run(run_id)
+    assert run.data.tags["workbench.validator"] == "marco"
+    assert run.data.tags["workbench.kind"] == "validation"
+    assert run.info.run_id != client.get_model_version("german_credit", "1").run_id
+    paths = {
+        a.path
+        for folder in ("validation", "fairness", "explainability", "notebooks")
+        for a in client.list_artifacts(run_id, folder)
+    }
+    assert {
+        "validation/validation.json",
+        "fairness/fairness.json",
+        "explainability/explainability.json",
+        "notebooks/03_validation.ipynb",
+        "notebooks/04_fairness.ipynb",
+        "notebooks/05_explainability.ipynb",
+        "validation/figures",
+    } <= paths
+    local = Path(client.download_artifacts(run_id, "validation/validation.json", str(project / "dl")))
+    document = json.loads(local.read_text())
+    assert len(document["results"]) >= 30
+    assert run.data.metrics["validation.auc"] == next(
+        r["values"]["auc"] for r in document["results"] if r["test_id"] == "discrimination.auc"
+    )
+
+
+def test_documents_hold_every_section_and_the_headline_numbers(validated):
+    from pypdf import PdfReader
+
+    project, _ = validated
+    result = workbench(project, "document", "german_credit", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = project / "reports" / "german_credit" / "v1"
+    text = " ".join(
+        page.extract_text() for page in PdfReader(folder / "german_credit_v1_sr117_model_document.pdf").pages
+    )
+    text = " ".join(text.split())
+    for heading in (
+        "1 Executive summary",
+        "2 Purpose, scope, intended use and users",
+        "3 Data: sources, lineage, quality, representativeness",
+        "4 Methodology and conceptual soundness",
+        "5 Performance",
+        "6 Outcomes analysis and back-testing",
+        "7 Fairness and disparate impact",
+        "8 Explainability and adverse-action reasons",
+        "9 Ongoing monitoring plan",
+        "10 Findings and limitations",
+        "11 Approvals and change history",
+        "12 Reproducibility appendix",
+    ):
+        assert heading in text, heading
+    client = client_for(project)
+    tags = client.get_model_version("german_credit", "1").tags
+    metrics = client.get_run(tags["validation_run_id"]).data.metrics
+    assert f"{metrics['validation.auc']:.3f}" in text
+    assert f"{metrics['validation.gini']:.3f}" in text
+    assert tags["model_sha256"][:40] in text.replace(" ", "")
+    assert tags["data_sha256"][:40] in text.replace(" ", "")
+    fairness = " ".join(p.extract_text() for p in PdfReader(folder / "german_credit_v1_fairness_report.pdf").pages)
+    assert "four-fifths" in fairness and f"{metrics['fairness.disparate_impact.sex']:.3f}" in fairness
+    code_free = (folder / "03_validation.html").read_text()
+    assert "run_validation(ctx)" not in code_free and "discrimination.auc" in code_free
+    documents = {a.path for a in client.list_artifacts(tags["validation_run_id"], "documents")}
+    assert "documents/german_credit_v1_sr117_model_document.pdf" in documents
+
+
+def test_validation_notebooks_fail_cleanly_on_a_model_that_does_not_fit_its_spec(validated, german_spec, monkeypatch):
+    """A version whose artefact takes other inputs than its recorded spec lists is refused by the notebooks."""
+    from workbench.data import load_model_data
+    from workbench.registry import configure, register_training, start_pipeline_run
+    from workbench.training import train
+
+    project, _ = validated
+    monkeypatch.setenv("WORKBENCH_HOME", str(project))
+    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+    narrow = german_spec.model_copy(
+        update={"features": german_spec.features.model_copy(update={"numeric": german_spec.features.numeric[:-1]})}
+    )
+    data = load_model_data(german_spec)
+    result = train(data, narrow)
+    result.spec = german_spec  # the record claims the full feature list
+    run_id = start_pipeline_run(german_spec, developer="priya", client=client)
+    version = register_training(result, run_id, developer="priya", client=client)
+    outcome = workbench(project, "validate", "german_credit", str(version), "--validator", "marco", "--no-progress")
+    assert outcome.returncode == 2
+    assert "stopped: ModelMismatchError" in outcome.stderr
+    assert "missing from the model ['people_liable']" in outcome.stderr
+    assert "Traceback" not in outcome.stderr

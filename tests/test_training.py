@@ -10,8 +10,8 @@ from workbench.training import FAMILIES, StatsmodelsScorecard, model_inputs, tra
 
 
 @pytest.fixture(scope="module")
-def trained(german_data, german_spec):
-    return train(german_data, german_spec)
+def trained(german_training):
+    return german_training
 
 
 def test_discrimination_is_in_the_published_range(trained):
