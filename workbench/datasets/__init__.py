@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.datasets._german_credit import german_credit_path, load_german_credit
+from workbench.datasets._synthetic import synthetic_german_credit
 
 #: name -> (path of the identifying source file, loader returning the decoded frame)
 SHIPPED: dict[str, tuple[Callable[[], Path], Callable[[], pd.DataFrame]]] = {
     "german_credit": (german_credit_path, load_german_credit),
 }
 
-__all__ = ["SHIPPED", "german_credit_path", "load_german_credit"]
+__all__ = ["SHIPPED", "german_credit_path", "load_german_credit", "synthetic_german_credit"]

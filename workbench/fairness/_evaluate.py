@@ -21,6 +21,8 @@ from workbench.validation._result import figure_png  # noqa: E402
 
 PROXY_WARN_AUC = 0.70
 PROXY_FAIL_AUC = 0.80
+#: The proxy screen fits five classifiers per group; on big data a seeded sample of this many rows is enough.
+PROXY_SCREEN_ROWS = 50_000
 
 
 def assess_fairness(ctx: ValidationContext, n_boot: int = 500) -> FairnessReport:
@@ -51,9 +53,12 @@ def assess_fairness(ctx: ValidationContext, n_boot: int = 500) -> FairnessReport
         )
     all_groups = ctx.data.frame[[a.data_column for a in spec.protected_attributes]]
     all_groups.columns = [a.name for a in spec.protected_attributes]
+    screen_rows = np.arange(len(all_groups))
+    if len(screen_rows) > PROXY_SCREEN_ROWS:
+        screen_rows = np.sort(np.random.default_rng(spec.split.seed).choice(screen_rows, PROXY_SCREEN_ROWS, False))
     proxies = proxy_screen(
-        ctx.inputs,
-        all_groups,
+        ctx.inputs.iloc[screen_rows],
+        all_groups.iloc[screen_rows],
         spec.features.numeric,
         spec.features.categorical,
         seed=spec.split.seed,

@@ -127,6 +127,17 @@ class ValidationContext:
         """Benchmark scores of the validation sample."""
         return self.benchmark.predict_proba(self.x_val)[:, 1]
 
+    def sample(self, max_rows: int, sample: str = "development") -> tuple[pd.DataFrame, np.ndarray]:
+        """At most ``max_rows`` rows of a sample (seeded, stratified by nothing): for the costly tests on big data.
+
+        Below the cap the whole sample is returned, so results on ordinary data sets are exact.
+        """
+        x, y = (self.x_dev, self.y_dev) if sample == "development" else (self.x_val, self.y_val)
+        if len(x) <= max_rows:
+            return x, y
+        rows = np.sort(np.random.default_rng(self.spec.split.seed).choice(len(x), max_rows, replace=False))
+        return x.iloc[rows], y[rows]
+
     @property
     def decisions(self) -> np.ndarray:
         """1 where the validation sample would be declined at the spec's cut-off."""

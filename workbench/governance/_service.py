@@ -1,0 +1,341 @@
+"""The one place the lifecycle rules live; the CLI, the app and the scoring server all act through it.
+
+Rules: each action needs an authenticated user holding the action's role and a written reason; the validator
+is not the developer; the approver is neither; only validated versions are approved, unless an override is
+justified in writing (recorded as a high-severity finding); approval records the artefact's sha256 and
+deployment checks it; only approved versions are deployed. Every request, accepted or refused, leaves exactly
+one audit record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from workbench.governance._audit import AuditTrail
+from workbench.governance._store import VersionStore
+from workbench.governance._users import User
+
+ALIASES = ("champion", "challenger")
+STATUS_FOR_ALIAS = {"champion": "production", "challenger": "challenger"}
+
+
+class GovernanceError(PermissionError):
+    """A refused action; the refusal is already in the audit trail."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may do an action and from which states."""
+
+    role: str | tuple[str, ...]
+    from_states: tuple[str, ...]
+
+
+RULES: dict[str, Rule] = {
+    "register": Rule("developer", ("development",)),
+    "validate": Rule("validator", ("development", "validated", "under_review")),
+    "approve": Rule("approver", ("validated",)),
+    "approve_override": Rule("approver", ("development", "under_review")),
+    "reject": Rule("approver", ("development", "validated", "under_review", "approved")),
+    "promote_champion": Rule("deployer", ("approved", "challenger")),
+    "promote_challenger": Rule("deployer", ("approved",)),
+    "archive": Rule(
+        ("deployer", "admin"),
+        ("development", "validated", "approved", "rejected", "production", "challenger", "under_review"),
+    ),
+    "mark_under_review": Rule(("validator", "admin"), ("production", "challenger", "validated", "approved")),
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class GovernanceService:
+    """Applies the lifecycle rules to registered versions and writes the audit trail."""
+
+    def __init__(self, store: VersionStore, audit: AuditTrail) -> None:
+        self.store = store
+        self.audit = audit
+
+    # --- the mechanics of one request ---------------------------------------------------------------------
+
+    def _role(self, user: User, rule: Rule) -> str | None:
+        roles = (rule.role,) if isinstance(rule.role, str) else rule.role
+        return next((r for r in roles if user.has(r)), None)
+
+    def _request(
+        self,
+        user: User,
+        action: str,
+        name: str,
+        version: int,
+        reason: str,
+        checks: list[tuple[bool, str]],
+        changes: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+        rule_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Check the rule and the extra checks; record and apply the change, or record and raise the refusal."""
+        rule = RULES[rule_name or action]
+        target = f"{name}/{version}"
+        role = self._role(user, rule)
+        try:
+            before = self.store.tags(name, version).get("status", "development")
+        except LookupError as error:
+            self._refuse(user, role or "-", action, target, reason, None, str(error), details)
+        needed = rule.role if isinstance(rule.role, str) else " or ".join(rule.role)
+        failures = []
+        if role is None:
+            failures.append(f"{user.name} does not hold the {needed} role needed to {action.replace('_', ' ')}")
+        if not reason or not reason.strip():
+            failures.append("reason: a written reason is required for every action")
+        if before not in rule.from_states:
+            failures.append(
+                f"{target} is {before}; {action.replace('_', ' ')} needs one of: {', '.join(rule.from_states)}"
+            )
+        failures += [message for ok, message in checks if not ok]
+        if failures:
+            self._refuse(user, role or "-", action, target, reason, before, "; ".join(failures), details)
+        after = (changes or {}).get("status", before)
+        if changes:
+            self.store.set_tags(name, version, changes)
+        return self.audit.append(
+            actor=user.name,
+            role=role or "-",
+            action=action,
+            target=target,
+            reason=reason,
+            before=before,
+            after=after,
+            outcome="accepted",
+            details=details or {},
+        )
+
+    def _refuse(
+        self,
+        user: User,
+        role: str,
+        action: str,
+        target: str,
+        reason: str,
+        before: str | None,
+        message: str,
+        details: dict[str, Any] | None,
+    ) -> None:
+        self.audit.append(
+            actor=user.name,
+            role=role,
+            action=action,
+            target=target,
+            reason=reason,
+            before=before,
+            after=before,
+            outcome="refused",
+            details={**(details or {}), "refusal": message},
+        )
+        raise GovernanceError(f"refused: {message}")
+
+    def _tags(self, name: str, version: int) -> dict[str, str]:
+        try:
+            return self.store.tags(name, version)
+        except LookupError:
+            return {}
+
+    # --- actions ------------------------------------------------------------------------------------------
+
+    def register(self, user: User, name: str, version: int, reason: str = "registered by the training suite"):
+        """The developer's registration of a new version (status development)."""
+        tags = self._tags(name, version)
+        return self._request(
+            user,
+            "register",
+            name,
+            version,
+            reason,
+            [
+                (
+                    tags.get("developed_by", user.name) == user.name,
+                    f"the version was developed by {tags.get('developed_by')}, not {user.name}",
+                )
+            ],
+            changes={"status": "development", "developed_by": user.name},
+        )
+
+    def record_validation(
+        self,
+        user: User,
+        name: str,
+        version: int,
+        outcome: str,
+        reason: str,
+        open_findings: dict[str, int] | None = None,
+        run_id: str = "",
+    ):
+        """The validator's conclusion: ``validated`` moves the status, ``findings open`` keeps it."""
+        tags = self._tags(name, version)
+        counts = open_findings or {}
+        checks = [
+            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot validate it"),
+            (outcome in ("validated", "findings open"), f"outcome: {outcome!r} is not 'validated' or 'findings open'"),
+            (
+                outcome != "validated" or counts.get("high", 0) == 0,
+                "outcome: a version with open high-severity findings cannot be validated",
+            ),
+        ]
+        changes = {
+            "validated_by": user.name,
+            "validation_date": _now(),
+            "validation_outcome": outcome,
+            **{f"open_findings_{k}": str(v) for k, v in counts.items()},
+        }
+        if run_id:
+            changes["validation_run_id"] = run_id
+        before = tags.get("status", "development")
+        if outcome == "validated":
+            changes["status"] = "validated"
+        elif before == "validated":
+            changes["status"] = "under_review"  # a re-validation that finds high-severity issues withdraws it
+        return self._request(
+            user,
+            "validate",
+            name,
+            version,
+            reason,
+            checks,
+            changes,
+            details={"outcome": outcome, "open_findings": counts, "run_id": run_id},
+        )
+
+    def approve(
+        self, user: User, name: str, version: int, comment: str, conditions: str = "", override_justification: str = ""
+    ):
+        """The committee's approval; records the artefact's sha256 that deployment will insist on."""
+        tags = self._tags(name, version)
+        override = bool(override_justification.strip())
+        current_sha = self.store.artefact_sha256(name, version) if tags else ""
+        checks = [
+            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot approve it"),
+            (user.name != tags.get("validated_by"), f"{user.name} validated {name}/{version} and cannot approve it"),
+            (
+                not tags or current_sha == tags.get("model_sha256"),
+                f"the artefact's sha256 {current_sha[:12]}... differs from the registered {tags.get('model_sha256', '')[:12]}"
+                "...: the model was changed after registration",
+            ),
+        ]
+        changes = {
+            "status": "approved",
+            "approved_by": user.name,
+            "approval_date": _now(),
+            "approved_model_sha256": current_sha,
+            "approval_comment": comment,
+            "approval_conditions": conditions,
+        }
+        details = {"conditions": conditions, "model_sha256": current_sha}
+        if override:
+            changes |= {
+                "approval_override": override_justification,
+                "override_finding": "high: approved without completed validation",
+            }
+            details |= {
+                "override_justification": override_justification,
+                "finding": {
+                    "severity": "high",
+                    "title": "Approved without completed validation",
+                    "detail": override_justification,
+                },
+            }
+        return self._request(
+            user,
+            "approve",
+            name,
+            version,
+            comment,
+            checks,
+            changes,
+            details,
+            rule_name="approve_override" if override else "approve",
+        )
+
+    def reject(self, user: User, name: str, version: int, comment: str):
+        """The committee's rejection."""
+        tags = self._tags(name, version)
+        checks = [
+            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot reject it"),
+            (user.name != tags.get("validated_by"), f"{user.name} validated {name}/{version} and cannot reject it"),
+        ]
+        return self._request(
+            user,
+            "reject",
+            name,
+            version,
+            comment,
+            checks,
+            {"status": "rejected", "rejected_by": user.name, "rejection_date": _now(), "rejection_comment": comment},
+        )
+
+    def promote(self, user: User, name: str, version: int, alias: str, reason: str):
+        """Make an approved version the champion (production) or the challenger; checks the approved hash."""
+        if alias not in ALIASES:
+            raise ValueError(f"alias: {alias!r} is not one of {ALIASES}")
+        tags = self._tags(name, version)
+        current_sha = self.store.artefact_sha256(name, version) if tags else ""
+        people = [tags.get("developed_by"), tags.get("validated_by"), tags.get("approved_by")]
+        checks = [
+            (
+                not tags or current_sha == tags.get("approved_model_sha256"),
+                f"the artefact's sha256 {current_sha[:12]}... is not the approved "
+                f"{tags.get('approved_model_sha256', '(none)')[:12]}...: refusing to deploy",
+            ),
+            (
+                not tags or bool(tags.get("validated_by")),
+                f"{name}/{version} has no recorded independent validation (approved by override): validate it first",
+            ),
+            (
+                not tags or (all(people) and len(set(people)) == 3),
+                "developer, validator and approver must be three different people",
+            ),
+        ]
+        previous = self.store.alias_holder(name, alias)
+        record = self._request(
+            user,
+            f"promote_{alias}",
+            name,
+            version,
+            reason,
+            checks,
+            {"status": STATUS_FOR_ALIAS[alias], f"{alias}_since": _now(), "deployed_by": user.name},
+            details={"alias": alias, "previous": previous, "model_sha256": current_sha},
+        )
+        self.store.set_alias(name, alias, version)
+        if previous is not None and previous != version:
+            replaced = "archived" if alias == "champion" else "approved"
+            self.store.set_tags(name, previous, {"status": replaced})
+            self.audit.append(
+                actor=user.name,
+                role=record["role"],
+                action=f"replaced_as_{alias}",
+                target=f"{name}/{previous}",
+                reason=f"{name}/{version} became {alias}: {reason}",
+                before=STATUS_FOR_ALIAS[alias],
+                after=replaced,
+                outcome="accepted",
+                details={"by": version},
+            )
+        if alias == "champion" and self.store.alias_holder(name, "challenger") == version:
+            self.store.remove_alias(name, "challenger")
+        return record
+
+    def archive(self, user: User, name: str, version: int, reason: str):
+        """Retire a version; any alias pointing at it is removed."""
+        record = self._request(user, "archive", name, version, reason, [], {"status": "archived"})
+        for alias in ALIASES:
+            if self.store.alias_holder(name, alias) == version:
+                self.store.remove_alias(name, alias)
+        return record
+
+    def mark_under_review(self, user: User, name: str, version: int, reason: str):
+        """A monitoring breach or a concern puts a version under review (it keeps serving until replaced)."""
+        return self._request(user, "mark_under_review", name, version, reason, [], {"status": "under_review"})

@@ -1,0 +1,126 @@
+"""Where governance reads and writes a version's state: the MLflow registry, or memory for fast tests.
+
+The service only needs tags, aliases and the artefact's hash, so it talks to this small protocol; the MLflow
+implementation is the system of record, the in-memory one lets property tests run thousands of sequences.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mlflow import MlflowClient
+
+from workbench.registry import get_version, model_sha256
+
+
+class VersionStore(Protocol):
+    """The registry operations governance needs."""
+
+    def tags(self, name: str, version: int) -> dict[str, str]:
+        """Tags of a version (raises LookupError for an unknown version)."""
+
+    def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
+        """Set tags on a version."""
+
+    def alias_holder(self, name: str, alias: str) -> int | None:
+        """The version holding an alias, if any."""
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point an alias at a version."""
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+
+    def artefact_sha256(self, name: str, version: int) -> str:
+        """sha256 of the version's artefact as the registry serves it now."""
+
+    def versions(self, name: str | None = None) -> list[tuple[str, int]]:
+        """(model, version) pairs, all models when ``name`` is None."""
+
+
+class MlflowVersionStore:
+    """The MLflow registry as the version store."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self.client = client
+
+    def tags(self, name: str, version: int) -> dict[str, str]:
+        """Tags of a version."""
+        return dict(get_version(self.client, name, version).tags)
+
+    def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
+        """Set tags on a version."""
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, str(version), key, str(value))
+
+    def alias_holder(self, name: str, alias: str) -> int | None:
+        """The version holding an alias, if any."""
+        try:
+            return int(self.client.get_model_version_by_alias(name, alias).version)
+        except Exception:  # MLflow raises when the alias is not set
+            return None
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point an alias at a version."""
+        self.client.set_registered_model_alias(name, alias, str(version))
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+        self.client.delete_registered_model_alias(name, alias)
+
+    def artefact_sha256(self, name: str, version: int) -> str:
+        """sha256 of the version's artefact as the registry serves it now."""
+        return model_sha256(name, version)
+
+    def versions(self, name: str | None = None) -> list[tuple[str, int]]:
+        """(model, version) pairs."""
+        query = f"name='{name}'" if name else ""
+        return sorted((v.name, int(v.version)) for v in self.client.search_model_versions(query))
+
+
+class InMemoryVersionStore:
+    """A version store in memory, for tests of the rules."""
+
+    def __init__(self) -> None:
+        self._tags: dict[tuple[str, int], dict[str, str]] = {}
+        self._aliases: dict[tuple[str, str], int] = {}
+        self._sha: dict[tuple[str, int], str] = {}
+
+    def add(self, name: str, version: int, tags: dict[str, str], sha256: str = "a" * 64) -> None:
+        """Register a version."""
+        self._tags[(name, version)] = dict(tags)
+        self._sha[(name, version)] = sha256
+
+    def tamper(self, name: str, version: int, sha256: str) -> None:
+        """Swap the artefact behind a version (to test that deployment notices)."""
+        self._sha[(name, version)] = sha256
+
+    def tags(self, name: str, version: int) -> dict[str, str]:
+        """Tags of a version."""
+        if (name, version) not in self._tags:
+            raise LookupError(f"model {name!r} has no version {version}")
+        return dict(self._tags[(name, version)])
+
+    def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
+        """Set tags on a version."""
+        self._tags[(name, version)].update(tags)
+
+    def alias_holder(self, name: str, alias: str) -> int | None:
+        """The version holding an alias, if any."""
+        return self._aliases.get((name, alias))
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point an alias at a version."""
+        self._aliases[(name, alias)] = version
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+        self._aliases.pop((name, alias), None)
+
+    def artefact_sha256(self, name: str, version: int) -> str:
+        """sha256 of the version's artefact."""
+        return self._sha[(name, version)]
+
+    def versions(self, name: str | None = None) -> list[tuple[str, int]]:
+        """(model, version) pairs."""
+        return sorted(k for k in self._tags if name is None or k[0] == name)
