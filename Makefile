@@ -21,8 +21,12 @@ install: $(BIN)/workbench
 
 install-test: $(VENV)/.test-extras
 
+# The demonstration users share one known password (DEMO_PASSWORD); real deployments add their own users.
+DEMO_PASSWORD ?= demo-password
+
 demo: install
-	$(BIN)/workbench run $(SPEC) --developer priya --validator marco
+	$(BIN)/workbench users demo --password $(DEMO_PASSWORD)
+	WORKBENCH_PASSWORD=$(DEMO_PASSWORD) $(BIN)/workbench run $(SPEC) --developer priya --validator marco
 
 test: install-test
 	$(BIN)/python -m pytest -q

@@ -21,9 +21,19 @@ GERMAN_SHA256 = "b21f3d81db8071257d5ff1deaeba1fd4303b62712e6fcc9715c7a86202cb587
 WORKBENCH = [sys.executable, "-m", "workbench.cli"]
 
 
-def workbench(project: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_REPORTS"}}
+DEMO_PASSWORD = "demo-password"
+
+
+def workbench(
+    project: Path, *args: str, timeout: int = 600, password: str = DEMO_PASSWORD
+) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_REPORTS", "WORKBENCH_USERS", "WORKBENCH_AUDIT"}
+    }
     env["WORKBENCH_HOME"] = str(project)
+    env["WORKBENCH_PASSWORD"] = password
     return subprocess.run([*WORKBENCH, *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -33,8 +43,15 @@ def client_for(project: Path) -> MlflowClient:
 
 
 def new_project(root: Path) -> Path:
+    """An empty project with the demonstration users (priya developer, marco validator, helen approver, ...)."""
+    from workbench.cli_governance import DEMO_USERS
+    from workbench.governance import UserStore
+
     (root / "registry_store").mkdir(parents=True)
     (root / "reports").mkdir()
+    users = UserStore(root / "registry_store" / "governance" / "users.json")
+    for name, roles in DEMO_USERS.items():
+        users.add(name, roles, DEMO_PASSWORD)
     return root
 
 
@@ -136,7 +153,7 @@ def test_bad_spec_fails_in_the_first_seconds(tmp_path, spec_dict):
     path = tmp_path / "typo.yaml"
     path.write_text(yaml.safe_dump(spec_dict))
     started = time.perf_counter()
-    result = workbench(project, "run", str(path))
+    result = workbench(project, "run", str(path), "--developer", "priya")
     assert result.returncode == 2
     assert (
         "features.numeric[1]: 'credit_amout' is not a column of shipped data set 'german_credit' "
@@ -152,7 +169,7 @@ def test_csv_spec_reproduces_and_refuses_changed_data(tmp_path, spec_dict):
     data = write_german_csv(tmp_path / "loans.csv")
     path = tmp_path / "loans.yaml"
     path.write_text(yaml.safe_dump(csv_spec(spec_dict, data)))
-    result = workbench(project, "run", str(path), "--no-progress")
+    result = workbench(project, "run", str(path), "--developer", "priya", "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
 
     text = data.read_text().replace(",1169,", ",1170,", 1)
@@ -174,7 +191,7 @@ def test_blocking_data_problem_stops_the_suite(tmp_path, spec_dict):
     data.write_text("\n".join(lines) + "\n")
     path = tmp_path / "loans.yaml"
     path.write_text(yaml.safe_dump(csv_spec(spec_dict, data)))
-    result = workbench(project, "run", str(path), "--no-progress")
+    result = workbench(project, "run", str(path), "--developer", "priya", "--no-progress")
     assert result.returncode == 2
     assert "01_data_validation.ipynb stopped: DataValidationError" in result.stderr
     assert "numeric feature 'credit_amount' holds non-numeric values ('n/a-amount' in 1 row(s))" in result.stderr
@@ -192,7 +209,7 @@ def test_developer_cannot_validate_own_version(german_run):
     project, _ = german_run
     result = workbench(project, "validate", "german_credit", "1", "--validator", "priya")
     assert result.returncode == 2
-    assert "'priya' developed german_credit version 1 and cannot validate it" in result.stderr
+    assert "priya developed german_credit/1 and cannot validate it" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -227,6 +244,13 @@ def test_validation_is_recorded_on_the_version(validated):
     high = int(tags["open_findings_high"])
     assert tags["validation_outcome"] == ("validated" if high == 0 else "findings open")
     assert tags["status"] == ("validated" if high == 0 else "development")
+    from workbench.governance import AuditTrail
+
+    trail = AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
+    actions = [(r["actor"], r["action"], r["outcome"]) for r in trail.records("german_credit/1")]
+    assert ("priya", "register", "accepted") in actions
+    assert ("priya", "start_validation", "refused") in actions
+    assert ("marco", "validate", "accepted") in actions
     assert f"{tags['validation_outcome'].upper()}" in result.stdout
 
     run_id = tags["validation_run_id"]
@@ -295,6 +319,61 @@ def test_documents_hold_every_section_and_the_headline_numbers(validated):
     assert "run_validation(ctx)" not in code_free and "discrimination.auc" in code_free
     documents = {a.path for a in client.list_artifacts(tags["validation_run_id"], "documents")}
     assert "documents/german_credit_v1_sr117_model_document.pdf" in documents
+
+
+def test_committee_and_deployment_through_the_cli(validated):
+    project, _ = validated
+    client = client_for(project)
+    status = client.get_model_version("german_credit", "1").tags["status"]
+    if status != "validated":  # the shipped model has open high-severity fairness findings
+        refused = workbench(project, "approve", "german_credit", "1", "--user", "helen", "--comment", "fine")
+        assert refused.returncode == 2 and "approve needs one of: validated" in refused.stderr
+        approve_args = ["--override", "age-band gap accepted pending remediation plan R-17"]
+    else:
+        approve_args = []
+    wrong_role = workbench(project, "approve", "german_credit", "1", "--user", "priya", "--comment", "mine")
+    assert wrong_role.returncode == 2 and "priya does not hold the approver role" in wrong_role.stderr
+    bad_password = workbench(
+        project, "approve", "german_credit", "1", "--user", "helen", "--comment", "x", password="guess-guess"
+    )
+    assert bad_password.returncode == 2 and "authentication failed" in bad_password.stderr
+    approved = workbench(
+        project,
+        "approve",
+        "german_credit",
+        "1",
+        "--user",
+        "helen",
+        "--comment",
+        "fit for purpose",
+        "--conditions",
+        "monthly fairness monitoring",
+        *approve_args,
+    )
+    assert approved.returncode == 0, approved.stderr
+    promoted = workbench(
+        project, "promote", "german_credit", "1", "--to", "champion", "--user", "sam", "--reason", "go live"
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    version = client.get_model_version("german_credit", "1")
+    assert version.tags["status"] == "production" and version.aliases == ["champion"]
+    assert version.tags["approved_model_sha256"] == version.tags["model_sha256"]
+
+    verified = workbench(project, "audit", "verify")
+    assert verified.returncode == 0 and "audit trail intact" in verified.stdout
+    log = workbench(project, "audit", "log", "--model", "german_credit").stdout
+    assert "promote_champion" in log and "REFUSED" in log
+    inventory = workbench(project, "inventory").stdout
+    assert "production" in inventory and "champion" in inventory
+
+    trail = project / "registry_store" / "governance" / "audit.jsonl"
+    lines = trail.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["actor"] = "mallory"
+    lines[1] = json.dumps(record, sort_keys=True)
+    trail.write_text("\n".join(lines) + "\n")
+    tampered = workbench(project, "audit", "verify")
+    assert tampered.returncode == 1 and "record 2 (line 2) was edited" in tampered.stderr
 
 
 def test_validation_notebooks_fail_cleanly_on_a_model_that_does_not_fit_its_spec(validated, german_spec, monkeypatch):

@@ -57,6 +57,36 @@ def _user(explicit: str | None) -> str:
     return explicit or current_user()
 
 
+def _login(name: str | None):
+    """Authenticate a user: the secret comes from WORKBENCH_PASSWORD or, at a terminal, a prompt."""
+    import getpass
+
+    from workbench.governance import AuthenticationError, UserStore
+
+    store = UserStore()
+    if not store.list():
+        _fail(
+            "no users are configured: add them with `workbench users add NAME --role ROLE` "
+            "(or `workbench users demo` for the demonstration users)"
+        )
+    name = _user(name)
+    secret = os.environ.get("WORKBENCH_PASSWORD")
+    if secret is None:
+        if not sys.stdin.isatty():
+            _fail(f"password for {name}: set WORKBENCH_PASSWORD or run at a terminal")
+        secret = getpass.getpass(f"password for {name}: ")
+    try:
+        return store.authenticate(name, secret)
+    except AuthenticationError as error:
+        _fail(str(error))
+
+
+def _service():
+    from workbench.governance import service
+
+    return service()
+
+
 @app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="model spec YAML")] = DEFAULT_SPEC,
@@ -72,13 +102,15 @@ def run(
     from workbench.pipeline import SuiteError, run_suite
 
     path = spec if spec.is_absolute() or spec.exists() else project_root() / spec
+    developer_user = _login(developer)
+    validator_user = _login(validator) if validator else None
     try:
-        result = run_suite(path, developer=_user(developer), progress=progress, echo=typer.echo)
+        result = run_suite(path, developer=developer_user, progress=progress, echo=typer.echo)
     except SuiteError as error:
         where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
         _fail(f"{error}{where}")
         return
-    except _expected_errors() as error:
+    except (PermissionError, *_expected_errors()) as error:
         _fail(str(error))
         return
     metrics = result.metrics
@@ -94,9 +126,9 @@ def run(
     from workbench.registry import tracking_uri
 
     typer.echo(f"  registry: {tracking_uri()}  (browse: mlflow ui --backend-store-uri {tracking_uri()})")
-    if validator:
+    if validator_user is not None:
         typer.echo("")
-        validate(result.model, result.version, validator=validator, progress=progress)
+        _validate(result.model, result.version, validator_user, progress)
         document(result.model, result.version)
     else:
         typer.echo(f"next: workbench validate {result.model} {result.version} --validator NAME")
@@ -112,15 +144,20 @@ def validate(
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
 ) -> None:
     """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
+    _validate(name, version, _login(validator), progress)
+
+
+def _validate(name: str, version: int, validator, progress: bool) -> None:
+    from workbench.governance import GovernanceError
     from workbench.pipeline import SuiteError, run_validation_suite
 
     try:
-        result = run_validation_suite(name, version, validator=_user(validator), progress=progress, echo=typer.echo)
+        result = run_validation_suite(name, version, validator=validator, progress=progress, echo=typer.echo)
     except SuiteError as error:
         where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
         _fail(f"{error}{where}")
         return
-    except _expected_errors() as error:
+    except (GovernanceError, *_expected_errors()) as error:
         _fail(f"cannot validate {name} version {version}: {error}")
         return
     counts = result.open_findings
@@ -200,6 +237,15 @@ def lab(
         command.append("--no-browser")
     typer.echo(f"JupyterLab on {notebooks_dir()} (registry {env['MLFLOW_TRACKING_URI']})")
     raise typer.Exit(subprocess.call(command, env=env))
+
+
+def _register_governance() -> None:
+    from workbench.cli_governance import register
+
+    register(app)
+
+
+_register_governance()
 
 
 def main() -> None:

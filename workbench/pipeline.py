@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.governance import GovernanceService, User
 from workbench.paths import project_root, reports_root, version_reports_dir
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
@@ -37,6 +38,12 @@ class SuiteResult:
     reports_dir: Path
     notebooks: list[Path] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _governance(client) -> GovernanceService:
+    from workbench.governance import AuditTrail, MlflowVersionStore
+
+    return GovernanceService(MlflowVersionStore(client), AuditTrail())
 
 
 def notebooks_dir() -> Path:
@@ -84,9 +91,12 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
 
 
 def run_suite(
-    spec_path: str | Path, *, developer: str, progress: bool = True, echo: Callable[[str], None] = print
+    spec_path: str | Path, *, developer: User, progress: bool = True, echo: Callable[[str], None] = print
 ) -> SuiteResult:
-    """Validate the spec and data, then run data validation and training; returns the registered version."""
+    """Validate the spec and data, then run data validation and training; returns the registered version.
+
+    ``developer`` is an authenticated user with the developer role; the registration is an audited action.
+    """
     from workbench.data import load_model_data
     from workbench.registry import configure, start_pipeline_run, tracking_uri, version_for_run
     from workbench.spec import load_spec
@@ -97,9 +107,11 @@ def run_suite(
     echo(f"spec {spec_file} is valid; data {data.source}: {len(data.frame)} rows, sha256 {data.sha256[:12]}...")
     uri = tracking_uri()
     client = configure(uri)
-    run_id = start_pipeline_run(spec, developer=developer, client=client)
+    if not developer.has("developer"):
+        raise PermissionError(f"{developer.name} does not hold the developer role needed to train and register")
+    run_id = start_pipeline_run(spec, developer=developer.name, client=client)
     echo(f"registry {uri}; run {run_id}")
-    parameters = {"spec_path": str(spec_file), "run_id": run_id, "tracking_uri": uri, "developer": developer}
+    parameters = {"spec_path": str(spec_file), "run_id": run_id, "tracking_uri": uri, "developer": developer.name}
     staging = reports_root() / spec.name / "runs" / run_id
     executed = _execute_all(DEVELOPMENT_SUITE, staging, parameters, client, run_id, progress, echo)
     version = version_for_run(client, spec.name, run_id)
@@ -108,6 +120,9 @@ def run_suite(
         raise SuiteError(f"the suite finished but registered no version of {spec.name!r}")
     saved = _file_notebooks(executed, staging, spec.name, version.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")
+    _governance(client).register(
+        developer, spec.name, int(version.version), f"trained from spec {spec_file.name} in run {run_id}"
+    )
     metrics = client.get_run(run_id).data.metrics
     return SuiteResult(spec.name, int(version.version), run_id, saved[0].parent, saved, metrics)
 
@@ -196,7 +211,7 @@ class ValidationSuiteResult:
 
 
 def run_validation_suite(
-    name: str, version: int, *, validator: str, progress: bool = True, echo: Callable[[str], None] = print
+    name: str, version: int, *, validator: User, progress: bool = True, echo: Callable[[str], None] = print
 ) -> ValidationSuiteResult:
     """Run 03-05 as the validator against a registered version, then conclude: validated or findings open."""
     from workbench.registry import conclude_validation, configure, get_version, start_validation_run, tracking_uri
@@ -204,13 +219,15 @@ def run_validation_suite(
     uri = tracking_uri()
     client = configure(uri)
     record = get_version(client, name, version)
-    run_id = start_validation_run(client, name, record.version, validator)
-    echo(f"validating {name} version {record.version} as {validator}; run {run_id}")
+    governance = _governance(client)
+    governance.start_validation(validator, name, int(record.version))
+    run_id = start_validation_run(client, name, record.version, validator.name)
+    echo(f"validating {name} version {record.version} as {validator.name}; run {run_id}")
     parameters = {
         "model_name": name,
         "version": int(record.version),
         "tracking_uri": uri,
-        "validator": validator,
+        "validator": validator.name,
         "run_id": run_id,
         "interactive": False,
     }
@@ -219,6 +236,16 @@ def run_validation_suite(
     conclusion = conclude_validation(client, name, record.version, run_id)
     saved = _file_notebooks(executed, staging, name, record.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")
+    counts = conclusion["open_findings"]
+    governance.record_validation(
+        validator,
+        name,
+        int(record.version),
+        conclusion["outcome"],
+        f"validation suite: {counts['high']} high, {counts['medium']} medium, {counts['low']} low open findings",
+        counts,
+        run_id,
+    )
     return ValidationSuiteResult(
         name, int(record.version), run_id, conclusion["outcome"], conclusion["open_findings"], saved
     )

@@ -1,6 +1,7 @@
 """Governance: users and roles, the lifecycle rules, and the hash-chained audit trail."""
 
 from workbench.governance._audit import AuditTrail, Problem, audit_path
+from workbench.governance._inventory import inventory
 from workbench.governance._service import ALIASES, RULES, GovernanceError, GovernanceService
 from workbench.governance._store import InMemoryVersionStore, MlflowVersionStore, VersionStore
 from workbench.governance._users import (
@@ -30,6 +31,7 @@ __all__ = [
     "UserStore",
     "VersionStore",
     "audit_path",
+    "inventory",
     "users_path",
 ]
 

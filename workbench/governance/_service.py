@@ -35,6 +35,7 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     "register": Rule("developer", ("development",)),
+    "start_validation": Rule("validator", ("development", "validated", "under_review")),
     "validate": Rule("validator", ("development", "validated", "under_review")),
     "approve": Rule("approver", ("validated",)),
     "approve_override": Rule("approver", ("development", "under_review")),
@@ -164,6 +165,18 @@ class GovernanceService:
             changes={"status": "development", "developed_by": user.name},
         )
 
+    def start_validation(self, user: User, name: str, version: int, reason: str = "independent validation"):
+        """The validator's request to validate; refused for the version's own developer."""
+        tags = self._tags(name, version)
+        return self._request(
+            user,
+            "start_validation",
+            name,
+            version,
+            reason,
+            [(user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot validate it")],
+        )
+
     def record_validation(
         self,
         user: User,
@@ -221,8 +234,8 @@ class GovernanceService:
             (user.name != tags.get("validated_by"), f"{user.name} validated {name}/{version} and cannot approve it"),
             (
                 not tags or current_sha == tags.get("model_sha256"),
-                f"the artefact's sha256 {current_sha[:12]}... differs from the registered {tags.get('model_sha256', '')[:12]}"
-                "...: the model was changed after registration",
+                f"the artefact's sha256 {current_sha[:12]}... differs from the registered "
+                f"{tags.get('model_sha256', '')[:12]}...: the model was changed after registration",
             ),
         ]
         changes = {

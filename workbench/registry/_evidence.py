@@ -16,7 +16,6 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from workbench.registry._lifecycle import STATUS_TAG
 from workbench.registry._store import ensure_experiment
 from workbench.registry._versions import get_version
 
@@ -87,10 +86,10 @@ def read_evidence(client: MlflowClient, run_id: str, folder: str, into: Path) ->
 
 
 def conclude_validation(client: MlflowClient, name: str, version: int | str, run_id: str) -> dict[str, Any]:
-    """Gather every finding of the validator's run, write ``findings.json``, and set the version's status.
+    """Gather every finding of the validator's run and write ``findings.json``; returns the conclusion.
 
-    The status becomes ``validated`` when no high-severity finding is open; otherwise the version keeps its
-    status and the open findings are counted on it.
+    The outcome is ``validated`` when no high-severity finding is open. The version's status is changed by the
+    governance service (``record_validation``), which also writes the audit record.
     """
     run = client.get_run(run_id)
     findings: list[dict[str, Any]] = []
@@ -116,18 +115,5 @@ def conclude_validation(client: MlflowClient, name: str, version: int | str, run
         path = Path(tmp) / "findings.json"
         path.write_text(json.dumps(conclusion, indent=2), encoding="utf-8")
         client.log_artifact(run_id, str(path))
-    tags = {
-        "validation_run_id": run_id,
-        "validated_by": conclusion["validator"] or "",
-        "validation_date": conclusion["date"],
-        "validation_outcome": outcome,
-        "open_findings_high": str(counts["high"]),
-        "open_findings_medium": str(counts["medium"]),
-        "open_findings_low": str(counts["low"]),
-    }
-    if outcome == "validated":
-        tags[STATUS_TAG] = "validated"
-    for key, value in tags.items():
-        client.set_model_version_tag(name, str(version), key, value)
     client.set_tag(run_id, "workbench.outcome", outcome)
     return conclusion

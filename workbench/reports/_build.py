@@ -95,27 +95,41 @@ def _monitoring(evidence: Evidence) -> pd.DataFrame:
 
 
 def _history(evidence: Evidence) -> pd.DataFrame:
-    tags = evidence.tags
-    rows = [
-        {
-            "date": evidence.created,
-            "who": tags.get("developed_by", ""),
-            "action": "registered",
-            "status": "development",
-            "detail": f"trained in run {evidence.training_run_id}",
-        }
-    ]
-    if tags.get("validation_date"):
-        rows.append(
-            {
-                "date": tags["validation_date"],
-                "who": tags.get("validated_by", ""),
-                "action": "independent validation",
-                "status": tags.get("status", ""),
-                "detail": f"{tags.get('validation_outcome')}; run {evidence.validation_run_id}",
-            }
+    """Approvals and change history from the audit trail (every accepted and refused action on the version)."""
+    from workbench.governance import AuditTrail
+
+    records = AuditTrail().records(f"{evidence.name}/{evidence.version}")
+    records = [r for r in records if r["target"] == f"{evidence.name}/{evidence.version}"]
+    if not records:
+        tags = evidence.tags
+        return pd.DataFrame(
+            [
+                {
+                    "time": evidence.created,
+                    "actor": tags.get("developed_by", ""),
+                    "role": "",
+                    "action": "registered",
+                    "change": "-> development",
+                    "outcome": "accepted",
+                    "reason": "(no audit records found for this version)",
+                }
+            ]
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [
+            {
+                "time": r["time"][:19],
+                "actor": r["actor"],
+                "role": r["role"],
+                "action": r["action"],
+                "change": f"{r['before']} -> {r['after']}",
+                "outcome": r["outcome"],
+                "reason": r["reason"]
+                + (f" — refused: {r['details'].get('refusal')}" if r["outcome"] == "refused" else ""),
+            }
+            for r in records
+        ]
+    )
 
 
 def _limitations(evidence: Evidence, results: list[dict[str, Any]]) -> list[str]:

@@ -1,0 +1,240 @@
+"""``workbench users``, ``audit``, ``inventory`` and the committee and deployment actions.
+
+Each action authenticates its user and goes through the governance service, which enforces the rules and
+writes the audit trail; a refusal prints the reason and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+users_app = typer.Typer(
+    help="Manage users and their roles (secrets are stored as salted scrypt hashes).", no_args_is_help=True
+)
+audit_app = typer.Typer(help="Read and verify the hash-chained audit trail.", no_args_is_help=True)
+
+DEMO_USERS = {
+    "priya": ["developer"],
+    "marco": ["validator"],
+    "helen": ["approver"],
+    "sam": ["deployer"],
+    "ada": ["admin"],
+}
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def _new_secret(name: str) -> str:
+    import getpass
+
+    secret = os.environ.get("WORKBENCH_NEW_PASSWORD")
+    if secret is not None:
+        return secret
+    if not sys.stdin.isatty():
+        _fail(f"password for new user {name}: set WORKBENCH_NEW_PASSWORD or run at a terminal")
+    first, second = getpass.getpass(f"new password for {name}: "), getpass.getpass("repeat: ")
+    if first != second:
+        _fail("password: the two entries differ")
+    return first
+
+
+def _require_admin(as_user: str | None) -> None:
+    """Once an admin exists, changing users needs an authenticated admin."""
+    from workbench.cli import _login
+    from workbench.governance import UserStore
+
+    if any(u.has("admin") for u in UserStore().list()):
+        admin = _login(as_user)
+        if not admin.has("admin"):
+            _fail(f"{admin.name} does not hold the admin role needed to manage users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="user name")],
+    role: Annotated[list[str], typer.Option("--role", help="developer, validator, approver, deployer or admin")],
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+) -> None:
+    """Add a user; the password comes from WORKBENCH_NEW_PASSWORD or a prompt."""
+    from workbench.governance import UserError, UserStore
+
+    _require_admin(as_user)
+    try:
+        user = UserStore().add(name, role, _new_secret(name))
+    except UserError as error:
+        _fail(str(error))
+        return
+    typer.echo(f"added {user.name} ({', '.join(user.roles)})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and roles."""
+    from workbench.governance import UserStore, users_path
+
+    users = UserStore().list()
+    typer.echo(f"{len(users)} user(s) in {users_path()}")
+    for user in users:
+        typer.echo(f"  {user.name:12} {', '.join(user.roles):40} since {user.created}")
+
+
+@users_app.command("remove")
+def users_remove(
+    name: Annotated[str, typer.Argument(help="user name")],
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+) -> None:
+    """Remove a user (their past actions stay in the audit trail)."""
+    from workbench.governance import UserError, UserStore
+
+    _require_admin(as_user)
+    try:
+        UserStore().remove(name)
+    except UserError as error:
+        _fail(str(error))
+        return
+    typer.echo(f"removed {name}")
+
+
+@users_app.command("demo")
+def users_demo(
+    password: Annotated[str, typer.Option(help="password for every demonstration user")] = "demo-password",
+) -> None:
+    """Create the demonstration users (priya developer, marco validator, helen approver, sam deployer, ada
+    admin) when they do not exist yet. For demonstrations only: they share one known password."""
+    from workbench.governance import UserStore
+
+    store = UserStore()
+    existing = {u.name for u in store.list()}
+    for name, roles in DEMO_USERS.items():
+        if name not in existing:
+            store.add(name, roles, password)
+            typer.echo(f"added demonstration user {name} ({', '.join(roles)})")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain; name every edited, deleted, inserted or reordered record."""
+    from workbench.governance import AuditTrail
+
+    trail = AuditTrail()
+    problems = trail.verify()
+    count = len(trail.records())
+    if not problems:
+        typer.secho(
+            f"audit trail intact: {count} records, chain and head verified ({trail.path})", fg=typer.colors.GREEN
+        )
+        return
+    typer.secho(f"audit trail TAMPERED: {len(problems)} problem(s) in {trail.path}", err=True, fg=typer.colors.RED)
+    for problem in problems:
+        typer.echo(f"  {problem.kind}: {problem.message}", err=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("log")
+def audit_log(model: Annotated[str | None, typer.Option(help="only this model's records")] = None) -> None:
+    """Print the history, oldest first."""
+    from workbench.governance import AuditTrail
+
+    for r in AuditTrail().records(f"{model}/" if model else None):
+        change = f"{r['before']} -> {r['after']}" if r["before"] != r["after"] else (r["before"] or "-")
+        refusal = f"  REFUSED: {r['details'].get('refusal')}" if r["outcome"] == "refused" else ""
+        typer.echo(
+            f"{r['seq']:>5} {r['time'][:19]} {r['actor']:>8} ({r['role']}) {r['action']:<18} {r['target']:<18} "
+            f"{change:<26} {r['reason']}{refusal}"
+        )
+
+
+def _act(action, *args, **kwargs) -> None:
+    from workbench.governance import GovernanceError
+    from workbench.registry import VersionNotFoundError
+
+    try:
+        record = action(*args, **kwargs)
+    except (GovernanceError, VersionNotFoundError, ValueError) as error:
+        _fail(str(error))
+        return
+    typer.echo(
+        f"{record['action']} {record['target']}: {record['before']} -> {record['after']} (audit record {record['seq']})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the governance commands to the main CLI."""
+    from workbench.cli import _login, _service
+
+    app.add_typer(users_app, name="users")
+    app.add_typer(audit_app, name="audit")
+
+    @app.command()
+    def approve(
+        name: str,
+        version: int,
+        user: Annotated[str | None, typer.Option(help="the approver")] = None,
+        comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+        conditions: Annotated[str, typer.Option(help="conditions of the approval")] = "",
+        override: Annotated[
+            str,
+            typer.Option(
+                help="justification to approve a version that is not validated (recorded as a high-severity finding)"
+            ),
+        ] = "",
+    ) -> None:
+        """Approve a validated version (committee)."""
+        _act(_service().approve, _login(user), name, version, comment, conditions, override)
+
+    @app.command()
+    def reject(
+        name: str,
+        version: int,
+        user: Annotated[str | None, typer.Option(help="the approver")] = None,
+        comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+    ) -> None:
+        """Reject a version (committee)."""
+        _act(_service().reject, _login(user), name, version, comment)
+
+    @app.command()
+    def promote(
+        name: str,
+        version: int,
+        to: Annotated[str, typer.Option(help="champion or challenger")] = "champion",
+        user: Annotated[str | None, typer.Option(help="the deployer")] = None,
+        reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+    ) -> None:
+        """Deploy an approved version as @champion (production) or @challenger; checks the approved sha256."""
+        _act(_service().promote, _login(user), name, version, to, reason)
+
+    @app.command()
+    def archive(
+        name: str,
+        version: int,
+        user: Annotated[str | None, typer.Option(help="deployer or admin")] = None,
+        reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+    ) -> None:
+        """Retire a version."""
+        _act(_service().archive, _login(user), name, version, reason)
+
+    @app.command("inventory")
+    def show_inventory() -> None:
+        """Every model and version: status, tier, owner, last validation, open findings, next review."""
+        from workbench.governance import inventory
+        from workbench.registry import configure
+
+        table = inventory(configure())
+        if table.empty:
+            typer.echo("no registered models")
+            return
+        for row in table.itertuples():
+            flag = "  OVERDUE" if row.overdue else ""
+            typer.echo(
+                f"{row.model:>16} v{row.version:<3} {row.status:<12} {row.alias or '':<10} tier {row.risk_tier} "
+                f"{row.owner:<22} validated {row.last_validation or '-':<10} findings "
+                f"{row.open_high}H/{row.open_medium}M/{row.open_low}L next review {row.next_review_due or '-'}"
+                f"{flag}"
+            )

@@ -1,0 +1,78 @@
+"""The model inventory: every model and version with its status, tier, owner, findings and review dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from workbench.policy import REVALIDATION_MONTHS
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame:
+    """One row per registered version, newest first within each model; ``overdue`` marks late reviews.
+
+    The next review is due a tier-dependent number of months after the last validation; a version in use
+    (approved, production, challenger) that was never validated is overdue at once.
+    """
+    now = now or datetime.now(UTC)
+    rows = []
+    for model in client.search_registered_models():
+        aliases = {int(v): a for a, v in (model.aliases or {}).items()}
+        for version in client.search_model_versions(f"name='{model.name}'"):
+            tags = version.tags
+            tier = int(tags.get("risk_tier", 3) or 3)
+            validated = _parse(tags.get("validation_date"))
+            due = validated + timedelta(days=round(30.44 * REVALIDATION_MONTHS.get(tier, 36))) if validated else None
+            status = tags.get("status", "development")
+            in_use = status in ("approved", "production", "challenger", "under_review")
+            open_findings = {k: int(tags.get(f"open_findings_{k}", 0) or 0) for k in ("high", "medium", "low")}
+            rows.append(
+                {
+                    "model": model.name,
+                    "version": int(version.version),
+                    "status": status,
+                    "alias": aliases.get(int(version.version), ""),
+                    "risk_tier": tier,
+                    "owner": tags.get("owner", ""),
+                    "developed_by": tags.get("developed_by", ""),
+                    "validated_by": tags.get("validated_by", ""),
+                    "approved_by": tags.get("approved_by", ""),
+                    "last_validation": validated.date().isoformat() if validated else "",
+                    "open_high": open_findings["high"],
+                    "open_medium": open_findings["medium"],
+                    "open_low": open_findings["low"],
+                    "next_review_due": due.date().isoformat() if due else ("now" if in_use else ""),
+                    "overdue": bool((due is not None and due < now) or (due is None and in_use)),
+                }
+            )
+    columns = [
+        "model",
+        "version",
+        "status",
+        "alias",
+        "risk_tier",
+        "owner",
+        "developed_by",
+        "validated_by",
+        "approved_by",
+        "last_validation",
+        "open_high",
+        "open_medium",
+        "open_low",
+        "next_review_due",
+        "overdue",
+    ]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["model", "version"], ascending=[True, False]).reset_index(drop=True)
