@@ -239,6 +239,20 @@ def lab(
     raise typer.Exit(subprocess.call(command, env=env))
 
 
+@app.command("app")
+def run_app(
+    port: Annotated[int, typer.Option(help="port")] = 5006,
+    address: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    show: Annotated[bool, typer.Option(help="open a browser")] = False,
+) -> None:
+    """Serve the approval dashboard (login required) at http://ADDRESS:PORT/app."""
+    from workbench.app import serve
+    from workbench.registry import tracking_uri
+
+    typer.echo(f"MRM Workbench app on http://{address}:{port}/app (registry {tracking_uri()})")
+    serve(port=port, address=address, show=show)
+
+
 def _register_governance() -> None:
     from workbench.cli_governance import register
 

@@ -1,0 +1,183 @@
+"""The approval app in a real headless Chromium: the approver approves, the developer is offered nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not shutil.which("chromium"),
+        reason="headless Chromium not found: install Debian's chromium package "
+        "(apt-get install chromium) or set WORKBENCH_CHROMIUM to enable the browser test",
+    ),
+]
+PASSWORD = "demo-password"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def validated_project(tmp_path_factory):
+    """A registry holding one version, developed by priya and validated by marco."""
+    from _pytest.monkeypatch import MonkeyPatch
+
+    from workbench.cli_governance import DEMO_USERS
+    from workbench.data import load_model_data
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+    from workbench.registry import configure, register_training, start_pipeline_run
+    from workbench.spec import load_spec
+    from workbench.training import train
+
+    project = tmp_path_factory.mktemp("app")
+    (project / "registry_store").mkdir()
+    (project / "reports").mkdir()
+    patch = MonkeyPatch()
+    patch.setenv("WORKBENCH_HOME", str(project))
+    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    users = UserStore(project / "registry_store" / "governance" / "users.json")
+    for name, roles in DEMO_USERS.items():
+        users.add(name, roles, PASSWORD)
+    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+    spec = load_spec(Path(__file__).resolve().parent.parent / "notebooks" / "params" / "german_credit.yaml")
+    result = train(load_model_data(spec), spec)
+    run_id = start_pipeline_run(spec, developer="priya", client=client)
+    version = register_training(result, run_id, developer="priya", client=client)
+    service = GovernanceService(
+        MlflowVersionStore(client), AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
+    )
+    service.register(users.get("priya"), spec.name, version)
+    service.record_validation(
+        users.get("marco"),
+        spec.name,
+        version,
+        "validated",
+        "validation suite passed",
+        {"high": 0, "medium": 1, "low": 4},
+    )
+    patch.undo()
+    return project, client, version
+
+
+@pytest.fixture(scope="module")
+def app_url(validated_project):
+    project, _, _ = validated_project
+    port = _free_port()
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_USERS", "WORKBENCH_AUDIT"}
+    }
+    env["WORKBENCH_HOME"] = str(project)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "app", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/app"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail(f"the app did not start: {server.stdout.read() if server.stdout else ''}")
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def _open_version(browser, url: str, user: str):
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(url)
+    page.get_by_placeholder("user name").fill(user)
+    page.get_by_placeholder("password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("text=Model inventory", timeout=60_000)
+    page.locator(".bk-tab", has_text="Version").click()
+    page.get_by_role("button", name="Open version").click()
+    page.wait_for_selector("text=Audit history", timeout=60_000)
+    return page, requests
+
+
+def test_wrong_password_is_refused(browser, app_url):
+    page = browser.new_page()
+    page.goto(app_url)
+    page.get_by_placeholder("user name").fill("helen")
+    page.get_by_placeholder("password").fill("not-her-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("text=authentication failed", timeout=30_000)
+    assert page.get_by_text("Model inventory").count() == 0
+
+
+def test_approver_approves_and_sees_status_and_audit_entry(browser, app_url, validated_project):
+    _, client, version = validated_project
+    page, requests = _open_version(browser, app_url, "helen")
+    assert page.locator("#status").inner_text() == "validated"
+    page.get_by_label("Comment (mandatory)").fill("fit for purpose; monitor the age gap monthly")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_selector("text=approve recorded: validated → approved", timeout=60_000)
+    page.wait_for_function("() => true")
+    assert page.locator("#status").inner_text() == "approved"
+    # the new audit entry, in the version's audit history table
+    page.wait_for_selector("text=fit for purpose; monitor the age gap monthly", timeout=30_000)
+    assert page.get_by_text("helen", exact=True).count() >= 1
+    tags = client.get_model_version("german_credit", str(version)).tags
+    assert tags["status"] == "approved" and tags["approved_by"] == "helen"
+    outside = [
+        u
+        for u in requests
+        if urlparse(u).scheme not in ("data", "blob", "about") and urlparse(u).hostname != "127.0.0.1"
+    ]
+    assert requests and outside == []  # the app downloads nothing from the internet
+
+
+def test_developer_is_offered_no_approve_action(browser, app_url):
+    page, _ = _open_version(browser, app_url, "priya")
+    assert page.get_by_role("button", name="Approve").count() == 0
+    assert page.get_by_text("No action is open to priya").count() == 1
