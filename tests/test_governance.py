@@ -285,3 +285,16 @@ def test_users_store_hashes_and_authenticates(tmp_path):
         users.add("tim", ["developer"], "short")
     users.remove("helen")
     assert users.list() == []
+
+
+def test_a_high_finding_withdraws_validation(tmp_path):
+    service, store, audit = new_service(tmp_path)
+    act(service, "validate_ok", "val", 1, "passed")
+    with pytest.raises(GovernanceError, match="remediation: a finding needs"):
+        service.add_finding(user("val"), "m", 1, "high", "reason codes unstable", "")
+    service.add_finding(user("val"), "m", 1, "high", "reason codes unstable", "re-estimate with more data")
+    tags = store.tags("m", 1)
+    assert tags["status"] == "under_review" and tags["open_findings_high"] == "1"
+    assert audit.records()[-1]["details"]["finding"]["title"] == "reason codes unstable"
+    with pytest.raises(GovernanceError, match="approve needs one of: validated"):
+        act(service, "approve", "app", 1, "fine")

@@ -104,3 +104,15 @@ def test_a_broken_test_is_a_finding_not_a_crash(german_context, monkeypatch):
     report = run_validation(german_context, ["discrimination.auc"])
     assert report.results[0].outcome == "fail"
     assert "could not run: ZeroDivisionError" in report.results[0].reason
+
+
+def test_vif_equals_statsmodels(german_context):
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    from workbench.validation._soundness_tests import variance_inflation_factors
+
+    design = german_context.benchmark.named_steps["preprocess"].transform(german_context.x_dev)
+    ours = variance_inflation_factors(np.asarray(design, dtype=float))
+    with_constant = np.column_stack([np.ones(len(design)), design])
+    reference = [variance_inflation_factor(with_constant, i + 1) for i in range(design.shape[1])]
+    assert np.allclose(ours, reference, rtol=1e-6)

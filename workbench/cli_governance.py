@@ -220,6 +220,18 @@ def register(app: typer.Typer) -> None:
         """Retire a version."""
         _act(_service().archive, _login(user), name, version, reason)
 
+    @app.command("finding")
+    def add_finding(
+        name: str,
+        version: int,
+        severity: Annotated[str, typer.Option(help="high, medium or low")] = "medium",
+        title: Annotated[str, typer.Option(help="what is wrong")] = "",
+        remediation: Annotated[str, typer.Option(help="what must be done")] = "",
+        user: Annotated[str | None, typer.Option(help="the validator")] = None,
+    ) -> None:
+        """Record a validator's finding on a version (a high one withdraws a validated version)."""
+        _act(_service().add_finding, _login(user), name, version, severity, title, remediation)
+
     @app.command("inventory")
     def show_inventory() -> None:
         """Every model and version: status, tier, owner, last validation, open findings, next review."""

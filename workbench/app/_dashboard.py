@@ -192,6 +192,15 @@ class Dashboard:
                 )
             )
             widgets += [pn.pane.Markdown("#### Validator"), outcome, reason, record]
+        if user.has("validator") and user.name != tags.get("developed_by") and status not in ("archived", "rejected"):
+            severity = pn.widgets.Select(name="Finding severity", options=["high", "medium", "low"], width=160)
+            title = pn.widgets.TextInput(name="Finding", width=640)
+            remediation = pn.widgets.TextInput(name="Remediation expected", width=640)
+            add = pn.widgets.Button(name="Record finding")
+            add.on_click(
+                lambda _e: self._do(self.service.add_finding, view, severity.value, title.value, remediation.value)
+            )
+            widgets += [pn.Row(severity, title), remediation, add]
         if user.has("approver") and independent and status in ("validated", "development", "under_review"):
             comment = pn.widgets.TextAreaInput(name="Comment (mandatory)", height=70, width=640)
             conditions = pn.widgets.TextInput(name="Conditions", width=640)

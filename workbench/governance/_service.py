@@ -46,6 +46,9 @@ RULES: dict[str, Rule] = {
         ("deployer", "admin"),
         ("development", "validated", "approved", "rejected", "production", "challenger", "under_review"),
     ),
+    "add_finding": Rule(
+        "validator", ("development", "validated", "under_review", "approved", "production", "challenger")
+    ),
     "mark_under_review": Rule(("validator", "admin"), ("production", "challenger", "validated", "approved")),
 }
 
@@ -348,6 +351,32 @@ class GovernanceService:
             if self.store.alias_holder(name, alias) == version:
                 self.store.remove_alias(name, alias)
         return record
+
+    def add_finding(
+        self, user: User, name: str, version: int, severity: str, title: str, remediation: str, reason: str = ""
+    ):
+        """A validator's finding, beyond those the suite raised; a high one withdraws a validated version."""
+        tags = self._tags(name, version)
+        checks = [
+            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot review it"),
+            (severity in ("high", "medium", "low"), f"severity: {severity!r} is not high, medium or low"),
+            (bool(title.strip()), "title: a finding needs a title"),
+            (bool(remediation.strip()), "remediation: a finding needs the remediation expected"),
+        ]
+        key = f"open_findings_{severity}"
+        changes = {key: str(int(tags.get(key, 0) or 0) + 1)} if severity in ("high", "medium", "low") else {}
+        if severity == "high" and tags.get("status") == "validated":
+            changes["status"] = "under_review"
+        return self._request(
+            user,
+            "add_finding",
+            name,
+            version,
+            reason or title,
+            checks,
+            changes,
+            details={"finding": {"severity": severity, "title": title, "remediation": remediation, "status": "open"}},
+        )
 
     def mark_under_review(self, user: User, name: str, version: int, reason: str):
         """A monitoring breach or a concern puts a version under review (it keeps serving until replaced)."""
