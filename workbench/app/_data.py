@@ -70,23 +70,8 @@ def version_view(client: MlflowClient, audit: AuditTrail, name: str, version: in
     record = client.get_model_version(name, str(version))
     tags = dict(record.tags)
     summary, findings = _validation(client, tags.get("validation_run_id", ""))
-    target = f"{name}/{version}"
     history = pd.DataFrame(
-        [
-            {
-                "seq": r["seq"],
-                "time": r["time"][:19],
-                "actor": r["actor"],
-                "role": r["role"],
-                "action": r["action"],
-                "change": f"{r['before']} -> {r['after']}",
-                "outcome": r["outcome"],
-                "reason": r["reason"],
-                "refusal": r["details"].get("refusal", ""),
-            }
-            for r in audit.records(target)
-            if r["target"] == target
-        ],
+        audit.history(name, version),
         columns=["seq", "time", "actor", "role", "action", "change", "outcome", "reason", "refusal"],
     )
     folder = version_reports_dir(name, version)

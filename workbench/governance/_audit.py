@@ -123,6 +123,25 @@ class AuditTrail:
                 out.append(record)
         return out
 
+    def history(self, name: str, version: int | str) -> list[dict[str, Any]]:
+        """One version's records as table rows (time, actor, role, action, change, outcome, reason, refusal)."""
+        target = f"{name}/{version}"
+        return [
+            {
+                "seq": r["seq"],
+                "time": r["time"][:19],
+                "actor": r["actor"],
+                "role": r["role"],
+                "action": r["action"],
+                "change": f"{r['before']} -> {r['after']}",
+                "outcome": r["outcome"],
+                "reason": r["reason"],
+                "refusal": r["details"].get("refusal", ""),
+            }
+            for r in self.records(target)
+            if r["target"] == target
+        ]
+
     def verify(self) -> list[Problem]:
         """Every break in the chain: edited, deleted, inserted or reordered records, and a cut-off end."""
         problems: list[Problem] = []

@@ -98,38 +98,20 @@ def _history(evidence: Evidence) -> pd.DataFrame:
     """Approvals and change history from the audit trail (every accepted and refused action on the version)."""
     from workbench.governance import AuditTrail
 
-    records = AuditTrail().records(f"{evidence.name}/{evidence.version}")
-    records = [r for r in records if r["target"] == f"{evidence.name}/{evidence.version}"]
-    if not records:
-        tags = evidence.tags
-        return pd.DataFrame(
-            [
-                {
-                    "time": evidence.created,
-                    "actor": tags.get("developed_by", ""),
-                    "role": "",
-                    "action": "registered",
-                    "change": "-> development",
-                    "outcome": "accepted",
-                    "reason": "(no audit records found for this version)",
-                }
-            ]
-        )
-    return pd.DataFrame(
-        [
+    rows = AuditTrail().history(evidence.name, evidence.version)
+    if not rows:
+        rows = [
             {
-                "time": r["time"][:19],
-                "actor": r["actor"],
-                "role": r["role"],
-                "action": r["action"],
-                "change": f"{r['before']} -> {r['after']}",
-                "outcome": r["outcome"],
-                "reason": r["reason"]
-                + (f" — refused: {r['details'].get('refusal')}" if r["outcome"] == "refused" else ""),
+                "time": evidence.created,
+                "actor": evidence.tags.get("developed_by", ""),
+                "action": "registered",
+                "change": "-> development",
+                "outcome": "accepted",
+                "reason": "(no audit records found for this version)",
             }
-            for r in records
         ]
-    )
+    table = pd.DataFrame(rows)
+    return table.drop(columns=[c for c in ("seq",) if c in table.columns])
 
 
 def _limitations(evidence: Evidence, results: list[dict[str, Any]]) -> list[str]:

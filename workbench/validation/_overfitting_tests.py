@@ -38,7 +38,7 @@ def gap(ctx, test):
     "overfitting",
     "Cross-validation spread",
     purpose="Check that performance does not depend on which cases happen to be in the sample.",
-    method="The validator refits a clone of the registered pipeline in 5-fold stratified cross-validation on the "
+    method="The validator refits the registered pipeline's family in 5-fold stratified cross-validation on the "
     "development sample (at most 100,000 rows); mean and standard deviation of the fold AUCs.",
     high_risk_signs="Fold standard deviation above 0.05, or a mean far from the validation AUC.",
     limitations="Folds of a small sample are small.",
@@ -48,7 +48,9 @@ def gap(ctx, test):
 def cv_spread(ctx, test):
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=ctx.spec.split.seed)
     x_dev, y_dev = ctx.sample(100_000)
-    scores = cross_val_score(clone(ctx.model), x_dev, y_dev, cv=folds, scoring="roc_auc")
+    # a scorecard is refitted the way it was fitted (statsmodels maximum likelihood), not by its exported form
+    estimator = ctx.benchmark if ctx.tags.get("model_family") == "scorecard_logit" else ctx.model
+    scores = cross_val_score(clone(estimator), x_dev, y_dev, cv=folds, scoring="roc_auc")
     spread = float(np.std(scores, ddof=1))
     table = pd.DataFrame({"fold": range(1, len(scores) + 1), "auc": scores})
     return result(
