@@ -110,6 +110,7 @@ def test_registered_artefact_matches_its_hash_and_signature(german_run, tmp_path
     import mlflow
 
     mlflow.set_tracking_uri(client.tracking_uri)
+    mlflow.set_registry_uri(client.tracking_uri)
     model_dir = mlflow.artifacts.download_artifacts("models:/german_credit/1", dst_path=str(tmp_path / "model"))
     assert directory_sha256(model_dir) == version.tags["model_sha256"]
     mlmodel = yaml.safe_load((Path(model_dir) / "MLmodel").read_text())
