@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import psutil
+
+DEMO_PASSWORD = "demo-password"
 
 
 def run_measured(command: list[str], **kwargs) -> tuple[float, float, subprocess.CompletedProcess]:
@@ -42,3 +47,22 @@ def run_measured(command: list[str], **kwargs) -> tuple[float, float, subprocess
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{stdout}\n{stderr}")
     return time.perf_counter() - started, peak, completed
+
+
+def new_project() -> tuple[Path, dict[str, str]]:
+    """An empty project (registry, reports, demonstration users) and the environment to run the CLI in it."""
+    from workbench.cli_governance import DEMO_USERS
+    from workbench.governance import UserStore
+
+    root = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    (root / "registry_store").mkdir()
+    (root / "reports").mkdir()
+    users = UserStore(root / "registry_store" / "governance" / "users.json")
+    for name, roles in DEMO_USERS.items():
+        users.add(name, roles, DEMO_PASSWORD)
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_USERS", "WORKBENCH_AUDIT"}
+    }
+    env["WORKBENCH_HOME"] = str(root)
+    env["WORKBENCH_PASSWORD"] = DEMO_PASSWORD
+    return root, env

@@ -14,7 +14,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,26 +36,13 @@ register_training(train(data, spec), run_id, developer="bench", client=client)
 """
 
 
-def _project() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="wb-bench-"))
-    (root / "registry_store").mkdir()
-    (root / "reports").mkdir()
-    return root
-
-
-def _env(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["WORKBENCH_HOME"] = str(project)
-    return env
-
-
 def suite_once() -> tuple[float, dict[str, float]]:
-    project = _project()
+    project, env = new_project()
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "run", str(SPEC), "--no-progress"],
+        [sys.executable, "-m", "workbench.cli", "run", str(SPEC), "--developer", "priya", "--no-progress"],
         cwd=project,
-        env=_env(project),
+        env=env,
         check=True,
         capture_output=True,
     )
@@ -68,12 +54,12 @@ def suite_once() -> tuple[float, dict[str, float]]:
 
 
 def in_process_once() -> float:
-    project = _project()
+    project, env = new_project()
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", IN_PROCESS.format(spec=str(SPEC))],
         cwd=project,
-        env=_env(project),
+        env=env,
         check=True,
         capture_output=True,
     )

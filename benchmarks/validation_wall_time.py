@@ -17,24 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
-from _measure import run_measured
+from _measure import new_project, run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "notebooks" / "params" / "german_credit.yaml"
-
-
-def _project() -> tuple[Path, dict[str, str]]:
-    root = Path(tempfile.mkdtemp(prefix="wb-bench-"))
-    (root / "registry_store").mkdir()
-    (root / "reports").mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["WORKBENCH_HOME"] = str(root)
-    return root, env
 
 
 def workbench(*args: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
@@ -43,12 +33,13 @@ def workbench(*args: str, env: dict[str, str], cwd: Path) -> tuple[float, float]
 
 
 def german() -> list[tuple[str, float, float]]:
-    project, env = _project()
+    project, env = new_project()
     rows = []
     seconds, peak = workbench("run", str(SPEC), "--developer", "priya", "--no-progress", env=env, cwd=project)
     rows.append(("German: workbench run (development suite)", seconds, peak))
-    seconds, peak = workbench("validate", "german_credit", "1", "--validator", "marco", "--no-progress", env=env,
-                              cwd=project)
+    seconds, peak = workbench(
+        "validate", "german_credit", "1", "--validator", "marco", "--no-progress", env=env, cwd=project
+    )
     rows.append(("German: workbench validate (03-05 in parallel, conclusion)", seconds, peak))
     validate = seconds
     seconds, peak = workbench("document", "german_credit", "1", env=env, cwd=project)
@@ -60,20 +51,25 @@ def german() -> list[tuple[str, float, float]]:
 def large(n_rows: int) -> list[tuple[str, float, float]]:
     from workbench.datasets import synthetic_german_credit
 
-    project, env = _project()
+    project, env = new_project()
     started = time.perf_counter()
     path = project / "applications.parquet"
     synthetic_german_credit(n_rows, seed=1).to_parquet(path, index=False)
     rows = [(f"{n_rows:,} rows: generate and write parquet", time.perf_counter() - started, float("nan"))]
     spec = yaml.safe_load(SPEC.read_text())
-    spec.update(name="german_credit_large", dataset={"path": str(path)},
-                candidates=[{"family": "scorecard_logit"}], selection={"cv_folds": 3})
+    spec.update(
+        name="german_credit_large",
+        dataset={"path": str(path)},
+        candidates=[{"family": "scorecard_logit"}],
+        selection={"cv_folds": 3},
+    )
     spec_path = project / "large.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     seconds, peak = workbench("run", str(spec_path), "--developer", "priya", "--no-progress", env=env, cwd=project)
     rows.append((f"{n_rows:,} rows: workbench run (scorecard, 3-fold CV)", seconds, peak))
-    seconds, peak = workbench("validate", "german_credit_large", "1", "--validator", "marco", "--no-progress",
-                              env=env, cwd=project)
+    seconds, peak = workbench(
+        "validate", "german_credit_large", "1", "--validator", "marco", "--no-progress", env=env, cwd=project
+    )
     rows.append((f"{n_rows:,} rows: workbench validate", seconds, peak))
     return rows
 
@@ -83,8 +79,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args()
-    peer, peer_peak, _ = run_measured([sys.executable, "-c", "import workbench.validation, workbench.fairness, "
-                                       "workbench.explain, workbench.registry"])
+    peer, peer_peak, _ = run_measured(
+        [sys.executable, "-c", "import workbench.validation, workbench.fairness, workbench.explain, workbench.registry"]
+    )
     rows = [("peer: import the validation stack once (per-kernel floor)", peer, peer_peak), *german()]
     if not args.skip_large:
         rows += large(args.rows)
