@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from _measure import new_project
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "notebooks" / "params" / "german_credit.yaml"
