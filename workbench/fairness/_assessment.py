@@ -72,6 +72,7 @@ def _group_table(y_good: np.ndarray, approved: np.ndarray, groups: pd.Series) ->
     )
     table = frame.by_group.reset_index()
     table.columns = ["group", *table.columns[1:]]
+    table["count"] = table["count"].astype(int)
     table["adverse_rate"] = pd.Series(1 - y_good).groupby(groups.to_numpy()).mean().reindex(table["group"]).to_numpy()
     return table
 
