@@ -298,3 +298,28 @@ def test_a_high_finding_withdraws_validation(tmp_path):
     assert audit.records()[-1]["details"]["finding"]["title"] == "reason codes unstable"
     with pytest.raises(GovernanceError, match="approve needs one of: validated"):
         act(service, "approve", "app", 1, "fine")
+
+
+def test_inventory_flags_overdue_reviews(tmp_path):
+    from datetime import UTC, datetime
+
+    from mlflow import MlflowClient
+
+    from workbench.governance import inventory
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("credit")
+    cases = [
+        {"risk_tier": "1", "status": "production", "validation_date": "2025-09-01T00:00:00+00:00"},  # 12 m: overdue
+        {"risk_tier": "3", "status": "production", "validation_date": "2025-09-01T00:00:00+00:00"},  # 36 m: fine
+        {"risk_tier": "2", "status": "approved"},  # in use, never validated: overdue
+        {"risk_tier": "2", "status": "development"},  # not in use, not due
+    ]
+    for tags in cases:
+        client.create_model_version("credit", source=str(tmp_path), tags=tags)
+    table = inventory(client, now=datetime(2026, 11, 23, tzinfo=UTC)).set_index("version")
+    assert table.loc[1, "next_review_due"] == "2026-09-01" and table.loc[1, "overdue"]
+    assert table.loc[2, "next_review_due"] == "2028-09-01" and not table.loc[2, "overdue"]
+    assert table.loc[3, "next_review_due"] == "now" and table.loc[3, "overdue"]
+    assert not table.loc[4, "overdue"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 from mlflow import MlflowClient
@@ -20,6 +20,15 @@ def _parse(stamp: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` calendar months later (clamped to the month's last day)."""
+    import calendar
+
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
 def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame:
     """One row per registered version, newest first within each model; ``overdue`` marks late reviews.
 
@@ -34,7 +43,7 @@ def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame
             tags = version.tags
             tier = int(tags.get("risk_tier", 3) or 3)
             validated = _parse(tags.get("validation_date"))
-            due = validated + timedelta(days=round(30.44 * REVALIDATION_MONTHS.get(tier, 36))) if validated else None
+            due = add_months(validated, REVALIDATION_MONTHS.get(tier, 36)) if validated else None
             status = tags.get("status", "development")
             in_use = status in ("approved", "production", "challenger", "under_review")
             open_findings = {k: int(tags.get(f"open_findings_{k}", 0) or 0) for k in ("high", "medium", "low")}
