@@ -94,9 +94,14 @@ class Dashboard:
         open_button.on_click(self._open_version)
         self.version_page = pn.Column(sizing_mode="stretch_width")
         overdue = int(table["overdue"].sum()) if len(table) else 0
+        grid = _frame(table, height=320)
+        # overdue reviews stand out
+        grid.style.apply(
+            lambda row: ["background-color: #fde2e1; font-weight: bold" if row["overdue"] else "" for _ in row], axis=1
+        )
         inventory_tab = pn.Column(
             pn.pane.Markdown(f"### Model inventory\n{len(table)} version(s); **{overdue} overdue for review**"),
-            _frame(table, height=320),
+            grid,
             sizing_mode="stretch_width",
         )
         version_tab = pn.Column(
