@@ -399,3 +399,12 @@ def test_validation_notebooks_fail_cleanly_on_a_model_that_does_not_fit_its_spec
     assert "stopped: ModelMismatchError" in outcome.stderr
     assert "missing from the model ['people_liable']" in outcome.stderr
     assert "Traceback" not in outcome.stderr
+
+
+def test_every_action_needs_configured_users(tmp_path):
+    project = tmp_path / "bare"
+    (project / "registry_store").mkdir(parents=True)
+    result = workbench(project, "run", str(GERMAN_SPEC), "--developer", "priya")
+    assert result.returncode == 2
+    assert "no users are configured: add them with `workbench users add NAME --role ROLE`" in result.stderr
+    assert not (project / "registry_store" / "mlflow.db").exists()

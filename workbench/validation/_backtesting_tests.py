@@ -31,6 +31,19 @@ def grade_table(ctx) -> pd.DataFrame:
     return table
 
 
+def _per_grade_test(ctx, test, column: str):
+    """Judge one back-test by its grades' traffic lights; report the lowest p-value."""
+    table = grade_table(ctx)
+    worst = table.loc[table[column].idxmin()]
+    return result(
+        test,
+        _judge(table[column].map(traffic_light)),
+        f"lowest p-value {worst[column]:.3f} (grade {worst['grade']})",
+        values={"min_p_value": float(worst[column])},
+        tables={"grades": table},
+    )
+
+
 def _judge(lights: pd.Series) -> str:
     if (lights == "red").any():
         return "fail"
@@ -49,16 +62,7 @@ def _judge(lights: pd.Series) -> str:
     remediation="Recalibrate the grades that fail.",
 )
 def binomial(ctx, test):
-    table = grade_table(ctx)
-    lights = table["binomial_p"].map(traffic_light)
-    worst = table.loc[table["binomial_p"].idxmin()]
-    return result(
-        test,
-        _judge(lights),
-        f"lowest p-value {worst['binomial_p']:.3f} (grade {worst['grade']})",
-        values={"min_p_value": float(worst["binomial_p"])},
-        tables={"grades": table},
-    )
+    return _per_grade_test(ctx, test, "binomial_p")
 
 
 @validation_test(
@@ -73,16 +77,7 @@ def binomial(ctx, test):
     remediation="Recalibrate the grades that fail.",
 )
 def jeffreys(ctx, test):
-    table = grade_table(ctx)
-    lights = table["jeffreys_p"].map(traffic_light)
-    worst = table.loc[table["jeffreys_p"].idxmin()]
-    return result(
-        test,
-        _judge(lights),
-        f"lowest p-value {worst['jeffreys_p']:.3f} (grade {worst['grade']})",
-        values={"min_p_value": float(worst["jeffreys_p"])},
-        tables={"grades": table},
-    )
+    return _per_grade_test(ctx, test, "jeffreys_p")
 
 
 @validation_test(
