@@ -35,17 +35,6 @@ def german_data(german_spec):
     return load_model_data(german_spec)
 
 
-@pytest.fixture
-def isolated_project(tmp_path, monkeypatch) -> Path:
-    """A project root with its own empty registry and reports, so tests never touch the real ones."""
-    (tmp_path / "registry_store").mkdir()
-    (tmp_path / "reports").mkdir()
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("WORKBENCH_REPORTS", raising=False)
-    return tmp_path
-
-
 def write_german_csv(path: Path) -> Path:
     """The decoded German data as a CSV, as a bank's own extract would arrive."""
     from workbench.datasets import load_german_credit
