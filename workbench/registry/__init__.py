@@ -8,7 +8,7 @@ from workbench.registry._evidence import (
     read_evidence,
     start_validation_run,
 )
-from workbench.registry._lifecycle import STATUS_TAG, STATUSES, get_status, set_status
+from workbench.registry._lifecycle import STATUS_TAG, STATUSES
 from workbench.registry._records import (
     SPEC_ARTIFACT,
     log_data_validation,
@@ -40,7 +40,6 @@ __all__ = [
     "VersionNotFoundError",
     "configure",
     "ensure_experiment",
-    "get_status",
     "get_version",
     "load_model",
     "log_data_validation",
@@ -49,7 +48,6 @@ __all__ = [
     "model_uri",
     "recorded_spec",
     "register_training",
-    "set_status",
     "start_pipeline_run",
     "tracking_uri",
     "version_for_run",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,8 +76,6 @@ def collect_evidence(client: MlflowClient, name: str, version: int | str) -> Evi
     validation = client.get_run(validation_run_id)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        import json
-
         data_validation = json.loads(
             _read_text(client, record.run_id, "data_validation/data_validation.json", root) or "{}"
         )
