@@ -79,3 +79,65 @@ def german_validation(german_context):
     from workbench.validation import run_validation
 
     return run_validation(german_context)
+
+
+SERVING_PASSWORD = "serving-password"
+
+
+def governed_version(project: Path, client, spec, result, *, promote: str | None) -> int:
+    """Register a trained result and take it through validation and approval (and promotion) by the rules."""
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+    from workbench.registry import register_training, start_pipeline_run
+
+    users = UserStore(project / "registry_store" / "governance" / "users.json")
+    service = GovernanceService(
+        MlflowVersionStore(client), AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
+    )
+    run_id = start_pipeline_run(spec, developer="priya", client=client)
+    version = register_training(result, run_id, developer="priya", client=client)
+    service.register(users.get("priya"), spec.name, version)
+    service.record_validation(
+        users.get("marco"), spec.name, version, "validated", "validation suite passed", {"high": 0}
+    )
+    service.approve(users.get("helen"), spec.name, version, "approved for production")
+    if promote:
+        service.promote(users.get("sam"), spec.name, version, promote, f"deploy as {promote}")
+    return version
+
+
+@pytest.fixture(scope="session")
+def served_project(tmp_path_factory, german_training, german_spec, german_data):
+    """A project whose registry holds an approved GBM @champion and an approved scorecard @challenger.
+
+    Returns (project, champion version, challenger version, tokens by user name). Users: the demo people
+    plus ``los`` (a scoring client) and ``branch`` (a second client); tokens for los, branch, ada (admin) and
+    helen (approver, not a client).
+    """
+    from _pytest.monkeypatch import MonkeyPatch
+
+    from workbench.cli_governance import DEMO_USERS
+    from workbench.governance import UserStore
+    from workbench.registry import configure
+    from workbench.spec import parse_spec
+    from workbench.training import train
+
+    project = tmp_path_factory.mktemp("serving")
+    (project / "registry_store").mkdir()
+    patch = MonkeyPatch()
+    patch.setenv("WORKBENCH_HOME", str(project))
+    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    users = UserStore(project / "registry_store" / "governance" / "users.json")
+    for name, roles in {**DEMO_USERS, "los": ["client"], "branch": ["client"]}.items():
+        users.add(name, roles, SERVING_PASSWORD)
+    tokens = {name: users.issue_token(name, "tests") for name in ("los", "branch", "ada", "helen")}
+    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+    champion = governed_version(project, client, german_spec, german_training, promote="champion")
+    scorecard_dict = german_spec.model_dump(mode="json")
+    scorecard_dict["candidates"] = [c for c in scorecard_dict["candidates"] if c["family"] == "scorecard_logit"]
+    scorecard_spec = parse_spec(scorecard_dict)
+    challenger = governed_version(
+        project, client, scorecard_spec, train(german_data, scorecard_spec), promote="challenger"
+    )
+    patch.undo()
+    return project, champion, challenger, tokens

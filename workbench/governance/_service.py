@@ -49,6 +49,7 @@ RULES: dict[str, Rule] = {
     "add_finding": Rule(
         "validator", ("development", "validated", "under_review", "approved", "production", "challenger")
     ),
+    "set_rollout": Rule("deployer", ("challenger",)),
     "mark_under_review": Rule(("validator", "admin"), ("production", "challenger", "validated", "approved")),
 }
 
@@ -381,3 +382,30 @@ class GovernanceService:
     def mark_under_review(self, user: User, name: str, version: int, reason: str):
         """A monitoring breach or a concern puts a version under review (it keeps serving until replaced)."""
         return self._request(user, "mark_under_review", name, version, reason, [], {"status": "under_review"})
+
+    def set_rollout(self, user: User, name: str, mode: str, reason: str, share: float = 0.0):
+        """Put the @challenger in shadow, in canary on a share of traffic, or take it out (``off``).
+
+        Every scoring-server process follows the new setting within its refresh interval.
+        """
+        from workbench.serving._rollout import MODES, write_setting
+
+        version = self.store.alias_holder(name, "challenger")
+        checks = [(mode in MODES, f"mode: {mode!r} is not one of {', '.join(MODES)}")]
+        if mode == "canary":
+            checks.append((0.0 < share < 1.0, f"share: a canary needs a share between 0 and 1, got {share}"))
+        if version is None:
+            if mode != "off":
+                self._refuse(user, "-", "set_rollout", f"{name}/-", reason, None, "no @challenger is set", None)
+            return write_setting(name, "off", challenger_version=None, actor=user.name, reason=reason)
+        record = self._request(
+            user,
+            "set_rollout",
+            name,
+            version,
+            reason,
+            checks,
+            details={"mode": mode, "share": share if mode == "canary" else 0.0},
+        )
+        write_setting(name, mode, share=share, challenger_version=version, actor=user.name, reason=reason)
+        return record

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from workbench.paths import registry_store
 
-ROLES = ("developer", "validator", "approver", "deployer", "admin")
+ROLES = ("developer", "validator", "approver", "deployer", "admin", "client")
+TOKEN_PREFIX = "wbt_"
 _NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 MIN_SECRET_LENGTH = 8
@@ -42,6 +43,7 @@ class User:
     salt: str
     secret_hash: str
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    tokens: list[dict[str, str]] = field(default_factory=list)
 
     def has(self, role: str) -> bool:
         """True if the user holds ``role``."""
@@ -56,6 +58,11 @@ def users_path() -> Path:
 
 def _hash(secret: str, salt: bytes) -> str:
     return base64.b64encode(hashlib.scrypt(secret.encode("utf-8"), salt=salt, **_SCRYPT)).decode("ascii")
+
+
+def token_sha256(token: str) -> str:
+    """Tokens are 256 random bits, so a plain sha256 is a safe and fast lookup key."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class UserStore:
@@ -118,6 +125,36 @@ class UserStore:
             raise UserError(f"user: no user named {name!r}")
         del users[name]
         self._save(users)
+
+    def issue_token(self, name: str, label: str = "") -> str:
+        """A new bearer token for a user (shown once; only its sha256 is kept)."""
+        users = self._load()
+        if name not in users:
+            raise UserError(f"user: no user named {name!r}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        users[name].tokens.append(
+            {
+                "sha256": token_sha256(token),
+                "label": label,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        self._save(users)
+        return token
+
+    def revoke_tokens(self, name: str) -> int:
+        """Remove every token of a user; returns how many there were."""
+        users = self._load()
+        if name not in users:
+            raise UserError(f"user: no user named {name!r}")
+        count = len(users[name].tokens)
+        users[name].tokens = []
+        self._save(users)
+        return count
+
+    def token_index(self) -> dict[str, User]:
+        """Token sha256 to user, for servers that check a token per request."""
+        return {t["sha256"]: user for user in self._load().values() for t in user.tokens}
 
     def authenticate(self, name: str, secret: str) -> User:
         """The user if the secret matches, else :class:`AuthenticationError` (constant-time comparison)."""

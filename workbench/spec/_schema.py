@@ -216,6 +216,46 @@ class Thresholds(_Strict):
         return self
 
 
+class RolloutLimits(_Strict):
+    """When a canary is rolled back: judged over its most recent ``window`` requests once ``min_requests`` came."""
+
+    canary_share: float = Field(0.10, gt=0.0, lt=1.0, description="share of traffic answered by the canary")
+    window: int = Field(200, ge=10, description="most recent canary requests judged")
+    min_requests: int = Field(50, ge=5, description="no verdict before this many canary requests")
+    max_error_rate: float = Field(0.02, ge=0.0, le=1.0)
+    max_p99_ms: float = Field(50.0, gt=0.0, description="p99 of the canary model's scoring time, milliseconds")
+    max_score_psi: float = Field(0.25, gt=0.0, description="PSI of canary scores against the champion's")
+
+    @model_validator(mode="after")
+    def _window_holds_minimum(self) -> RolloutLimits:
+        if self.min_requests > self.window:
+            raise KeyedProblems(
+                [("serving.rollout.min_requests", f"{self.min_requests} exceeds the window of {self.window}")]
+            )
+        return self
+
+
+class ServingSpec(_Strict):
+    """What the scoring server accepts and how it rolls out a challenger."""
+
+    max_batch: int = Field(1000, ge=1, description="most applications in one request")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="larger bodies get 413")
+    input_ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="accepted [low, high] per numeric feature; default: observed range widened"
+    )
+    range_margin: float = Field(
+        0.5, ge=0.0, le=10.0, description="default ranges widen the observed range by this share of its span"
+    )
+    rollout: RolloutLimits = Field(default_factory=RolloutLimits)
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> ServingSpec:
+        for name, (low, high) in self.input_ranges.items():
+            if not low < high:
+                raise KeyedProblems([(f"serving.input_ranges.{name}", f"low {low} must be below high {high}")])
+        return self
+
+
 class ModelSpec(_Strict):
     """The whole description of one model; the registered model name is ``name``."""
 
@@ -235,6 +275,7 @@ class ModelSpec(_Strict):
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
     decision: DecisionSpec
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    serving: ServingSpec = Field(default_factory=ServingSpec)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ModelSpec:
@@ -254,6 +295,9 @@ class ModelSpec(_Strict):
         for key in self.decision.adverse_action_texts:
             if key not in self.features.all:
                 problems.append((f"decision.adverse_action_texts.{key}", f"{key!r} is not a feature"))
+        for key in self.serving.input_ranges:
+            if key not in self.features.numeric:
+                problems.append((f"serving.input_ranges.{key}", f"{key!r} is not a numeric feature"))
         if problems:
             raise KeyedProblems(problems)
         return self

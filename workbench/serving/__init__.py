@@ -1,0 +1,31 @@
+"""The production scoring server: approved versions only, durable decision records, reason codes, rollout."""
+
+from workbench.serving._app import app_from_environment, create_app
+from workbench.serving._auth import TokenIndex
+from workbench.serving._decision_log import DecisionLog, decision_log_path, new_decision_id
+from workbench.serving._deployment import Deployment, DeploymentError, GenericScorer, load_deployment
+from workbench.serving._inputs import InputError, InputProblem, InputSchema
+from workbench.serving._rollout import CanaryJudge, RolloutSetting, read_setting, rollout_path, write_setting
+from workbench.serving._server import ModelServer
+
+__all__ = [
+    "CanaryJudge",
+    "DecisionLog",
+    "Deployment",
+    "DeploymentError",
+    "GenericScorer",
+    "InputError",
+    "InputProblem",
+    "InputSchema",
+    "ModelServer",
+    "RolloutSetting",
+    "TokenIndex",
+    "app_from_environment",
+    "create_app",
+    "decision_log_path",
+    "load_deployment",
+    "new_decision_id",
+    "read_setting",
+    "rollout_path",
+    "write_setting",
+]

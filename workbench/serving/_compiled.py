@@ -1,0 +1,239 @@
+"""A plain-numpy scoring path derived from a registered pipeline, for one-row latency in microseconds.
+
+The artefact's own ``predict_proba`` spends most of a single-row request in pandas and validation code. The
+server therefore derives, at load time and from the artefact alone, an equivalent path:
+
+* the preprocessing as lookup tables: each categorical feature's encoded block per known level (found by
+  probing the fitted ``ColumnTransformer``), each numeric feature as an affine map (probed at 0 and 1);
+* a logistic model as coefficients, with exact contributions ``(x - development mean) * coef``;
+* a shallow tree ensemble (gradient boosting, depth <= 3) as per-tree decision patterns: the leaf and the
+  TreeSHAP values for every pattern of split outcomes are tabulated once, so scoring a row is reading tables.
+
+The TreeSHAP tables hold exact Shapley values of the path-dependent value function (the one ``shap``'s
+``TreeExplainer`` uses by default), computed per tree by enumerating coalitions of the tree's few split
+columns. Whatever cannot be compiled raises :class:`NotCompilable`; the caller then serves the generic path.
+The caller also checks the compiled path against the artefact on the whole validation sample before use.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from workbench.explain._contributions import _column_owners
+
+MAX_TREE_SPLITS = 7  # depth-3 trees: 2**7 = 128 patterns per tree
+
+
+class NotCompilable(ValueError):
+    """The pipeline has a part the compiled path does not know; the generic path serves it."""
+
+
+class _Encoder:
+    """Raw feature values to the encoded row, from tables probed off the fitted preprocessing."""
+
+    def __init__(
+        self,
+        preprocess: ColumnTransformer,
+        numeric: list[str],
+        categorical: list[str],
+        levels: dict[str, list[str]],
+        base: pd.DataFrame,
+    ) -> None:
+        features = numeric + categorical
+        owners = _column_owners(preprocess, features)
+        self.width = len(owners)
+        self.numeric = numeric
+        self.categorical = categorical
+        self.owners = owners
+        self.numeric_columns: dict[str, np.ndarray] = {}
+        self.numeric_affine: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.numeric_missing: dict[str, np.ndarray] = {}
+        for name in numeric:
+            columns = np.flatnonzero(owners == features.index(name))
+            at0, at1, missing = (self._probe(preprocess, base, name, v)[columns] for v in (0.0, 1.0, np.nan))
+            self.numeric_columns[name] = columns
+            self.numeric_affine[name] = (at0, at1 - at0)
+            self.numeric_missing[name] = missing
+        self.category_columns: dict[str, np.ndarray] = {}
+        self.category_blocks: dict[str, dict[str, np.ndarray]] = {}
+        for name in categorical:
+            columns = np.flatnonzero(owners == features.index(name))
+            self.category_columns[name] = columns
+            self.category_blocks[name] = {
+                level: self._probe(preprocess, base, name, level)[columns] for level in levels[name]
+            }
+
+    @staticmethod
+    def _probe(preprocess: ColumnTransformer, base: pd.DataFrame, name: str, value: object) -> np.ndarray:
+        row = base.copy()
+        row[name] = pd.Series([value], index=row.index, dtype=row[name].dtype if value is not None else object)
+        return np.asarray(preprocess.transform(row), dtype=float)[0]
+
+    def encode(self, rows: list[dict[str, object]]) -> np.ndarray:
+        """Encoded matrix for validated rows (numbers as floats, categories as known levels, None = missing)."""
+        out = np.zeros((len(rows), self.width))
+        for i, row in enumerate(rows):
+            target = out[i]
+            for name in self.numeric:
+                value = row[name]
+                if value is None:
+                    target[self.numeric_columns[name]] = self.numeric_missing[name]
+                else:
+                    offset, slope = self.numeric_affine[name]
+                    target[self.numeric_columns[name]] = offset + slope * float(value)
+            for name in self.categorical:
+                target[self.category_columns[name]] = self.category_blocks[name][row[name]]
+        return out
+
+
+def _tree_tables(tree, n_columns: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For one fitted tree: split nodes (column, threshold) and, per pattern of outcomes, leaf value and SHAP.
+
+    Bit ``j`` of a pattern is 1 when the row goes left at split ``j`` (``x[column] <= threshold``).
+    """
+    t = tree.tree_
+    splits = [n for n in range(t.node_count) if t.children_left[n] != -1]
+    if len(splits) > MAX_TREE_SPLITS:
+        raise NotCompilable(f"a tree has {len(splits)} splits; at most {MAX_TREE_SPLITS} are tabulated")
+    position = {node: j for j, node in enumerate(splits)}
+    cover = t.weighted_n_node_samples
+    values = t.value[:, 0, 0] * scale
+    columns = sorted({int(t.feature[n]) for n in splits})
+
+    def expectation(node: int, known: frozenset[int], pattern: int) -> float:
+        if t.children_left[node] == -1:
+            return float(values[node])
+        left, right = t.children_left[node], t.children_right[node]
+        if int(t.feature[node]) in known:
+            goes_left = (pattern >> position[node]) & 1
+            return expectation(left if goes_left else right, known, pattern)
+        return (
+            cover[left] * expectation(left, known, pattern) + cover[right] * expectation(right, known, pattern)
+        ) / cover[node]
+
+    n_patterns = 2 ** len(splits)
+    leaf_value = np.empty(n_patterns)
+    shap_values = np.zeros((n_patterns, n_columns))
+    m = len(columns)
+    weights = {size: math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m) for size in range(m)}
+    everything = frozenset(columns)
+    for pattern in range(n_patterns):
+        leaf_value[pattern] = expectation(0, everything, pattern)
+        memo: dict[frozenset[int], float] = {}
+
+        def value_of(coalition: frozenset[int], pattern: int = pattern, memo: dict = memo) -> float:
+            if coalition not in memo:
+                memo[coalition] = expectation(0, coalition, pattern)
+            return memo[coalition]
+
+        for column in columns:
+            others = [c for c in columns if c != column]
+            total = 0.0
+            for size in range(m):
+                for subset in combinations(others, size):
+                    coalition = frozenset(subset)
+                    total += weights[size] * (value_of(coalition | {column}) - value_of(coalition))
+            shap_values[pattern, column] = total
+    split_columns = np.array([int(t.feature[n]) for n in splits], dtype=int)
+    thresholds = np.array([float(t.threshold[n]) for n in splits])
+    return split_columns, thresholds, leaf_value, shap_values
+
+
+class _LogisticPath:
+    """Exact scorecard arithmetic: log-odds and contributions from the development mean."""
+
+    method = "exact (logistic scorecard)"
+
+    def __init__(self, estimator: LogisticRegression, encoded_background: np.ndarray, aggregate: np.ndarray) -> None:
+        self.coef = estimator.coef_[0].astype(float)
+        self.intercept = float(estimator.intercept_[0])
+        self.mean = encoded_background.mean(axis=0)
+        self.aggregate = aggregate
+
+    def log_odds_and_contributions(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log-odds per row and contributions per raw feature."""
+        return encoded @ self.coef + self.intercept, ((encoded - self.mean) * self.coef) @ self.aggregate
+
+
+class _TreeEnsemblePath:
+    """Binary gradient boosting as tabulated decision patterns (see the module docstring)."""
+
+    method = "TreeSHAP (tabulated path-dependent)"
+
+    def __init__(self, estimator: GradientBoostingClassifier, aggregate: np.ndarray) -> None:
+        n_columns = aggregate.shape[0]
+        if estimator.n_classes_ != 2 or estimator.estimators_.shape[1] != 1:
+            raise NotCompilable("only binary gradient boosting is compiled")
+        if estimator.init_ != "zero" and not hasattr(estimator.init_, "class_prior_"):
+            raise NotCompilable("only the default prior initial estimator is compiled")
+        self.init = float(estimator._raw_predict_init(np.zeros((1, n_columns), dtype=np.float32))[0, 0])
+        tables = [_tree_tables(t, n_columns, estimator.learning_rate) for t in estimator.estimators_[:, 0]]
+        width = max(len(c) for c, *_ in tables)
+        n_trees = len(tables)
+        self.columns = np.zeros((n_trees, width), dtype=int)
+        self.thresholds = np.full((n_trees, width), np.inf)  # padding: always "left", bit set, never read
+        self.leaf = np.zeros((n_trees, 2**width))
+        shap_encoded = np.zeros((n_trees, 2**width, n_columns))
+        for i, (columns, thresholds, leaf, shap_values) in enumerate(tables):
+            k = len(columns)
+            self.columns[i, :k], self.thresholds[i, :k] = columns, thresholds
+            # a pattern's bits beyond the tree's own splits are padding: repeat its table for each of them
+            reps = 2 ** (width - k)
+            self.leaf[i] = np.tile(leaf, reps)
+            shap_encoded[i] = np.tile(shap_values, (reps, 1))
+        self.shap = shap_encoded @ aggregate  # per raw feature: summed once here, not per request
+        self.powers = 2 ** np.arange(width)
+        self.tree_index = np.arange(n_trees)
+
+    def log_odds_and_contributions(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log-odds per row and contributions per raw feature."""
+        x = encoded.astype(np.float32).astype(float)  # trees compare float32 inputs, as scikit-learn does
+        goes_left = x[:, self.columns] <= self.thresholds  # rows x trees x splits
+        patterns = goes_left @ self.powers
+        leaves = self.leaf[self.tree_index, patterns]  # rows x trees
+        raw = self.init + leaves.sum(axis=1)
+        contributions = self.shap[self.tree_index, patterns].sum(axis=1)
+        return raw, contributions
+
+
+class CompiledScorer:
+    """Scores and per-feature contributions for validated input rows, without pandas on the request path."""
+
+    def __init__(
+        self,
+        model: Pipeline,
+        numeric: list[str],
+        categorical: list[str],
+        levels: dict[str, list[str]],
+        background: pd.DataFrame,
+    ) -> None:
+        preprocess = model.named_steps.get("preprocess")
+        estimator = model.named_steps.get("model")
+        if not isinstance(preprocess, ColumnTransformer):
+            raise NotCompilable("the pipeline has no fitted ColumnTransformer step named 'preprocess'")
+        self.features = numeric + categorical
+        self.encoder = _Encoder(preprocess, numeric, categorical, levels, background.iloc[[0]])
+        owners = self.encoder.owners
+        aggregate = np.zeros((len(owners), len(self.features)))
+        aggregate[np.arange(len(owners)), owners] = 1.0
+        if isinstance(estimator, LogisticRegression) and estimator.coef_.shape[0] == 1:
+            encoded_background = np.asarray(preprocess.transform(background), dtype=float)
+            self.path: _LogisticPath | _TreeEnsemblePath = _LogisticPath(estimator, encoded_background, aggregate)
+        elif isinstance(estimator, GradientBoostingClassifier):
+            self.path = _TreeEnsemblePath(estimator, aggregate)
+        else:
+            raise NotCompilable(f"no compiled path for {type(estimator).__name__}")
+        self.method = self.path.method
+
+    def score(self, rows: list[dict[str, object]]) -> tuple[np.ndarray, np.ndarray]:
+        """Probability of the adverse outcome and contributions per raw feature (log-odds), per row."""
+        log_odds, contributions = self.path.log_odds_and_contributions(self.encoder.encode(rows))
+        return 1.0 / (1.0 + np.exp(-log_odds)), contributions

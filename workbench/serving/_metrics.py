@@ -1,0 +1,45 @@
+"""Prometheus metrics of the scoring server (aggregated over worker processes when there are several).
+
+With several uvicorn workers, ``workbench serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker starts,
+so each worker writes its samples to shared files and ``/metrics`` adds them up.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("workbench_requests_total", "Requests by endpoint and HTTP status", ["endpoint", "status"])
+DECISIONS = Counter(
+    "workbench_decisions_total",
+    "Recorded decisions by model version, route and decision",
+    ["version", "route", "decision"],
+)
+LATENCY = Histogram(
+    "workbench_request_seconds",
+    "Time from request received to response ready, by endpoint",
+    ["endpoint"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+ROLLBACKS = Counter("workbench_canary_rollbacks_total", "Canaries rolled back automatically")
+CHAMPION = Gauge("workbench_champion_version", "Version serving as champion", multiprocess_mode="max")
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text, from every worker when running multi-process."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
