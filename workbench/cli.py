@@ -253,13 +253,14 @@ def run_app(
     serve(port=port, address=address, show=show)
 
 
-def _register_governance() -> None:
-    from workbench.cli_governance import register
+def _register_subcommands() -> None:
+    from workbench import cli_governance, cli_serving
 
-    register(app)
+    cli_governance.register(app)
+    cli_serving.register(app)
 
 
-_register_governance()
+_register_subcommands()
 
 
 def main() -> None:

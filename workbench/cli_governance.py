@@ -23,6 +23,7 @@ DEMO_USERS = {
     "helen": ["approver"],
     "sam": ["deployer"],
     "ada": ["admin"],
+    "los": ["client"],
 }
 
 
@@ -59,7 +60,9 @@ def _require_admin(as_user: str | None) -> None:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="user name")],
-    role: Annotated[list[str], typer.Option("--role", help="developer, validator, approver, deployer or admin")],
+    role: Annotated[
+        list[str], typer.Option("--role", help="developer, validator, approver, deployer, admin or client")
+    ],
     as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
 ) -> None:
     """Add a user; the password comes from WORKBENCH_NEW_PASSWORD or a prompt."""
@@ -102,12 +105,32 @@ def users_remove(
     typer.echo(f"removed {name}")
 
 
+@users_app.command("token")
+def users_token(
+    name: Annotated[str, typer.Argument(help="user name (a scoring client, or an admin for /metrics)")],
+    label: Annotated[str, typer.Option(help="what the token is for, e.g. the calling system")] = "",
+    revoke: Annotated[bool, typer.Option(help="revoke every token of the user instead")] = False,
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+) -> None:
+    """Issue a bearer token for the scoring server (printed once; only its hash is kept), or revoke them."""
+    from workbench.governance import UserError, UserStore
+
+    _require_admin(as_user)
+    try:
+        if revoke:
+            typer.echo(f"revoked {UserStore().revoke_tokens(name)} token(s) of {name}")
+            return
+        typer.echo(UserStore().issue_token(name, label))
+    except UserError as error:
+        _fail(str(error))
+
+
 @users_app.command("demo")
 def users_demo(
     password: Annotated[str, typer.Option(help="password for every demonstration user")] = "demo-password",
 ) -> None:
     """Create the demonstration users (priya developer, marco validator, helen approver, sam deployer, ada
-    admin) when they do not exist yet. For demonstrations only: they share one known password."""
+    admin, los scoring client) when they do not exist yet. For demonstrations only: they share one known password."""
     from workbench.governance import UserStore
 
     store = UserStore()

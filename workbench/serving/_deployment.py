@@ -103,6 +103,24 @@ class Deployment:
         }
 
 
+def reason_codes(spec: ModelSpec, contributions: np.ndarray) -> list[list[dict[str, Any]]]:
+    """Top-k features pushing each case towards the adverse outcome, with the spec's adverse-action texts."""
+    k = spec.decision.reason_codes
+    texts = spec.decision.adverse_action_texts
+    features = list(spec.features.all)
+    out = []
+    for row in contributions:
+        order = np.argsort(-row, kind="stable")[:k]
+        out.append(
+            [
+                {"feature": features[j], "text": texts.get(features[j], features[j]), "contribution": float(row[j])}
+                for j in order
+                if row[j] > 0
+            ]
+        )
+    return out
+
+
 def _servable(name: str, version: int, tags: dict[str, str]) -> None:
     status = tags.get(STATUS_TAG, "")
     if status not in SERVABLE_STATUSES or not tags.get("approved_model_sha256"):
@@ -143,41 +161,60 @@ def _choose_scorer(
     return compiled, "compiled", {"compiled": True, **check}
 
 
-def load_deployment(client: MlflowClient, name: str, version: int, *, compile_path: bool = True) -> Deployment:
-    """Load an approved version whose artefact hashes to the approved sha256, ready to score."""
-    record = get_version(client, name, version)
-    tags = dict(record.tags)
-    _servable(name, version, tags)
+def load_artefact(client: MlflowClient, name: str, version: int) -> tuple[Pipeline, str]:
+    """The version's pipeline and the sha256 of exactly the bytes it was loaded from."""
     with tempfile.TemporaryDirectory() as folder:
         local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, version), dst_path=folder)
-        sha = directory_sha256(local)
-        if sha != tags["approved_model_sha256"]:
-            raise DeploymentError(
-                f"{name}/{version}: the artefact's sha256 {sha[:12]}... differs from the approved "
-                f"{tags['approved_model_sha256'][:12]}...; refusing to serve a changed model"
-            )
-        model = mlflow.sklearn.load_model(local)
-    spec = recorded_spec(client, record.run_id)
+        return mlflow.sklearn.load_model(local), directory_sha256(local)
+
+
+@dataclass
+class Reference:
+    """The recorded spec and the samples a version was developed and validated on."""
+
+    spec: ModelSpec
+    inputs: pd.DataFrame
+    development: pd.DataFrame
+    validation: pd.DataFrame
+
+
+def load_reference(client: MlflowClient, name: str, version: int, tags: dict[str, str], run_id: str) -> Reference:
+    """The spec recorded with the version, its data (hash-checked) and its split (hash-checked)."""
+    spec = recorded_spec(client, run_id)
     data = load_model_data(spec, expected_sha256=tags.get("data_sha256"))
     split = make_split(data.frame, spec)
     if tags.get("split_sha256") and split.sha256 != tags["split_sha256"]:
         raise DeploymentError(f"{name}/{version}: the recorded split cannot be re-derived from the data")
     inputs = model_inputs(data.frame, spec)
-    development, validation = inputs.iloc[split.development], inputs.iloc[split.validation]
+    return Reference(spec, inputs, inputs.iloc[split.development], inputs.iloc[split.validation])
+
+
+def load_deployment(client: MlflowClient, name: str, version: int, *, compile_path: bool = True) -> Deployment:
+    """Load an approved version whose artefact hashes to the approved sha256, ready to score."""
+    record = get_version(client, name, version)
+    tags = dict(record.tags)
+    _servable(name, version, tags)
+    model, sha = load_artefact(client, name, version)
+    if sha != tags["approved_model_sha256"]:
+        raise DeploymentError(
+            f"{name}/{version}: the artefact's sha256 {sha[:12]}... differs from the approved "
+            f"{tags['approved_model_sha256'][:12]}...; refusing to serve a changed model"
+        )
+    ref = load_reference(client, name, version, tags, record.run_id)
     if compile_path:
-        scorer, path, check = _choose_scorer(model, spec, inputs, development, validation)
+        scorer, path, check = _choose_scorer(model, ref.spec, ref.inputs, ref.development, ref.validation)
     else:
-        scorer, path, check = GenericScorer(model, spec, development), "generic", {"compiled": False}
+        scorer, path, check = GenericScorer(model, ref.spec, ref.development), "generic", {"compiled": False}
     log.info("loaded %s/%s (sha256 %s...) on the %s path", name, version, sha[:12], path)
     return Deployment(
         name=name,
         version=int(version),
         model_sha256=sha,
-        spec=spec,
-        schema=InputSchema.from_data(spec, inputs),
+        spec=ref.spec,
+        schema=InputSchema.from_data(ref.spec, ref.inputs),
         scorer=scorer,
         path=path,
         path_check=check,
-        reference_scores=model.predict_proba(validation)[:, 1],
+        reference_scores=model.predict_proba(ref.validation)[:, 1],
         tags=tags,
     )

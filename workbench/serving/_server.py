@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from mlflow import MlflowClient
 
 from workbench.governance import AuditTrail
 from workbench.serving._decision_log import DecisionLog, new_decision_id
-from workbench.serving._deployment import Deployment, DeploymentError, load_deployment
+from workbench.serving._deployment import Deployment, DeploymentError, load_deployment, reason_codes
 from workbench.serving._inputs import InputError
 from workbench.serving._rollout import CanaryJudge, RolloutSetting, read_setting, write_setting
 
@@ -47,24 +46,6 @@ class Outcome:
             "version": r["version"],
             "route": r["route"],
         }
-
-
-def _reasons(deployment: Deployment, contributions: np.ndarray) -> list[list[dict[str, Any]]]:
-    """Top-k features pushing each case towards the adverse outcome, with the spec's notice texts."""
-    k = deployment.spec.decision.reason_codes
-    texts = deployment.spec.decision.adverse_action_texts
-    features = deployment.schema.names
-    out = []
-    for row in contributions:
-        order = np.argsort(-row, kind="stable")[:k]
-        out.append(
-            [
-                {"feature": features[j], "text": texts.get(features[j], features[j]), "contribution": float(row[j])}
-                for j in order
-                if row[j] > 0
-            ]
-        )
-    return out
 
 
 def _now() -> str:
@@ -186,7 +167,7 @@ class ModelServer:
         champion = self.champion
         rows = champion.schema.check(applications)
         scores, contributions = champion.scorer.score(rows)
-        reasons = _reasons(champion, contributions)
+        reasons = reason_codes(champion.spec, contributions)
         latency = (time.perf_counter() - started) * 1000.0
         when = _now()
         records = [
@@ -245,7 +226,7 @@ class ModelServer:
         try:
             rows = challenger.schema.check(applications)
             scores, contributions = challenger.scorer.score(rows)
-            reasons = _reasons(challenger, contributions)
+            reasons = reason_codes(challenger.spec, contributions)
         except (InputError, ArithmeticError, ValueError, RuntimeError, KeyError, TypeError) as error:
             log.warning("challenger %s/%s failed: %s", self.model, challenger.version, error)
             return [], True, (time.perf_counter() - started) * 1000.0

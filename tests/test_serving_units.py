@@ -1,0 +1,245 @@
+"""The scoring server's parts on real German credit models: compiled path, input contract, log, canary judge."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from workbench.serving import CanaryJudge, DecisionLog, InputError, InputSchema
+from workbench.serving._compiled import CompiledScorer
+from workbench.spec import parse_spec
+from workbench.training import model_inputs, train
+
+
+@pytest.fixture(scope="module")
+def german_inputs(german_data, german_spec):
+    return model_inputs(german_data.frame, german_spec)
+
+
+@pytest.fixture(scope="module")
+def scorecard_training(german_data, german_spec):
+    data = german_spec.model_dump(mode="json")
+    data["candidates"] = [c for c in data["candidates"] if c["family"] == "scorecard_logit"]
+    spec = parse_spec(data)
+    return spec, train(german_data, spec)
+
+
+def _levels(inputs, spec):
+    return {c: sorted(inputs[c].dropna().unique().tolist()) for c in spec.features.categorical}
+
+
+def _compiled(model, spec, inputs, split):
+    return CompiledScorer(
+        model,
+        list(spec.features.numeric),
+        list(spec.features.categorical),
+        _levels(inputs, spec),
+        inputs.iloc[split.development],
+    )
+
+
+def test_compiled_gbm_equals_predict_proba_and_shap_on_every_row(german_training, german_spec, german_inputs):
+    import shap
+
+    model = german_training.model
+    scorer = _compiled(model, german_spec, german_inputs, german_training.split)
+    rows = german_inputs.to_dict("records")
+    scores, contributions = scorer.score(rows)
+    assert np.abs(scores - model.predict_proba(german_inputs)[:, 1]).max() <= 1e-12
+    # independent: shap's own TreeExplainer on the encoded matrix, one-hot columns summed per raw feature
+    encoded = model.named_steps["preprocess"].transform(german_inputs)
+    values = shap.TreeExplainer(model.named_steps["model"]).shap_values(encoded)
+    owners = scorer.encoder.owners
+    expected = np.zeros_like(contributions)
+    for column, owner in enumerate(owners):
+        expected[:, owner] += values[:, column]
+    assert np.abs(contributions - expected).max() <= 1e-9
+    # additivity: contributions sum to the log-odds minus the explainer's expected value
+    log_odds = np.log(scores / (1 - scores))
+    base = float(np.atleast_1d(shap.TreeExplainer(model.named_steps["model"]).expected_value)[-1])
+    assert np.abs(contributions.sum(axis=1) + base - log_odds).max() <= 1e-9
+
+
+def test_compiled_scorecard_is_exact(scorecard_training, german_inputs):
+    spec, result = scorecard_training
+    model = result.model
+    scorer = _compiled(model, spec, german_inputs, result.split)
+    scores, contributions = scorer.score(german_inputs.to_dict("records"))
+    assert scorer.method.startswith("exact")
+    assert np.abs(scores - model.predict_proba(german_inputs)[:, 1]).max() <= 1e-12
+    # coefficient x (encoded - development mean), by hand
+    pre, lr = model.named_steps["preprocess"], model.named_steps["model"]
+    encoded = pre.transform(german_inputs)
+    mean = pre.transform(german_inputs.iloc[result.split.development]).mean(axis=0)
+    by_column = (encoded - mean) * lr.coef_[0]
+    assert np.allclose(contributions.sum(axis=1), by_column.sum(axis=1), atol=1e-12)
+
+
+def test_missing_values_follow_the_pipeline_imputation(german_training, german_spec, german_inputs):
+    frame = german_inputs.head(20).copy()
+    frame["credit_amount"] = np.nan
+    scorer = _compiled(german_training.model, german_spec, german_inputs, german_training.split)
+    rows = [{k: (None if k == "credit_amount" else v) for k, v in r.items()} for r in frame.to_dict("records")]
+    scores, _ = scorer.score(rows)
+    assert np.abs(scores - german_training.model.predict_proba(frame)[:, 1]).max() <= 1e-12
+
+
+@pytest.fixture(scope="module")
+def schema(german_spec, german_inputs):
+    return InputSchema.from_data(german_spec, german_inputs)
+
+
+@pytest.fixture
+def good(german_inputs):
+    return german_inputs.iloc[0].to_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda r: r.pop("duration_months"), "applications[0].duration_months", "is missing"),
+        (lambda r: r.update(shoe_size=42), "applications[0].shoe_size", "is not a field"),
+        (lambda r: r.update(credit_amount="1000"), "applications[0].credit_amount", "must be a number"),
+        (lambda r: r.update(credit_amount=True), "applications[0].credit_amount", "must be a number"),
+        (lambda r: r.update(credit_amount=-5), "applications[0].credit_amount", "out of range"),
+        (lambda r: r.update(credit_amount=10**9), "applications[0].credit_amount", "out of range"),
+        (lambda r: r.update(duration_months=12.5), "applications[0].duration_months", "whole number"),
+        (lambda r: r.update(housing="castle"), "applications[0].housing", "unknown category"),
+        (lambda r: r.update(housing=3), "applications[0].housing", "must be a string"),
+        (lambda r: r.update(savings=None), "applications[0].savings", "is null"),
+    ],
+)
+def test_every_contract_breach_names_the_field(schema, good, change, field, words):
+    change(good)
+    with pytest.raises(InputError) as caught:
+        schema.check([good])
+    problems = {p.field: p.message for p in caught.value.problems}
+    assert field in problems and words in problems[field], problems
+
+
+def test_unknown_category_suggests_the_closest(schema, good):
+    good["housing"] = "onw"
+    with pytest.raises(InputError, match="did you mean 'own'"):
+        schema.check([good])
+
+
+def test_ranges_come_from_the_data_widened_or_from_the_spec(german_spec, german_inputs):
+    schema = InputSchema.from_data(german_spec, german_inputs)
+    amount = schema.fields["credit_amount"]
+    low, high = german_inputs.credit_amount.min(), german_inputs.credit_amount.max()
+    assert amount.low == 0.0 and amount.high == pytest.approx(high + 0.5 * (high - low))
+    data = german_spec.model_dump(mode="json")
+    data["serving"] = {"input_ranges": {"credit_amount": [100, 50000]}}
+    ranged = InputSchema.from_data(parse_spec(data), german_inputs).fields["credit_amount"]
+    assert (ranged.low, ranged.high) == (100.0, 50000.0)
+
+
+def test_spec_refuses_bad_serving_settings(german_spec):
+    from workbench.spec import SpecError
+
+    data = german_spec.model_dump(mode="json")
+    for serving, key in [
+        ({"input_ranges": {"housing": [0, 1]}}, "serving.input_ranges.housing"),
+        ({"input_ranges": {"credit_amount": [10, 1]}}, "serving.input_ranges.credit_amount"),
+        ({"rollout": {"min_requests": 500, "window": 100}}, "serving.rollout.min_requests"),
+    ]:
+        with pytest.raises(SpecError) as caught:
+            parse_spec({**data, "serving": serving})
+        assert key in str(caught.value)
+
+
+def test_canonical_rows_keep_spec_order_and_types(schema, good):
+    (row,) = schema.check([dict(reversed(list(good.items())))])
+    assert list(row) == schema.names
+    assert isinstance(row["duration_months"], int) and isinstance(row["housing"], str)
+
+
+def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
+    log = DecisionLog(tmp_path / "d.db")
+    records = [
+        {
+            "id": f"id-{i}",
+            "time": "t",
+            "model": "m",
+            "version": 1,
+            "model_sha256": "s",
+            "route": "champion",
+            "input": {"a": i},
+            "score": i / 10,
+            "decision": "approve",
+            "reasons": [],
+            "latency_ms": 0.1,
+            "client": "los",
+            "related": None,
+        }
+        for i in range(50)
+    ]
+
+    async def many() -> None:
+        await asyncio.gather(*(log.append([r]) for r in records))
+
+    asyncio.run(many())
+    other = DecisionLog(tmp_path / "d.db")  # a second process's view of the same file
+    assert other.count() == 50 and other.get("id-7")["input"] == {"a": 7}
+    assert log.commits < 50  # group commit: concurrent appends shared transactions
+    with pytest.raises(Exception, match="UNIQUE"):
+        log.append_now([records[0]])  # an id is recorded once; the failure reaches the caller
+    log.close()
+
+
+def _judge(**limits):
+    from workbench.spec._schema import RolloutLimits
+
+    reference = np.random.default_rng(0).beta(2, 5, 2000)
+    return CanaryJudge(RolloutLimits(min_requests=20, window=100, **limits), reference), reference
+
+
+def test_canary_judge_passes_a_healthy_canary_and_names_each_breach():
+    rng = np.random.default_rng(1)
+    judge, _ = _judge()
+    for _ in range(100):
+        s = float(rng.beta(2, 5))
+        judge.observe(error=False, latency_ms=0.2, canary_score=s + rng.normal(0, 0.005), champion_score=s)
+    assert judge.verdict() is None
+    broken, _ = _judge()
+    for i in range(30):
+        broken.observe(error=i % 5 == 0, latency_ms=0.2, canary_score=0.2, champion_score=0.2)
+    assert "error rate" in broken.verdict().reason
+    slow, _ = _judge(max_p99_ms=20)
+    for _ in range(30):
+        slow.observe(error=False, latency_ms=80.0, canary_score=0.2, champion_score=0.2)
+    assert "p99 latency" in slow.verdict().reason
+    shifted, _ = _judge()
+    for _ in range(60):
+        s = float(rng.beta(2, 5))
+        shifted.observe(error=False, latency_ms=0.2, canary_score=min(0.99, s + 0.3), champion_score=s)
+    verdict = shifted.verdict()
+    assert "score PSI" in verdict.reason and verdict.measurements["score_psi"] > 0.25
+
+
+def test_rollout_setting_changes_only_from_the_generation_read(tmp_path, monkeypatch):
+    from workbench.serving import read_setting, write_setting
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    (tmp_path / "registry_store").mkdir()
+    first = write_setting("m", "canary", share=0.1, challenger_version=2, actor="sam", reason="try")
+    assert read_setting("m").mode == "canary" and first.generation == 1
+    assert write_setting("m", "off", challenger_version=2, actor="x", reason="r", expected_generation=0) is None
+    assert write_setting("m", "off", challenger_version=2, actor="x", reason="r", expected_generation=1)
+    assert read_setting("m").mode == "off"
+
+
+def test_tokens_are_stored_hashed_and_revocable(tmp_path):
+    from workbench.governance import UserStore
+    from workbench.serving import TokenIndex
+
+    store = UserStore(tmp_path / "users.json")
+    store.add("los", ["client"], "a-long-secret")
+    token = store.issue_token("los", "origination")
+    assert token not in (tmp_path / "users.json").read_text()
+    index = TokenIndex(store, recheck_seconds=0)
+    assert index.user(token).name == "los" and index.user(token + "x") is None
+    store.revoke_tokens("los")
+    assert index.user(token) is None
