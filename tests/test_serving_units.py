@@ -212,7 +212,11 @@ def test_canary_judge_passes_a_healthy_canary_and_names_each_breach():
         slow.observe(error=False, latency_ms=80.0, canary_score=0.2, champion_score=0.2)
     assert "p99 latency" in slow.verdict().reason
     shifted, _ = _judge()
-    for _ in range(60):
+    for _ in range(99):
+        s = float(rng.beta(2, 5))
+        shifted.observe(error=False, latency_ms=0.2, canary_score=min(0.99, s + 0.3), champion_score=s)
+    assert shifted.verdict() is None  # score PSI is judged on a full window only
+    for _ in range(1):
         s = float(rng.beta(2, 5))
         shifted.observe(error=False, latency_ms=0.2, canary_score=min(0.99, s + 0.3), champion_score=s)
     verdict = shifted.verdict()

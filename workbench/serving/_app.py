@@ -56,6 +56,15 @@ def _error(status: int, error: str, message: str, **extra: Any) -> HttpProblem:
     return HttpProblem(status, {"error": error, "message": message, **extra}, headers)
 
 
+def _invalid(error: InputError) -> HttpProblem:
+    return _error(
+        422,
+        "invalid_input",
+        "the request breaks the model's input contract",
+        problems=[p.as_dict() for p in error.problems],
+    )
+
+
 def _application_schema(server: ModelServer) -> dict[str, Any]:
     return server.champion.schema.json_schema() if server.champion else {"type": "object"}
 
@@ -144,12 +153,7 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
             else:
                 outcomes, to_record = await asyncio.to_thread(server.decide, records, user.name)
         except InputError as error:
-            raise _error(
-                422,
-                "invalid_input",
-                "the request breaks the model's input contract",
-                problems=[p.as_dict() for p in error.problems],
-            ) from None
+            raise _invalid(error) from None
         await server.decisions.append(to_record)
         for record in to_record:
             metrics.DECISIONS.labels(str(record["version"]), record["route"], record["decision"]).inc()
@@ -172,6 +176,9 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
                 except HttpProblem as problem:
                     status = problem.status
                     raise
+                except InputError as error:  # a protocol's shape check, before any scoring
+                    status = 422
+                    raise _invalid(error) from None
                 finally:
                     metrics.REQUESTS.labels(endpoint, str(status)).inc()
                     metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)

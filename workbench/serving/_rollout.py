@@ -142,7 +142,7 @@ class CanaryJudge:
         if self.errors:
             out["error_rate"] = float(np.mean(self.errors))
             out["p99_ms"] = float(np.percentile(np.asarray(self.latencies), 99))
-        if len(self.canary_scores) >= self.limits.min_requests:
+        if len(self.canary_scores) >= self.limits.window:
             out["score_psi"] = psi_from_counts(
                 self.bins.counts(np.asarray(self.champion_scores)), self.bins.counts(np.asarray(self.canary_scores))
             )

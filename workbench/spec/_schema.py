@@ -217,10 +217,14 @@ class Thresholds(_Strict):
 
 
 class RolloutLimits(_Strict):
-    """When a canary is rolled back: judged over its most recent ``window`` requests once ``min_requests`` came."""
+    """When a canary is rolled back, judged over its most recent requests.
+
+    Error rate and p99 latency are judged once ``min_requests`` came; the score PSI only on a full ``window``,
+    because PSI on a few dozen scores is mostly sampling noise (about 0.3 at 50 scores for identical models).
+    """
 
     canary_share: float = Field(0.10, gt=0.0, lt=1.0, description="share of traffic answered by the canary")
-    window: int = Field(200, ge=10, description="most recent canary requests judged")
+    window: int = Field(500, ge=10, description="most recent canary requests judged; score PSI needs it full")
     min_requests: int = Field(50, ge=5, description="no verdict before this many canary requests")
     max_error_rate: float = Field(0.02, ge=0.0, le=1.0)
     max_p99_ms: float = Field(50.0, gt=0.0, description="p99 of the canary model's scoring time, milliseconds")
