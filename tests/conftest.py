@@ -141,3 +141,12 @@ def served_project(tmp_path_factory, german_training, german_spec, german_data):
     )
     patch.undo()
     return project, champion, challenger, tokens
+
+
+@pytest.fixture(scope="session")
+def applications_for_load(german_data, german_spec):
+    """Real German applications as JSON-ready dicts (whole numbers as ints)."""
+    from workbench.training import model_inputs
+
+    rows = model_inputs(german_data.frame, german_spec).to_dict("records")
+    return [{k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in r.items()} for r in rows]

@@ -401,7 +401,7 @@ def test_a_new_champion_takes_over_without_dropping_a_request(served, applicatio
     from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
     from workbench.governance._audit import AuditTrail
 
-    server, http = served["server"], served["http"]
+    server = served["server"]
     governance = served["project"] / "registry_store" / "governance"
     service = GovernanceService(MlflowVersionStore(served["client"]), AuditTrail(governance / "audit.jsonl"))
     statuses, versions, stop = [], set(), threading.Event()

@@ -1,0 +1,141 @@
+"""The scoring server as operators run it: `workbench serve` in its own processes, killed with SIGKILL."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _environment(project) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_USERS"}}
+    env["WORKBENCH_HOME"] = str(project)
+    return env
+
+
+@pytest.fixture(scope="module")
+def running_server(served_project):
+    project, _, _, tokens = served_project
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--workers", "2", "--refresh", "1"],
+        cwd=project,
+        env=_environment(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: SIGKILL reaches the workers too
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited: {process.stdout.read()}")
+            time.sleep(0.5)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("the server did not become ready")
+    yield project, port, tokens, process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_every_acknowledged_decision_survives_sigkill(running_server, applications_for_load):
+    from workbench.serving import DecisionLog
+
+    project, port, tokens, process = running_server
+    received: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    headers = {"Authorization": f"Bearer {tokens['los']}", "Content-Type": "application/json"}
+
+    def client(offset: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        i = offset
+        while not stop.is_set():
+            body = json.dumps({"applications": [applications_for_load[i % len(applications_for_load)]]})
+            i += 1
+            try:
+                connection.request("POST", "/score", body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone: whatever was not fully received was never acknowledged
+            assert response.status == 200, payload
+            with lock:
+                received.extend(d["decision_id"] for d in json.loads(payload)["decisions"])
+
+    threads = [threading.Thread(target=client, args=(n * 37,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(4)
+    os.killpg(process.pid, signal.SIGKILL)  # mid-load, no shutdown of any kind
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    process.wait(timeout=30)
+    assert len(received) > 200, "the load did not get going"
+    log = DecisionLog(project / "registry_store" / "serving" / "decisions.db")
+    missing = [d for d in received if log.get(d) is None]
+    assert not missing, f"{len(missing)} of {len(received)} acknowledged decisions were lost"
+
+
+def test_replay_command_shows_the_same_decision(running_server, served_project):
+    from workbench.serving import DecisionLog
+
+    project = served_project[0]
+    log = DecisionLog(project / "registry_store" / "serving" / "decisions.db")
+    decision_id = log.ids(route="champion", limit=1)[0]
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "replay", decision_id],
+        cwd=project,
+        env=_environment(project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical: same model bytes, score, decision and reasons" in result.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "replay", "no-such-decision"],
+        cwd=project,
+        env=_environment(project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert unknown.returncode == 2 and "not in the decision log" in unknown.stderr
+
+
+def test_serve_refuses_a_model_without_champion(served_project):
+    project = served_project[0]
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "serve", "--model", "no_such_model", "--port", str(_free_port())],
+        cwd=project,
+        env=_environment(project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2 and "no @champion" in result.stderr, result.stderr
