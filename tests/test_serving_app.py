@@ -428,3 +428,35 @@ def test_a_new_champion_takes_over_without_dropping_a_request(served, applicatio
         worker.join()
     assert set(statuses) == {200} and versions == {served["champion"], served["challenger"]}
     assert any(e["event"] == "champion_changed" for e in server.events)
+
+
+def test_the_scoring_lane_and_the_framework_answer_alike(served, applications):
+    """The raw ASGI lane and the FastAPI routes share one implementation: same statuses, same bodies."""
+    from workbench.governance import UserStore
+    from workbench.serving import TokenIndex, create_app
+
+    users = UserStore(served["project"] / "registry_store" / "governance" / "users.json")
+    framework = TestClient(create_app(served["server"], TokenIndex(users), start=False, lane=False))
+    headers = {**_auth(served), "Content-Type": "application/json"}
+    cases = [
+        ("/score", json.dumps({"applications": applications[:3]}), headers),
+        ("/score", json.dumps({"applications": [{**applications[0], "purpose": "yacht"}]}), headers),
+        ("/score", "{not json", headers),
+        ("/score", json.dumps({"applications": applications[:1]}), {"Content-Type": "application/json"}),
+        ("/invocations", json.dumps({"dataframe_records": applications[:2]}), headers),
+        (f"/v2/models/{MODEL}/infer", json.dumps({"inputs": "nope"}), headers),
+        ("/v2/models/other/infer", json.dumps({"inputs": []}), headers),
+    ]
+
+    def comparable(body):
+        if isinstance(body, dict) and "decisions" in body:
+            return [(d["score"], d["decision"], d["reasons"]) for d in body["decisions"]]
+        return body
+
+    for path, body, hdrs in cases:
+        lane, plain = (
+            served["http"].post(path, content=body, headers=hdrs),
+            framework.post(path, content=body, headers=hdrs),
+        )
+        assert lane.status_code == plain.status_code, (path, lane.text, plain.text)
+        assert comparable(lane.json()) == comparable(plain.json()), path

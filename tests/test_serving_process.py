@@ -96,7 +96,7 @@ def test_every_acknowledged_decision_survives_sigkill(running_server, applicatio
         thread.join(timeout=30)
     process.wait(timeout=30)
     assert len(received) > 200, "the load did not get going"
-    log = DecisionLog(project / "registry_store" / "serving" / "decisions.db")
+    log = DecisionLog(project / "registry_store" / "serving" / "decisions")
     missing = [d for d in received if log.get(d) is None]
     assert not missing, f"{len(missing)} of {len(received)} acknowledged decisions were lost"
 
@@ -105,7 +105,7 @@ def test_replay_command_shows_the_same_decision(running_server, served_project):
     from workbench.serving import DecisionLog
 
     project = served_project[0]
-    log = DecisionLog(project / "registry_store" / "serving" / "decisions.db")
+    log = DecisionLog(project / "registry_store" / "serving" / "decisions")
     decision_id = log.ids(route="champion", limit=1)[0]
     result = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "replay", decision_id],

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from workbench.serving import CanaryJudge, DecisionLog, InputError, InputSchema
+from workbench.serving import CanaryJudge, DecisionLog, InputError, InputSchema, new_decision_id
 from workbench.serving._compiled import CompiledScorer
 from workbench.spec import parse_spec
 from workbench.training import model_inputs, train
@@ -157,10 +157,12 @@ def test_canonical_rows_keep_spec_order_and_types(schema, good):
 
 
 def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
-    log = DecisionLog(tmp_path / "d.db")
+    log = DecisionLog(tmp_path / "decisions")
+    shard = log.claim_shard()
+    ids = [new_decision_id(shard) for _ in range(50)]
     records = [
         {
-            "id": f"id-{i}",
+            "id": ids[i],
             "time": "t",
             "model": "m",
             "version": 1,
@@ -181,8 +183,10 @@ def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
         await asyncio.gather(*(log.append([r]) for r in records))
 
     asyncio.run(many())
-    other = DecisionLog(tmp_path / "d.db")  # a second process's view of the same file
-    assert other.count() == 50 and other.get("id-7")["input"] == {"a": 7}
+    other = DecisionLog(tmp_path / "decisions")  # another process's view of the same folder
+    assert other.count() == 50 and other.get(ids[7])["input"] == {"a": 7}
+    assert other.claim_shard() != shard  # a second writer gets its own shard file
+    assert other.get("not-an-id") is None and other.ids() == sorted(ids)
     assert log.commits < 50  # group commit: concurrent appends shared transactions
     with pytest.raises(Exception, match="UNIQUE"):
         log.append_now([records[0]])  # an id is recorded once; the failure reaches the caller

@@ -1,68 +1,46 @@
-"""The scoring server's HTTP surface (FastAPI): native scoring, MLflow ``/invocations``, Open Inference Protocol.
+"""The scoring server's HTTP surface: FastAPI for every route and the OpenAPI document, and a raw ASGI lane.
 
-Bodies are read and parsed by hand (size limit, then JSON) so that every bad request gets the right status
-with the field named: 413 for an oversized body, 400 for malformed JSON, 422 for a contract breach, 401/403
-for a missing or insufficient token. Each answer is sent only after its decision records are committed.
+The lane answers the three scoring POSTs (native ``/score``, MLflow ``/invocations``, Open Inference Protocol
+``/v2/models/{name}/infer``) straight from the ASGI messages and hands everything else to FastAPI. Both call
+the same :class:`ScoringEndpoints`, so they answer identically; the lane only skips the framework's routing,
+dependency and middleware layers, which cost as much per request as scoring, reasons and the durable record
+together (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from workbench.governance import AuditTrail
-from workbench.governance._users import User
 from workbench.registry import configure
 from workbench.serving import _metrics as metrics
-from workbench.serving import _protocols as protocols
 from workbench.serving._auth import TokenIndex
 from workbench.serving._decision_log import DecisionLog
-from workbench.serving._inputs import InputError
+from workbench.serving._endpoints import Answer, HttpProblem, ScoringEndpoints, is_scoring_path
 from workbench.serving._server import ModelServer
 
 log = logging.getLogger("workbench.serving")
 
-bearer = HTTPBearer(auto_error=False, description="a token from `workbench users token NAME`")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-INLINE_ROWS = 16  # compiled scoring of this many rows runs on the event loop; more goes to a thread
-
-
-class HttpProblem(Exception):
-    """An answer other than 200, with a JSON body."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type="application/json", headers=headers)
 
 
-def _error(status: int, error: str, message: str, **extra: Any) -> HttpProblem:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return HttpProblem(status, {"error": error, "message": message, **extra}, headers)
-
-
-def _invalid(error: InputError) -> HttpProblem:
-    return _error(
-        422,
-        "invalid_input",
-        "the request breaks the model's input contract",
-        problems=[p.as_dict() for p in error.problems],
-    )
+def _response(answer: Answer) -> Response:
+    return _json(answer.body, answer.status, answer.headers)
 
 
 def _application_schema(server: ModelServer) -> dict[str, Any]:
@@ -88,9 +66,59 @@ _ERRORS = {
 }
 
 
-def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: bool = True) -> FastAPI:
-    """The ASGI app serving one model; ``start`` loads the deployments when the app starts."""
-    tokens = tokens or TokenIndex()
+class ScoringLane:
+    """Raw ASGI for the scoring POSTs; every other request, and the lifespan, go to the FastAPI app."""
+
+    def __init__(self, app: FastAPI, endpoints: ScoringEndpoints) -> None:
+        self.app = app
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not is_scoring_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        authorization = content_length = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                content_length = value.decode("latin-1")
+        try:
+            self.endpoints.check_declared_length(content_length)
+            body = await self._body(receive)
+        except HttpProblem as problem:
+            answer = problem.answer
+        else:
+            answer = await self.endpoints.handle(scope["path"], authorization, body)
+        payload = answer.encoded()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in answer.headers.items()]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _body(self, receive: Receive) -> bytes:
+        limit, chunks, size = self.endpoints.body_limit, [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise HttpProblem(400, "disconnected", "the client went away before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise self.endpoints.too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def create_app(
+    server: ModelServer, tokens: TokenIndex | None = None, *, start: bool = True, lane: bool = True
+) -> ScoringLane | FastAPI:
+    """The ASGI app serving one model; ``start`` loads the deployments when the app starts.
+
+    With ``lane`` (the default) the scoring POSTs bypass the framework; without it FastAPI answers them too.
+    """
+    endpoints = ScoringEndpoints(server, tokens or TokenIndex())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -107,85 +135,30 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
         version="1",
         description=(
             "Scores applications with the approved @champion, records every decision durably with its reason "
-            "codes before answering, and rolls out a @challenger in shadow or canary."
+            "codes before answering, and rolls out a @challenger in shadow or canary. Send "
+            "`Authorization: Bearer <token>` (from `workbench users token NAME`)."
         ),
         lifespan=lifespan,
     )
 
     @app.exception_handler(HttpProblem)
     async def _problem(_: Request, problem: HttpProblem) -> Response:
-        return _json(problem.body, problem.status, problem.headers)
+        return _response(problem.answer)
 
-    def caller(credentials: HTTPAuthorizationCredentials | None, *roles: str) -> User:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _error(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
-        user = tokens.user(credentials.credentials)
-        if user is None:
-            raise _error(401, "unauthenticated", "unknown or revoked token")
-        if not any(user.has(r) for r in roles):
-            raise _error(403, "forbidden", f"{user.name} does not hold the {' or '.join(roles)} role")
-        return user
-
-    async def read_json(request: Request) -> Any:
-        limit = (server.champion.spec.serving.max_body_bytes) if server.champion else 1_048_576
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _error(413, "too_large", f"body of {declared} bytes exceeds the limit of {limit} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _error(413, "too_large", f"body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
+    async def through_framework(request: Request) -> Response:
         try:
-            return orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError as error:
-            raise _error(400, "malformed_json", f"the body is not valid JSON: {error}") from None
-
-    async def decide(records: Any, user: User) -> list[dict[str, Any]]:
-        champion = server.champion
-        limit = champion.spec.serving.max_batch
-        if isinstance(records, list) and len(records) > limit:
-            raise _error(413, "too_many", f"{len(records)} applications exceed serving.max_batch = {limit}")
-        try:
-            if champion.path == "compiled" and isinstance(records, list) and len(records) <= INLINE_ROWS:
-                outcomes, to_record = server.decide(records, user.name)
-            else:
-                outcomes, to_record = await asyncio.to_thread(server.decide, records, user.name)
-        except InputError as error:
-            raise _invalid(error) from None
-        await server.decisions.append(to_record)
-        for record in to_record:
-            metrics.DECISIONS.labels(str(record["version"]), record["route"], record["decision"]).inc()
-        if server.setting.mode == "canary":
-            reason = await asyncio.to_thread(server.judge_canary)
-            if reason:
-                metrics.ROLLBACKS.inc()
-        return [o.response() for o in outcomes]
-
-    def timed(endpoint: str) -> Callable:
-        def wrap(handler: Callable) -> Callable:
-            @functools.wraps(handler)  # FastAPI reads the handler's parameters through __wrapped__
-            async def run(*args: Any, **kwargs: Any) -> Response:
-                started = time.perf_counter()
-                status = 500
-                try:
-                    response = await handler(*args, **kwargs)
-                    status = response.status_code
-                    return response
-                except HttpProblem as problem:
-                    status = problem.status
-                    raise
-                except InputError as error:  # a protocol's shape check, before any scoring
-                    status = 422
-                    raise _invalid(error) from None
-                finally:
-                    metrics.REQUESTS.labels(endpoint, str(status)).inc()
-                    metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-
-            return run
-
-        return wrap
+            endpoints.check_declared_length(request.headers.get("content-length"))
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > endpoints.body_limit:
+                    raise endpoints.too_large()
+                chunks.append(chunk)
+        except HttpProblem as problem:
+            return _response(problem.answer)
+        return _response(
+            await endpoints.handle(request.url.path, request.headers.get("authorization"), b"".join(chunks))
+        )
 
     single = {"type": "object", "required": ["applications"], "properties": {"applications": {"type": "array"}}}
     mlflow_schema = {
@@ -228,13 +201,9 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
         responses=_ERRORS,
         openapi_extra=_body_doc(single, "applications: a list of application objects, every feature as a field"),
     )
-    @timed("score")
-    async def score(request: Request, credentials: Credentials):
+    async def score(request: Request):
         """Score applications: per application a decision id, score, decision and the top reason codes."""
-        user = caller(credentials, "client")
-        body = await read_json(request)
-        answers = await decide(protocols.native_records(body), user)
-        return _json({"model": server.model, "decisions": answers})
+        return await through_framework(request)
 
     @app.post(
         "/invocations",
@@ -242,16 +211,9 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
         responses=_ERRORS,
         openapi_extra=_body_doc(mlflow_schema, "MLflow scoring-server JSON"),
     )
-    @timed("invocations")
-    async def invocations(request: Request, credentials: Credentials):
+    async def invocations(request: Request):
         """MLflow-compatible scoring: the same predictions as ``mlflow models serve`` on the same version."""
-        user = caller(credentials, "client")
-        body = await read_json(request)
-        answers = await decide(protocols.mlflow_records(body), user)
-        return _json(
-            protocols.mlflow_response([a["score"] for a in answers]),
-            headers={"X-Decision-Ids": ",".join(a["decision_id"] for a in answers)},
-        )
+        return await through_framework(request)
 
     @app.post(
         "/v2/models/{model_name}/infer",
@@ -259,24 +221,17 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
         responses={**_ERRORS, "404": {"description": "no such model"}},
         openapi_extra=_body_doc(oip_schema, "one 1-D tensor per feature column"),
     )
-    @timed("v2_infer")
-    async def v2_infer(model_name: str, request: Request, credentials: Credentials):
+    async def v2_infer(model_name: str, request: Request):
         """Open Inference Protocol inference."""
-        user = caller(credentials, "client")
-        if model_name != server.model:
-            raise _error(404, "unknown_model", f"this server serves {server.model!r}, not {model_name!r}")
-        body = await read_json(request)
-        answers = await decide(protocols.oip_records(body), user)
-        version = answers[0]["version"] if answers else server.champion.version
-        return _json(protocols.oip_response(server.model, version, body.get("id"), answers))
+        return await through_framework(request)
 
     @app.get("/decisions/{decision_id}", tags=["decisions"], responses={404: {"description": "no such decision"}})
-    async def decision(decision_id: str, credentials: Credentials):
+    async def decision(decision_id: str, request: Request):
         """A recorded decision: the client that made it, or an admin, may read it."""
-        user = caller(credentials, "client", "admin")
+        user = endpoints.authenticate(request.headers.get("authorization"), "client", "admin")
         record = await asyncio.to_thread(server.decisions.get, decision_id)
         if record is None or (not user.has("admin") and record["client"] != user.name):
-            raise _error(404, "unknown_decision", f"no decision {decision_id!r} recorded for {user.name}")
+            raise HttpProblem(404, "unknown_decision", f"no decision {decision_id!r} recorded for {user.name}")
         return _json(record)
 
     @app.get("/health", tags=["operations"])
@@ -285,9 +240,9 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
         return _json(server.health())
 
     @app.get("/metrics", tags=["operations"], responses={401: {}, 403: {}})
-    async def prometheus(credentials: Credentials):
+    async def prometheus(request: Request):
         """Prometheus exposition (admins only)."""
-        caller(credentials, "admin")
+        endpoints.authenticate(request.headers.get("authorization"), "admin")
         payload, content_type = metrics.render()
         return Response(payload, media_type=content_type)
 
@@ -311,7 +266,7 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
     async def v2_metadata(model_name: str):
         """Model metadata: the input tensors (one per feature) and the outputs."""
         if model_name != server.model or server.champion is None:
-            raise _error(404, "unknown_model", f"this server serves {server.model!r}, not {model_name!r}")
+            raise HttpProblem(404, "unknown_model", f"this server serves {server.model!r}, not {model_name!r}")
         schema = server.champion.schema
         return _json(
             {
@@ -334,7 +289,7 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
     async def v2_model_ready(model_name: str):
         """Model readiness."""
         if model_name != server.model:
-            raise _error(404, "unknown_model", f"this server serves {server.model!r}, not {model_name!r}")
+            raise HttpProblem(404, "unknown_model", f"this server serves {server.model!r}, not {model_name!r}")
         return _json({"name": model_name, "ready": server.champion is not None})
 
     def openapi() -> dict[str, Any]:
@@ -352,14 +307,25 @@ def create_app(server: ModelServer, tokens: TokenIndex | None = None, *, start: 
             }
             records = document["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]
             records["schema"]["properties"]["dataframe_records"]["items"] = application
+            document.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "from `workbench users token NAME`"}
+            }
+            for path, operations in document["paths"].items():
+                for operation in operations.values():
+                    if (
+                        path in ("/score", "/invocations", "/metrics")
+                        or path.startswith("/decisions")
+                        or (path.endswith("/infer"))
+                    ):
+                        operation["security"] = [{"bearer": []}]
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    return app
+    return ScoringLane(app, endpoints) if lane else app
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> ScoringLane | FastAPI:
     """The app for ``uvicorn --factory`` worker processes, configured by ``workbench serve``."""
     model = os.environ["WORKBENCH_SERVE_MODEL"]
     refresh = float(os.environ.get("WORKBENCH_SERVE_REFRESH", "2"))

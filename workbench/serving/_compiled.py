@@ -53,23 +53,22 @@ class _Encoder:
         self.numeric = numeric
         self.categorical = categorical
         self.owners = owners
-        self.numeric_columns: dict[str, np.ndarray] = {}
-        self.numeric_affine: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.numeric_missing: dict[str, np.ndarray] = {}
+        # plain Python (column, value) pairs: one row is encoded without per-feature numpy call overhead
+        self.numeric_plan: list[tuple[str, list[tuple[int, float, float]], list[tuple[int, float]]]] = []
         for name in numeric:
             columns = np.flatnonzero(owners == features.index(name))
             at0, at1, missing = (self._probe(preprocess, base, name, v)[columns] for v in (0.0, 1.0, np.nan))
-            self.numeric_columns[name] = columns
-            self.numeric_affine[name] = (at0, at1 - at0)
-            self.numeric_missing[name] = missing
-        self.category_columns: dict[str, np.ndarray] = {}
-        self.category_blocks: dict[str, dict[str, np.ndarray]] = {}
+            affine = [(int(c), float(o), float(k)) for c, o, k in zip(columns, at0, at1 - at0, strict=True)]
+            filled = [(int(c), float(v)) for c, v in zip(columns, missing, strict=True)]
+            self.numeric_plan.append((name, affine, filled))
+        self.category_plan: list[tuple[str, dict[str, list[tuple[int, float]]]]] = []
         for name in categorical:
             columns = np.flatnonzero(owners == features.index(name))
-            self.category_columns[name] = columns
-            self.category_blocks[name] = {
-                level: self._probe(preprocess, base, name, level)[columns] for level in levels[name]
-            }
+            blocks = {}
+            for level in levels[name]:
+                block = self._probe(preprocess, base, name, level)[columns]
+                blocks[level] = [(int(c), float(v)) for c, v in zip(columns, block, strict=True) if v]
+            self.category_plan.append((name, blocks))
 
     @staticmethod
     def _probe(preprocess: ColumnTransformer, base: pd.DataFrame, name: str, value: object) -> np.ndarray:
@@ -79,19 +78,23 @@ class _Encoder:
 
     def encode(self, rows: list[dict[str, object]]) -> np.ndarray:
         """Encoded matrix for validated rows (numbers as floats, categories as known levels, None = missing)."""
-        out = np.zeros((len(rows), self.width))
-        for i, row in enumerate(rows):
-            target = out[i]
-            for name in self.numeric:
+        out = []
+        width = self.width
+        for row in rows:
+            vector = [0.0] * width
+            for name, affine, missing in self.numeric_plan:
                 value = row[name]
                 if value is None:
-                    target[self.numeric_columns[name]] = self.numeric_missing[name]
+                    for column, filled in missing:
+                        vector[column] = filled
                 else:
-                    offset, slope = self.numeric_affine[name]
-                    target[self.numeric_columns[name]] = offset + slope * float(value)
-            for name in self.categorical:
-                target[self.category_columns[name]] = self.category_blocks[name][row[name]]
-        return out
+                    for column, offset, slope in affine:
+                        vector[column] = offset + slope * value
+            for name, blocks in self.category_plan:
+                for column, filled in blocks[row[name]]:
+                    vector[column] = filled
+            out.append(vector)
+        return np.array(out, dtype=float).reshape(len(rows), width)
 
 
 def _tree_tables(tree, n_columns: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -189,19 +192,34 @@ class _TreeEnsemblePath:
             reps = 2 ** (width - k)
             self.leaf[i] = np.tile(leaf, reps)
             shap_encoded[i] = np.tile(shap_values, (reps, 1))
-        self.shap = shap_encoded @ aggregate  # per raw feature: summed once here, not per request
+        per_feature = shap_encoded @ aggregate  # per raw feature: summed once here, not per request
+        # each tree moves at most a few features: keep (feature, value) per tree and pattern, not all features
+        used = [np.flatnonzero(np.abs(per_feature[t]).sum(axis=0) > 0) for t in range(n_trees)]
+        k = max(1, max(len(u) for u in used))
+        self.n_features = aggregate.shape[1]
+        self.shap_features = np.full((n_trees, k), self.n_features)  # padding points at a spare slot
+        shap_values = np.zeros((n_trees, 2**width, k))
+        for t, features in enumerate(used):
+            self.shap_features[t, : len(features)] = features
+            shap_values[t, :, : len(features)] = per_feature[t][:, features]
+        self.n_patterns = 2**width
+        self.flat_leaf = self.leaf.reshape(-1)
+        self.flat_shap = shap_values.reshape(n_trees * self.n_patterns, k)
+        self.offsets = np.arange(n_trees) * self.n_patterns
         self.powers = 2 ** np.arange(width)
-        self.tree_index = np.arange(n_trees)
 
     def log_odds_and_contributions(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log-odds per row and contributions per raw feature."""
         x = encoded.astype(np.float32).astype(float)  # trees compare float32 inputs, as scikit-learn does
         goes_left = x[:, self.columns] <= self.thresholds  # rows x trees x splits
-        patterns = goes_left @ self.powers
-        leaves = self.leaf[self.tree_index, patterns]  # rows x trees
-        raw = self.init + leaves.sum(axis=1)
-        contributions = self.shap[self.tree_index, patterns].sum(axis=1)
-        return raw, contributions
+        cells = goes_left.dot(self.powers) + self.offsets  # rows x trees: the (tree, pattern) cell reached
+        raw = self.init + np.take(self.flat_leaf, cells).sum(axis=1)
+        values = np.take(self.flat_shap, cells, axis=0)  # rows x trees x features-per-tree
+        slots = self.n_features + 1
+        rows = len(encoded)
+        where = self.shap_features[None, :, :] + (np.arange(rows) * slots)[:, None, None]
+        totals = np.bincount(where.ravel(), weights=values.ravel(), minlength=rows * slots)
+        return raw, totals.reshape(rows, slots)[:, : self.n_features]
 
 
 class CompiledScorer:

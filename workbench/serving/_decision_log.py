@@ -3,13 +3,18 @@
 SQLite in WAL mode with ``synchronous=FULL`` (each commit is fsynced). One writer thread per server process
 takes whatever records are waiting, writes them in one transaction (group commit) and only then releases the
 requests that produced them, so a decision a client has received survives ``kill -9`` and power loss, and the
-fsync cost is shared by every request in flight. Several server processes share one file; SQLite serialises
-their commits.
+fsync cost is shared by every request in flight.
+
+Each writing process owns one shard file (``shard-N.db``, claimed with an exclusive lock on ``shard-N.lock``
+and released by the operating system when the process dies, even by SIGKILL), so worker processes never wait
+on each other's commits; SQLite's busy-wait between writers cost hundreds of milliseconds at p99. A decision
+id names its shard, so reading one decision opens one file; queries over all decisions read every shard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import queue
 import sqlite3
@@ -60,14 +65,22 @@ _JSON_COLUMNS = ("input", "reasons")
 
 
 def decision_log_path() -> Path:
-    """Where decisions are recorded (``WORKBENCH_DECISIONS`` or ``registry_store/serving/decisions.db``)."""
+    """The folder of decision shards (``WORKBENCH_DECISIONS`` or ``registry_store/serving/decisions``)."""
     configured = os.environ.get("WORKBENCH_DECISIONS")
-    return Path(configured).expanduser() if configured else registry_store() / "serving" / "decisions.db"
+    return Path(configured).expanduser() if configured else registry_store() / "serving" / "decisions"
 
 
-def new_decision_id() -> str:
-    """Time-ordered and unique across processes: nanoseconds, then 48 random bits."""
-    return f"{time.time_ns():x}-{os.urandom(6).hex()}"
+def new_decision_id(shard: int = 0) -> str:
+    """Time-ordered and unique across processes: nanoseconds, the shard, then 48 random bits."""
+    return f"{time.time_ns():x}-{shard:03d}-{os.urandom(6).hex()}"
+
+
+def shard_of(decision_id: str) -> int | None:
+    """The shard a decision id names, or None for a malformed id."""
+    parts = decision_id.split("-")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return int(parts[1])
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -94,31 +107,71 @@ class DecisionLog:
 
     def __init__(self, path: Path | None = None, *, max_batch: int = 512) -> None:
         self.path = path or decision_log_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
         self.max_batch = max_batch
-        with _connect(self.path) as connection:
-            connection.executescript(_SCHEMA)
         self._pending: queue.SimpleQueue = queue.SimpleQueue()
         self._local = threading.local()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self._shard_lock: Any = None
+        self.shard: int | None = None
         self.commits = 0
 
-    def _reader(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = _connect(self.path)
-        return connection
+    # --- shards -----------------------------------------------------------------------------------------
+
+    def _shard_file(self, shard: int) -> Path:
+        return self.path / f"shard-{shard:03d}.db"
+
+    def _shards(self) -> list[Path]:
+        return sorted(self.path.glob("shard-*.db"))
+
+    def claim_shard(self) -> int:
+        """Own the lowest free shard for this process's writes (idempotent)."""
+        with self._writer_lock:
+            if self.shard is not None:
+                return self.shard
+            for shard in range(1000):
+                lock = open(self.path / f"shard-{shard:03d}.lock", "w")  # noqa: SIM115  (held while writing)
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    lock.close()
+                    continue
+                self._shard_lock, self.shard = lock, shard
+                with _connect(self._shard_file(shard)) as connection:
+                    connection.executescript(_SCHEMA)
+                return shard
+        raise RuntimeError(f"all 1000 decision-log shards in {self.path} are held by running processes")
+
+    def _reader(self, shard_file: Path) -> sqlite3.Connection:
+        connections = getattr(self._local, "connections", None)
+        if connections is None:
+            connections = self._local.connections = {}
+        if shard_file not in connections:
+            connections[shard_file] = _connect(shard_file)
+        return connections[shard_file]
+
+    def _query(self, sql: str, parameters: tuple | list = ()) -> list[tuple]:
+        rows: list[tuple] = []
+        for shard_file in self._shards():
+            try:
+                rows += self._reader(shard_file).execute(sql, parameters).fetchall()
+            except sqlite3.OperationalError:  # a shard created but not yet initialised by its writer
+                continue
+        return rows
+
+    # --- writing ----------------------------------------------------------------------------------------
 
     def _ensure_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
+            self.claim_shard()
             with self._writer_lock:
                 if self._writer is None or not self._writer.is_alive():
                     self._writer = threading.Thread(target=self._write_loop, name="decision-log", daemon=True)
                     self._writer.start()
 
     def _write_loop(self) -> None:
-        connection = _connect(self.path)
+        connection = _connect(self._shard_file(self.shard))
         while True:
             batch = [self._pending.get()]
             if batch[0] is None:
@@ -175,22 +228,29 @@ class DecisionLog:
         if outcome[0] is not None:
             raise outcome[0]
 
+    # --- reading ----------------------------------------------------------------------------------------
+
     def get(self, decision_id: str) -> dict[str, Any] | None:
         """The record with this id, or None."""
-        row = self._reader().execute(f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE id = ?", (decision_id,))
+        shard = shard_of(decision_id)
+        if shard is None or not self._shard_file(shard).is_file():
+            return None
+        row = self._reader(self._shard_file(shard)).execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE id = ?", (decision_id,)
+        )
         found = row.fetchone()
         return _record(found) if found else None
 
     def related(self, decision_id: str) -> list[dict[str, Any]]:
-        """Records made alongside a decision (the challenger's shadow or the champion's fallback)."""
-        rows = self._reader().execute(f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE related = ?", (decision_id,))
-        return [_record(r) for r in rows.fetchall()]
+        """Records made alongside a decision (the challenger's shadow, or the champion's beside a canary)."""
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE related = ?"
+        return [_record(r) for r in self._query(sql, (decision_id,))]
 
     def count(self, model: str | None = None) -> int:
         """How many decisions are recorded (for one model, or all)."""
         if model is None:
-            return self._reader().execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
-        return self._reader().execute("SELECT COUNT(*) FROM decisions WHERE model = ?", (model,)).fetchone()[0]
+            return sum(r[0] for r in self._query("SELECT COUNT(*) FROM decisions"))
+        return sum(r[0] for r in self._query("SELECT COUNT(*) FROM decisions WHERE model = ?", (model,)))
 
     def ids(self, model: str | None = None, route: str | None = None, limit: int | None = None) -> list[str]:
         """Decision ids, oldest first, optionally for one model and route."""
@@ -202,15 +262,17 @@ class DecisionLog:
             clauses.append("route = ?")
             parameters.append(route)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        suffix = f" LIMIT {int(limit)}" if limit else ""
-        rows = self._reader().execute(f"SELECT id FROM decisions{where} ORDER BY id{suffix}", parameters)
-        return [r[0] for r in rows.fetchall()]
+        ids = sorted(r[0] for r in self._query(f"SELECT id FROM decisions{where}", parameters))
+        return ids[:limit] if limit else ids
 
     def close(self) -> None:
         """Finish pending writes and stop the writer."""
         if self._writer is not None and self._writer.is_alive():
             self._pending.put(None)
             self._writer.join()
+        if self._shard_lock is not None:
+            self._shard_lock.close()
+            self._shard_lock, self.shard = None, None
 
 
 def _settle(future: asyncio.Future, error: BaseException | None) -> None:

@@ -165,6 +165,7 @@ class ModelServer:
         """
         started = time.perf_counter()
         champion = self.champion
+        shard = self.decisions.shard if self.decisions.shard is not None else self.decisions.claim_shard()
         rows = champion.schema.check(applications)
         scores, contributions = champion.scorer.score(rows)
         reasons = reason_codes(champion.spec, contributions)
@@ -172,7 +173,7 @@ class ModelServer:
         when = _now()
         records = [
             {
-                "id": new_decision_id(),
+                "id": new_decision_id(shard),
                 "time": when,
                 "model": champion.name,
                 "version": champion.version,
@@ -233,7 +234,7 @@ class ModelServer:
         took = (time.perf_counter() - started) * 1000.0
         records = [
             {
-                "id": new_decision_id(),
+                "id": new_decision_id(self.decisions.shard or 0),
                 "model": challenger.name,
                 "version": challenger.version,
                 "model_sha256": challenger.model_sha256,

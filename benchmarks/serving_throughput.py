@@ -1,0 +1,270 @@
+"""Requests per second and p50 / p99 latency of single-application scoring, three servers, one load generator.
+
+    python benchmarks/serving_throughput.py [--duration 10] [--workers 2] [--concurrency 1 16 64]
+
+(a) ``workbench serve``: decision records durable before each answer, reason codes on;
+(b) ``mlflow models serve`` on the same registered version (``--env-manager local``);
+(c) a bare FastAPI endpoint on the same uvicorn stack that parses the same JSON body and returns a constant.
+
+Every server gets the same number of uvicorn workers; wrk (Debian's ``wrk``) sends the same body shape with a
+POST script, on the same machine, one server at a time. The German credit version is the one the shipped spec
+selects, taken through validation, approval and promotion in a fresh project. Requires ``wrk`` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import new_project  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BARE_APP = """
+import json
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+
+@app.post("/score")
+async def score(request: Request):
+    json.loads(await request.body())
+    return JSONResponse({"score": 0.5})
+"""
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = io.open("{body}"):read("*a")
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+"""
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _governed_champion(project: Path) -> tuple[str, int, str]:
+    """Train, register, validate, approve and promote the shipped German spec; returns name, version, token."""
+    from workbench.data import load_model_data
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+    from workbench.registry import configure, register_training, start_pipeline_run
+    from workbench.spec import load_spec
+    from workbench.training import train
+
+    os.environ["WORKBENCH_HOME"] = str(project)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    spec = load_spec(ROOT / "notebooks" / "params" / "german_credit.yaml")
+    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+    users = UserStore(project / "registry_store" / "governance" / "users.json")
+    service = GovernanceService(
+        MlflowVersionStore(client), AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
+    )
+    run_id = start_pipeline_run(spec, developer="priya", client=client)
+    version = register_training(train(load_model_data(spec), spec), run_id, developer="priya", client=client)
+    service.register(users.get("priya"), spec.name, version)
+    service.record_validation(users.get("marco"), spec.name, version, "validated", "benchmark", {"high": 0})
+    service.approve(users.get("helen"), spec.name, version, "benchmark")
+    service.promote(users.get("sam"), spec.name, version, "champion", "benchmark")
+    return spec.name, version, users.issue_token("los", "benchmark")
+
+
+def _wait_ready(url: str, process: subprocess.Popen, seconds: float = 240) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def _wrk(url: str, body: dict, token: str | None, connections: int, duration: int) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(prefix="wb-wrk-"))
+    (folder / "body.json").write_text(json.dumps(body))
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    (folder / "post.lua").write_text(WRK_SCRIPT.format(body=folder / "body.json", auth=auth))
+    threads = min(2, connections)
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(folder / "post.lua"),
+        url,
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    shutil.rmtree(folder)
+
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "requests": requests,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def _start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers for every server")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+
+    project, env = new_project()
+    name, version, token = _governed_champion(project)
+    from workbench.data import load_model_data
+    from workbench.spec import load_spec
+    from workbench.training import model_inputs  # noqa: E402  (after WORKBENCH_HOME is set)
+
+    spec = load_spec(ROOT / "notebooks" / "params" / "german_credit.yaml")
+    row = model_inputs(load_model_data(spec).frame, spec).iloc[1].to_dict()
+    row = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in row.items()}
+    (project / "bare_app.py").write_text(BARE_APP)
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'registry_store' / 'mlflow.db'}"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn`
+    uvicorn = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--workers",
+        str(args.workers),
+    ]
+    servers = {
+        "a": (
+            "workbench serve (records + reasons)",
+            "/score",
+            {"applications": [row]},
+            token,
+            [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers)],
+            "/v2/health/ready",
+        ),
+        "b": (
+            "mlflow models serve",
+            "/invocations",
+            {"dataframe_records": [row]},
+            None,
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"models:/{name}/{version}",
+                "--env-manager",
+                "local",
+                "-w",
+                str(args.workers),
+            ],
+            "/health",
+        ),
+        "c": (
+            "bare FastAPI (parse JSON, constant)",
+            "/score",
+            {"applications": [row]},
+            None,
+            [*uvicorn, "bare_app:app"],
+            "/docs",
+        ),
+    }
+    results: dict[str, dict[int, dict[str, float]]] = {}
+    from workbench.serving import DecisionLog
+
+    decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
+    for key, (label, path, body, auth, command, ready) in servers.items():
+        port = _port()
+        command = [*command, "--port", str(port)] if key != "b" else [*command, "-p", str(port)]
+        process = _start(command, env, project)
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}{ready}", process)
+            url = f"http://127.0.0.1:{port}{path}"
+            _wrk(url, body, auth, 4, 3)  # warm up every worker
+            results[key] = {}
+            for connections in args.concurrency:
+                before = decisions.count() if key == "a" else 0
+                measured = _wrk(url, body, auth, connections, args.duration)
+                if key == "a":
+                    measured["recorded"] = decisions.count() - before
+                results[key][connections] = measured
+                print(f"{label:38} c={connections:<3} {measured}", flush=True)
+        finally:
+            _stop(process)
+
+    print(f"\nworkers per server: {args.workers}; wrk {args.duration} s per cell; one application per request")
+    print("| concurrency | server | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|")
+    for connections in args.concurrency:
+        for key, (label, *_rest) in servers.items():
+            m = results[key][connections]
+            print(
+                f"| {connections} | ({key}) {label} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} "
+                f"| {m['non_2xx']} |"
+            )
+    print("\n| concurrency | (a)/(b) requests/s | (a)/(c) requests/s | (a) p99 ms | records written by (a) |")
+    print("|---|---|---|---|---|")
+    for connections in args.concurrency:
+        a, b, c = (results[k][connections] for k in "abc")
+        print(
+            f"| {connections} | {a['rps'] / b['rps']:.1f} | {a['rps'] / c['rps']:.2f} | {a['p99_ms']:.2f} "
+            f"| {a['recorded']} of {a['requests']} answered |"
+        )
+
+
+if __name__ == "__main__":
+    main()
