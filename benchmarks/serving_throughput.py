@@ -105,6 +105,8 @@ def _wrk(url: str, body: dict, token: str | None, connections: int, duration: in
     threads = min(2, connections)
     command = [
         "wrk",
+        "--timeout",
+        "30s",
         f"-t{threads}",
         f"-c{connections}",
         f"-d{duration}s",
@@ -155,6 +157,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers for every server")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--servers", nargs="+", default=["a", "a2", "b", "c"], help="which of a, a2, b, c to run")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -187,11 +190,19 @@ def main() -> None:
     ]
     servers = {
         "a": (
-            "workbench serve (records + reasons)",
+            "workbench serve, fsync per group commit",
             "/score",
             {"applications": [row]},
             token,
-            [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers)],
+            [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers), "--durability", "power"],
+            "/v2/health/ready",
+        ),
+        "a2": (
+            "workbench serve, records in the OS",
+            "/score",
+            {"applications": [row]},
+            token,
+            [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers), "--durability", "process"],
             "/v2/health/ready",
         ),
         "b": (
@@ -227,6 +238,7 @@ def main() -> None:
     from workbench.serving import DecisionLog
 
     decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
+    servers = {key: value for key, value in servers.items() if key in args.servers}
     for key, (label, path, body, auth, command, ready) in servers.items():
         port = _port()
         command = [*command, "--port", str(port)] if key != "b" else [*command, "-p", str(port)]
@@ -237,9 +249,9 @@ def main() -> None:
             _wrk(url, body, auth, 4, 3)  # warm up every worker
             results[key] = {}
             for connections in args.concurrency:
-                before = decisions.count() if key == "a" else 0
+                before = decisions.count() if key.startswith("a") else 0
                 measured = _wrk(url, body, auth, connections, args.duration)
-                if key == "a":
+                if key.startswith("a"):
                     measured["recorded"] = decisions.count() - before
                 results[key][connections] = measured
                 print(f"{label:38} c={connections:<3} {measured}", flush=True)
@@ -256,14 +268,20 @@ def main() -> None:
                 f"| {connections} | ({key}) {label} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} "
                 f"| {m['non_2xx']} |"
             )
-    print("\n| concurrency | (a)/(b) requests/s | (a)/(c) requests/s | (a) p99 ms | records written by (a) |")
-    print("|---|---|---|---|---|")
+    print("\n| concurrency | durability | (a)/(b) requests/s | (a)/(c) requests/s | (a) p99 ms | records / answered |")
+    print("|---|---|---|---|---|---|")
+    if not {"b", "c"} <= set(results):
+        return
     for connections in args.concurrency:
-        a, b, c = (results[k][connections] for k in "abc")
-        print(
-            f"| {connections} | {a['rps'] / b['rps']:.1f} | {a['rps'] / c['rps']:.2f} | {a['p99_ms']:.2f} "
-            f"| {a['recorded']} of {a['requests']} answered |"
-        )
+        b, c = results["b"][connections], results["c"][connections]
+        for key, durability in (("a", "power (fsync)"), ("a2", "process (OS)")):
+            if key not in results:
+                continue
+            a = results[key][connections]
+            print(
+                f"| {connections} | {durability} | {a['rps'] / max(b['rps'], 1e-9):.1f} | {a['rps'] / c['rps']:.2f} "
+                f"| {a['p99_ms']:.2f} | {a['recorded']} / {a['requests']} |"
+            )
 
 
 if __name__ == "__main__":

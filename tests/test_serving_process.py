@@ -30,12 +30,26 @@ def _environment(project) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def running_server(served_project):
+@pytest.fixture(scope="module", params=["power", "process"])
+def running_server(served_project, request):
+    """`workbench serve` with two workers, for each durability setting."""
     project, _, _, tokens = served_project
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--workers", "2", "--refresh", "1"],
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--refresh",
+            "1",
+            "--durability",
+            request.param,
+        ],
         cwd=project,
         env=_environment(project),
         stdout=subprocess.PIPE,

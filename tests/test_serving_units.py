@@ -251,3 +251,39 @@ def test_tokens_are_stored_hashed_and_revocable(tmp_path):
     assert index.user(token).name == "los" and index.user(token + "x") is None
     store.revoke_tokens("los")
     assert index.user(token) is None
+
+
+def test_the_fast_check_agrees_with_the_field_by_field_check(schema, german_inputs):
+    """Valid records take a shortcut; it must accept and canonicalise exactly what the full check does."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    base = german_inputs.iloc[5].to_dict()
+    values = st.one_of(
+        st.integers(-10, 40_000),
+        st.floats(-1e5, 1e5, allow_nan=False),
+        st.booleans(),
+        st.none(),
+        st.sampled_from(["own", "rent", "yes", "no", "x", ""]),
+        st.text(max_size=4),
+    )
+
+    def full_check(record):
+        row, problems = {}, []
+        for name, spec_field in schema.fields.items():
+            value, problem = spec_field.check(record[name])
+            problems += [problem] if problem else []
+            row[name] = value
+        return None if problems else row
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(field=st.sampled_from(schema.names), value=values)
+    def agree(field, value):
+        record = {**base, field: value}
+        assert schema._clean(record) in (None, full_check(record))
+        if full_check(record) is not None and schema._clean(record) is None:
+            assert record[field] is None or isinstance(record[field], bool)  # only the slow path admits these
+        if schema._clean(record) is not None:
+            assert schema.check([record]) == [full_check(record)]
+
+    agree()

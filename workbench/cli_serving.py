@@ -47,6 +47,13 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="worker processes")] = 1,
         refresh: Annotated[float, typer.Option(help="seconds between registry checks for a new @champion")] = 2.0,
         generic: Annotated[bool, typer.Option(help="always score through the artefact's predict_proba")] = False,
+        durability: Annotated[
+            str,
+            typer.Option(
+                help="power: fsync every group commit (survives a power cut); process: the record is in the "
+                "operating system before the answer leaves (survives kill -9 of the server, not a power cut)"
+            ),
+        ] = "power",
     ) -> None:
         """Serve the @champion (and @challenger) of a model: decisions with reason codes, each durably recorded."""
         import uvicorn
@@ -57,6 +64,8 @@ def register(app: typer.Typer) -> None:
         from workbench.serving import DeploymentError, ModelServer, decision_log_path
         from workbench.serving._decision_log import DecisionLog
 
+        if durability not in ("power", "process"):
+            _fail(f"--durability: {durability!r} is not power or process")
         name = _served_model(model)
         try:  # refuse early, with the reason, rather than in every worker
             preflight = ModelServer(name, configure(), DecisionLog(), AuditTrail(), refresh_seconds=0)
@@ -69,6 +78,7 @@ def register(app: typer.Typer) -> None:
             WORKBENCH_SERVE_MODEL=name,
             WORKBENCH_SERVE_REFRESH=str(refresh),
             WORKBENCH_SERVE_GENERIC="1" if generic else "0",
+            WORKBENCH_SERVE_DURABILITY=durability,
             WORKBENCH_HOME=str(project_root()),
             MLFLOW_TRACKING_URI=tracking_uri(),
             PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="workbench-metrics-"),
@@ -76,7 +86,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"serving {name}/{champion.version} (sha256 {champion.model_sha256[:12]}..., "
             f"{'generic' if generic else champion.path} path) on http://{host}:{port} with {workers} worker(s); "
-            f"decisions in {decision_log_path()}"
+            f"decisions in {decision_log_path()} ({durability} durability)"
         )
         uvicorn.run(
             "workbench.serving._app:app_from_environment",

@@ -206,16 +206,21 @@ class _TreeEnsemblePath:
         self.flat_leaf = self.leaf.reshape(-1)
         self.flat_shap = shap_values.reshape(n_trees * self.n_patterns, k)
         self.offsets = np.arange(n_trees) * self.n_patterns
+        self.flat_features = self.shap_features.ravel()
         self.powers = 2 ** np.arange(width)
 
     def log_odds_and_contributions(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log-odds per row and contributions per raw feature."""
         x = encoded.astype(np.float32).astype(float)  # trees compare float32 inputs, as scikit-learn does
+        slots = self.n_features + 1
+        if len(x) == 1:  # the common request: one application, no row axis to broadcast over
+            cells = (x[0, self.columns] <= self.thresholds).dot(self.powers) + self.offsets
+            totals = np.bincount(self.flat_features, weights=self.flat_shap[cells].ravel(), minlength=slots)
+            return np.array([self.init + self.flat_leaf[cells].sum()]), totals[None, : self.n_features]
         goes_left = x[:, self.columns] <= self.thresholds  # rows x trees x splits
         cells = goes_left.dot(self.powers) + self.offsets  # rows x trees: the (tree, pattern) cell reached
         raw = self.init + np.take(self.flat_leaf, cells).sum(axis=1)
         values = np.take(self.flat_shap, cells, axis=0)  # rows x trees x features-per-tree
-        slots = self.n_features + 1
         rows = len(encoded)
         where = self.shap_features[None, :, :] + (np.arange(rows) * slots)[:, None, None]
         totals = np.bincount(where.ravel(), weights=values.ravel(), minlength=rows * slots)

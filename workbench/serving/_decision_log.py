@@ -83,10 +83,15 @@ def shard_of(decision_id: str) -> int | None:
     return int(parts[1])
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+#: ``power``: every group commit is fsynced (survives a power cut of the host); ``process``: the commit is in
+#: the operating system before the answer leaves (survives the server's death, kill -9 included, not a power cut).
+DURABILITY = {"power": "FULL", "process": "NORMAL"}
+
+
+def _connect(path: Path, durability: str = "power") -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute(f"PRAGMA synchronous={DURABILITY[durability]}")
     connection.execute("PRAGMA busy_timeout=30000")
     return connection
 
@@ -105,7 +110,10 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
 class DecisionLog:
     """Append decisions durably (group commit) and read them back by id."""
 
-    def __init__(self, path: Path | None = None, *, max_batch: int = 512) -> None:
+    def __init__(self, path: Path | None = None, *, max_batch: int = 512, durability: str = "power") -> None:
+        if durability not in DURABILITY:
+            raise ValueError(f"durability: {durability!r} is not one of {', '.join(DURABILITY)}")
+        self.durability = durability
         self.path = path or decision_log_path()
         self.path.mkdir(parents=True, exist_ok=True)
         self.max_batch = max_batch
@@ -171,7 +179,7 @@ class DecisionLog:
                     self._writer.start()
 
     def _write_loop(self) -> None:
-        connection = _connect(self._shard_file(self.shard))
+        connection = _connect(self._shard_file(self.shard), self.durability)
         while True:
             batch = [self._pending.get()]
             if batch[0] is None:
@@ -185,7 +193,7 @@ class DecisionLog:
                     self._pending.put(None)
                     break
                 batch.append(item)
-            rows = [row for rows, _done in batch for row in rows]
+            rows = [row for rows, _waiter in batch for row in rows]
             error: BaseException | None = None
             try:
                 connection.execute("BEGIN IMMEDIATE")
@@ -198,19 +206,26 @@ class DecisionLog:
                     connection.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-            for _rows, done in batch:
-                done(error)
+            # one wake-up per event loop for the whole batch, not one per request
+            by_loop: dict[Any, list[asyncio.Future]] = {}
+            for _rows, waiter in batch:
+                if isinstance(waiter, tuple):
+                    loop, future = waiter
+                    by_loop.setdefault(loop, []).append(future)
+                else:
+                    waiter(error)
+            for loop, futures in by_loop.items():
+                try:
+                    loop.call_soon_threadsafe(_settle, futures, error)
+                except RuntimeError:  # that loop has closed: its requests are gone
+                    pass
 
     async def append(self, records: list[dict[str, Any]]) -> None:
         """Return once every record is committed to disk; raise if the commit failed."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-
-        def done(error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_settle, future, error)
-
         self._ensure_writer()
-        self._pending.put(([_row(r) for r in records], done))
+        self._pending.put(([_row(r) for r in records], (loop, future)))
         await future
 
     def append_now(self, records: list[dict[str, Any]]) -> None:
@@ -275,10 +290,11 @@ class DecisionLog:
             self._shard_lock, self.shard = None, None
 
 
-def _settle(future: asyncio.Future, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _settle(futures: list[asyncio.Future], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

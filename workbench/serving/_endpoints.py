@@ -129,7 +129,7 @@ class ScoringEndpoints:
             raise invalid(error) from None
         await server.decisions.append(to_record)
         for record in to_record:
-            metrics.DECISIONS.labels(str(record["version"]), record["route"], record["decision"]).inc()
+            metrics.count_decision(record["version"], record["route"], record["decision"])
         if server.setting.mode == "canary":
             if await asyncio.to_thread(server.judge_canary):
                 metrics.ROLLBACKS.inc()
@@ -178,8 +178,7 @@ class ScoringEndpoints:
             answer = problem.answer
         except InputError as error:  # a protocol's shape check, before any scoring
             answer = invalid(error).answer
-        metrics.REQUESTS.labels(endpoint, str(answer.status)).inc()
-        metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        metrics.count_request(endpoint, answer.status, time.perf_counter() - started)
         return answer
 
 

@@ -119,6 +119,36 @@ class InputSchema:
         self.names = list(self.fields)
         self.numeric = [f.name for f in fields if isinstance(f, NumericField)]
         self.categorical = [f.name for f in fields if isinstance(f, CategoricalField)]
+        # the common case (every field present and valid) checked without a method call per field
+        self._numbers = [(f.name, f.low, f.high, f.integer) for f in fields if isinstance(f, NumericField)]
+        self._levels = [(f.name, frozenset(f.levels)) for f in fields if isinstance(f, CategoricalField)]
+        self._count = len(fields)
+
+    def _clean(self, record: Any) -> dict[str, Any] | None:
+        """The canonical row when the record is valid as it stands, else None (the slow path names why)."""
+        if type(record) is not dict or len(record) != self._count:
+            return None
+        row = {}
+        for name, low, high, integer in self._numbers:
+            value = record.get(name)
+            kind = type(value)
+            if kind is int:
+                if not low <= value <= high:
+                    return None
+            elif kind is float:
+                if not low <= value <= high or (integer and not value.is_integer()):
+                    return None
+                if integer:
+                    value = int(value)
+            else:
+                return None
+            row[name] = value if integer or kind is float else float(value)
+        for name, levels in self._levels:
+            value = record.get(name)
+            if type(value) is not str or value not in levels:
+                return None
+            row[name] = value
+        return {name: row[name] for name in self.names}
 
     @classmethod
     def from_data(cls, spec: ModelSpec, inputs: pd.DataFrame) -> InputSchema:
@@ -155,6 +185,10 @@ class InputSchema:
         problems: list[InputProblem] = []
         canonical: list[dict[str, Any]] = []
         for i, record in enumerate(records):
+            clean = self._clean(record)
+            if clean is not None:
+                canonical.append(clean)
+                continue
             at = f"{where}[{i}]"
             if not isinstance(record, dict):
                 problems.append(InputProblem(at, f"must be an object of fields, got {type(record).__name__}"))

@@ -43,3 +43,27 @@ def render() -> tuple[bytes, str]:
     from prometheus_client import REGISTRY
 
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+_request_children: dict[tuple[str, int], tuple] = {}
+_decision_children: dict[tuple[int, str, str], object] = {}
+
+
+def count_request(endpoint: str, status: int, seconds: float) -> None:
+    """One answered request (label children cached: the lookup costs more than the increment)."""
+    children = _request_children.get((endpoint, status))
+    if children is None:
+        children = _request_children[(endpoint, status)] = (
+            REQUESTS.labels(endpoint, str(status)),
+            LATENCY.labels(endpoint),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+def count_decision(version: int, route: str, decision: str) -> None:
+    """One recorded decision."""
+    child = _decision_children.get((version, route, decision))
+    if child is None:
+        child = _decision_children[(version, route, decision)] = DECISIONS.labels(str(version), route, decision)
+    child.inc()
