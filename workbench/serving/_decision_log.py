@@ -280,6 +280,27 @@ class DecisionLog:
         ids = sorted(r[0] for r in self._query(f"SELECT id FROM decisions{where}", parameters))
         return ids[:limit] if limit else ids
 
+    def shard_files(self) -> list[Path]:
+        """Every shard file, in shard order."""
+        return self._shards()
+
+    def records_after(
+        self, shard_file: Path, last_id: str, model: str, *, routes: tuple[str, ...] | None = None, batch: int = 50_000
+    ):
+        """Records of one shard with ids after ``last_id`` (oldest first), read in batches."""
+        connection = self._reader(shard_file)
+        where = "model = ? AND id > ?" + (f" AND route IN ({', '.join('?' for _ in routes)})" if routes else "")
+        while True:
+            rows = connection.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE {where} ORDER BY id LIMIT {batch}",
+                (model, last_id, *(routes or ())),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row)
+            last_id = rows[-1][0]
+
     def close(self) -> None:
         """Finish pending writes and stop the writer."""
         if self._writer is not None and self._writer.is_alive():

@@ -260,6 +260,16 @@ class ServingSpec(_Strict):
         return self
 
 
+class MonitoringSpec(_Strict):
+    """How production is watched: the period, the least rows a period needs to be judged, when to alert."""
+
+    period: Literal["D", "W", "M"] = Field("W", description="day, week or month")
+    min_period_rows: int = Field(200, ge=10, description="fewer decisions in a period: drift is shown, not judged")
+    min_labelled: int = Field(100, ge=10, description="labelled decisions a period needs before AUC is judged")
+    min_group_decisions: int = Field(30, ge=5, description="decisions per protected group before its ratio is judged")
+    alert_after_periods: int = Field(1, ge=1, le=12, description="consecutive breaching periods that raise an alert")
+
+
 class ModelSpec(_Strict):
     """The whole description of one model; the registered model name is ``name``."""
 
@@ -280,6 +290,7 @@ class ModelSpec(_Strict):
     decision: DecisionSpec
     thresholds: Thresholds = Field(default_factory=Thresholds)
     serving: ServingSpec = Field(default_factory=ServingSpec)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ModelSpec:

@@ -1,0 +1,287 @@
+"""The monitoring calculator: production decisions against the validation reference, period by period.
+
+Reads the Parquet decisions in batches (constant memory), adds up counts per period, joins the outcomes that
+have arrived, and turns the counts into the monitoring tables and alerts. Thresholds come from the spec:
+``thresholds.max_psi`` for score and feature drift, ``thresholds.min_auc`` for outcome performance,
+``thresholds.disparate_impact_floor`` for fairness, and ``monitoring`` for the period and minimum sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+from workbench.monitoring._drift import PeriodCounts, count_chunk, drift_table
+from workbench.monitoring._reference import MonitoringReference
+from workbench.stats import psi_from_counts
+
+BATCH_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A breach in one period: what, how far, against which limit."""
+
+    period: str
+    kind: str  # score_drift, feature_drift, performance, fairness
+    subject: str
+    value: float
+    limit: float
+    message: str
+
+
+@dataclass
+class MonitoringResult:
+    """Per-period tables and the alerts they raise."""
+
+    model: str
+    version: int
+    period: str
+    periods: pd.DataFrame
+    drift: pd.DataFrame
+    fairness: pd.DataFrame
+    reasons: pd.DataFrame
+    breaches: list[Alert]
+    alerts: list[Alert]
+    decisions: int
+    labelled: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready digest."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "period": self.period,
+            "decisions": self.decisions,
+            "labelled": self.labelled,
+            "periods": len(self.periods),
+            "alerts": [asdict(a) for a in self.alerts],
+        }
+
+
+def _outcome_metrics(scores: np.ndarray, outcomes: np.ndarray) -> dict[str, float]:
+    """AUC, Gini and KS of the scores against observed outcomes, with calibration."""
+    out = {"labelled": float(len(outcomes)), "bad_rate": float(outcomes.mean()) if len(outcomes) else np.nan}
+    out["expected_bad_rate"] = float(scores.mean()) if len(scores) else np.nan
+    if len(np.unique(outcomes)) == 2:
+        auc = roc_auc_score(outcomes, scores)
+        out.update(auc=float(auc), gini=float(2 * auc - 1))
+        out["ks"] = float(stats.ks_2samp(scores[outcomes == 1], scores[outcomes == 0]).statistic)
+        adverse, n = int(outcomes.sum()), len(outcomes)
+        out["calibration_p_value"] = float(stats.binomtest(adverse, n, min(max(scores.mean(), 1e-9), 1 - 1e-9)).pvalue)
+    return out
+
+
+class Monitor:
+    """Computes monitoring for one version from its reference; ``run`` takes a folder of Parquet decisions."""
+
+    def __init__(self, reference: MonitoringReference, period: str | None = None) -> None:
+        self.reference = reference
+        self.spec = reference.spec
+        self.period = period or self.spec.monitoring.period
+        self.protected = [a.name for a in self.spec.protected_attributes]
+
+    def _period_keys(self, times: pd.Series) -> pd.Series:
+        naive = times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
+        return naive.dt.to_period(self.period).astype(str)
+
+    def run(
+        self,
+        folder: Path,
+        outcomes: pd.DataFrame | None = None,
+        batch_rows: int = BATCH_ROWS,
+        period_of: pd.Series | None = None,
+    ) -> MonitoringResult:
+        """Scan the decisions in batches; counts per period, labelled scores and group decisions on the side.
+
+        ``period_of`` (decision id -> period label) replaces calendar periods, for simulated traffic whose
+        periods all happened within minutes; decisions it does not name are left out.
+        """
+        features = list(self.spec.features.all)
+        dataset = ds.dataset(str(folder), format="parquet")
+        columns = ["id", "time", "score", "decision", "top_reason", *features]
+        version_filter = ds.field("version") == self.reference.version
+        counts: dict[str, PeriodCounts] = {}
+        labelled: list[pd.DataFrame] = []
+        grouped: list[pd.DataFrame] = []
+        index = outcomes.set_index("decision_id") if outcomes is not None and len(outcomes) else None
+        total = 0
+        for batch in dataset.to_batches(columns=columns, filter=version_filter, batch_size=batch_rows):
+            frame = batch.to_pandas()
+            if frame.empty:
+                continue
+            if period_of is not None:
+                frame = frame[frame["id"].isin(period_of.index)]
+                keys = frame["id"].map(period_of).astype(str)
+            else:
+                keys = self._period_keys(frame["time"])
+            total += len(frame)
+            for key, chunk in frame.groupby(keys.to_numpy(), sort=False):
+                chunk_counts = count_chunk(chunk, self.reference)
+                if key in counts:
+                    counts[key].add(chunk_counts)
+                else:
+                    counts[key] = chunk_counts
+            if index is not None:
+                known = frame["id"].isin(index.index).to_numpy()
+                if known.any():
+                    joined = frame.loc[known, ["id", "score", "decision"]].join(index, on="id")
+                    joined["period"] = keys.to_numpy()[known]
+                    labelled.append(joined[["period", "score", "outcome"]])
+                    present = [g for g in self.protected if g in joined]
+                    if present:
+                        grouped.append(joined[["period", "decision", *present]])
+        return self._result(counts, labelled, grouped, total)
+
+    def _result(
+        self, counts: dict[str, PeriodCounts], labelled: list[pd.DataFrame], grouped: list[pd.DataFrame], total: int
+    ) -> MonitoringResult:
+        spec, reference = self.spec, self.reference
+        thresholds, settings = spec.thresholds, spec.monitoring
+        labels = pd.concat(labelled) if labelled else pd.DataFrame(columns=["period", "score", "outcome"])
+        period_rows, drift_rows, reason_rows, breaches = [], [], [], []
+        for key in sorted(counts):
+            c = counts[key]
+            score_psi = psi_from_counts(reference.score_counts, c.score_bins)
+            drift = drift_table(reference, c).assign(period=key)
+            drift_rows.append(drift)
+            row = {
+                "period": key,
+                "decisions": c.rows,
+                "approval_rate": 1 - c.declines / c.rows,
+                "mean_score": c.score_sum / c.rows,
+                "score_psi": score_psi,
+                "max_feature_psi": float(drift["psi"].max()),
+                "most_drifted": str(drift.loc[drift["psi"].idxmax(), "feature"]),
+            }
+            mine = labels[labels["period"] == key]
+            metrics = _outcome_metrics(mine["score"].to_numpy(float), mine["outcome"].to_numpy(int))
+            row.update(metrics)
+            period_rows.append(row)
+            for reason, n in sorted(c.top_reasons.items(), key=lambda item: -item[1]):
+                reason_rows.append({"period": key, "feature": reason, "declines": n, "share": n / max(c.declines, 1)})
+            if c.rows >= settings.min_period_rows:
+                if score_psi > thresholds.max_psi:
+                    breaches.append(
+                        Alert(
+                            key,
+                            "score_drift",
+                            "score",
+                            score_psi,
+                            thresholds.max_psi,
+                            f"score PSI {score_psi:.3f} above {thresholds.max_psi}",
+                        )
+                    )
+                for item in drift.itertuples():
+                    if item.psi > thresholds.max_psi:
+                        breaches.append(
+                            Alert(
+                                key,
+                                "feature_drift",
+                                item.feature,
+                                item.psi,
+                                thresholds.max_psi,
+                                f"{item.feature} PSI {item.psi:.3f} above {thresholds.max_psi}",
+                            )
+                        )
+            if (
+                metrics["labelled"] >= settings.min_labelled
+                and "auc" in metrics
+                and metrics["auc"] < thresholds.min_auc
+            ):
+                breaches.append(
+                    Alert(
+                        key,
+                        "performance",
+                        "auc",
+                        metrics["auc"],
+                        thresholds.min_auc,
+                        f"AUC {metrics['auc']:.3f} on {int(metrics['labelled'])} outcomes below {thresholds.min_auc}",
+                    )
+                )
+        fairness = self._fairness(pd.concat(grouped) if grouped else None)
+        for item in fairness.itertuples():
+            if item.decisions >= settings.min_group_decisions and item.ratio < thresholds.disparate_impact_floor:
+                breaches.append(
+                    Alert(
+                        item.period,
+                        "fairness",
+                        f"{item.attribute}={item.group}",
+                        item.ratio,
+                        thresholds.disparate_impact_floor,
+                        f"approval-rate ratio {item.ratio:.2f} for {item.attribute} {item.group} "
+                        f"below {thresholds.disparate_impact_floor}",
+                    )
+                )
+        return MonitoringResult(
+            model=reference.name,
+            version=reference.version,
+            period=self.period,
+            periods=pd.DataFrame(period_rows),
+            drift=pd.concat(drift_rows, ignore_index=True) if drift_rows else pd.DataFrame(),
+            fairness=fairness,
+            reasons=pd.DataFrame(reason_rows),
+            breaches=breaches,
+            alerts=_persistent(breaches, sorted(counts), settings.alert_after_periods),
+            decisions=total,
+            labelled=len(labels),
+            settings={
+                "max_psi": thresholds.max_psi,
+                "min_auc": thresholds.min_auc,
+                "disparate_impact_floor": thresholds.disparate_impact_floor,
+                **settings.model_dump(),
+            },
+        )
+
+    def _fairness(self, grouped: pd.DataFrame | None) -> pd.DataFrame:
+        """Approval rate per protected group and period, as a ratio to the spec's reference group."""
+        rows = []
+        if grouped is None or grouped.empty:
+            return pd.DataFrame(columns=["period", "attribute", "group", "decisions", "approval_rate", "ratio"])
+        for attribute in self.spec.protected_attributes:
+            if attribute.name not in grouped:
+                continue
+            known = grouped.dropna(subset=[attribute.name])
+            for key, chunk in known.groupby("period"):
+                rates = (chunk["decision"] == "approve").groupby(chunk[attribute.name]).agg(["mean", "size"])
+                if attribute.reference not in rates.index:
+                    continue
+                base = rates.loc[attribute.reference, "mean"]
+                for group, values in rates.iterrows():
+                    rows.append(
+                        {
+                            "period": key,
+                            "attribute": attribute.name,
+                            "group": group,
+                            "decisions": int(values["size"]),
+                            "approval_rate": float(values["mean"]),
+                            "ratio": float(values["mean"] / base) if base > 0 else np.nan,
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+
+def _persistent(breaches: list[Alert], periods: list[str], needed: int) -> list[Alert]:
+    """Breaches that persisted ``needed`` consecutive periods (the last of each run is the alert)."""
+    if needed <= 1:
+        return sorted(breaches, key=lambda a: (a.period, a.kind, a.subject))
+    position = {p: i for i, p in enumerate(periods)}
+    by_subject: dict[tuple[str, str], list[Alert]] = {}
+    for alert in breaches:
+        by_subject.setdefault((alert.kind, alert.subject), []).append(alert)
+    alerts = []
+    for series in by_subject.values():
+        run = 1
+        for previous, current in zip(series, series[1:], strict=False):
+            run = run + 1 if position[current.period] == position[previous.period] + 1 else 1
+            if run >= needed:
+                alerts.append(current)
+    return sorted(alerts, key=lambda a: (a.period, a.kind, a.subject))
