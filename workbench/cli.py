@@ -254,10 +254,11 @@ def run_app(
 
 
 def _register_subcommands() -> None:
-    from workbench import cli_governance, cli_serving
+    from workbench import cli_governance, cli_monitoring, cli_serving
 
     cli_governance.register(app)
     cli_serving.register(app)
+    cli_monitoring.register(app)
 
 
 _register_subcommands()

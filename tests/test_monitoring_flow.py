@@ -1,0 +1,127 @@
+"""Monitoring end to end: simulated traffic through the scoring server, late outcomes, alert, review, report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+MODEL = "german_credit"
+
+
+@pytest.fixture(scope="module")
+def production(served_project):
+    """The served project's server in-process, with 8 simulated periods sent (drift from period 4)."""
+    from workbench.governance import AuditTrail, UserStore
+    from workbench.monitoring import OutcomeStore
+    from workbench.monitoring._simulate import simulate_traffic
+    from workbench.registry import configure
+    from workbench.serving import DecisionLog, ModelServer, TokenIndex, create_app
+
+    project, champion, challenger, tokens = served_project
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_HOME", str(project))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+        governance = project / "registry_store" / "governance"
+        decisions = DecisionLog()
+        server = ModelServer(MODEL, client, decisions, AuditTrail(governance / "audit.jsonl"), refresh_seconds=0)
+        server.start()
+        app = create_app(server, TokenIndex(UserStore(governance / "users.json")), start=False)
+        with TestClient(app) as http:
+            headers = {"Authorization": f"Bearer {tokens['los']}"}
+
+            def post(path, body):
+                response = http.post(path, json=body, headers=headers)
+                assert response.status_code in (200, 422), response.text
+                return response.status_code, response.json()
+
+            summary = simulate_traffic(
+                MODEL,
+                periods=8,
+                per_period=300,
+                drift_start=4,
+                amount_factor=2.0,
+                outcome_delay=2,
+                seed=3,
+                post=post,
+                decisions=decisions,
+                outcomes=OutcomeStore(),
+            )
+            yield {
+                "project": project,
+                "client": client,
+                "summary": summary,
+                "decisions": decisions,
+                "version": server.champion.version,
+                "patch": patch,
+            }
+
+
+def test_outcomes_arrive_late_and_bad_rows_are_refused(production):
+    from workbench.monitoring import OutcomeStore
+
+    summary = production["summary"]
+    assert summary["decisions"] + summary["refused"] == 8 * 300
+    assert 0 < summary["refused"] < 100  # drifted amounts beyond the contract's range get a 422
+    mapping = pd.read_csv(summary["mapping"], dtype=str)
+    due = mapping["period"].astype(int) < 6
+    assert summary["outcomes"] == due.sum()  # the last two periods' outcomes are not due yet
+    recorded_id, pending_id = mapping["decision_id"].iloc[0], mapping["decision_id"].iloc[-1]
+    result = OutcomeStore().record(
+        [
+            {"decision_id": pending_id, "outcome": 1, "sex": "female"},  # good: outcome now due
+            {"decision_id": "18ea0000-000-000000000000", "outcome": 0},  # unknown decision
+            {"decision_id": recorded_id, "outcome": 0},  # already recorded
+            {"decision_id": mapping["decision_id"].iloc[-2], "outcome": "maybe"},  # wrong label
+            {"decision_id": mapping["decision_id"].iloc[-3], "outcome": 0},  # good
+            {"decision_id": mapping["decision_id"].iloc[-3], "outcome": 1},  # duplicate within the import
+            {"outcome": 1},  # no id
+        ],
+        production["decisions"],
+        "bad",
+        ("sex", "age_group"),
+    )
+    assert result.recorded == 2
+    reasons = {r.row: r.reason for r in result.rejected}
+    assert set(reasons) == {2, 3, 4, 6, 7}
+    assert "no such decision" in reasons[2] and "already recorded" in reasons[3]
+    assert "not 0, 1" in reasons[4] and "duplicate" in reasons[6] and "missing" in reasons[7]
+    stored = OutcomeStore().frame(MODEL).set_index("decision_id")
+    assert stored.loc[pending_id, "outcome"] == 1 and stored.loc[pending_id, "sex"] == "female"
+
+
+def test_monitoring_alerts_puts_the_version_under_review_and_reports(production, tmp_path):
+    from pypdf import PdfReader
+
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+    from workbench.monitoring._run import act_on_alerts, run_monitoring, write_report
+
+    project, client = production["project"], production["client"]
+    mapping = pd.read_csv(production["summary"]["mapping"], dtype=str)
+    period_of = pd.Series(mapping["period"].to_numpy(), index=mapping["decision_id"])
+    result = run_monitoring(
+        client, MODEL, production["version"], period_of=period_of, decisions=production["decisions"]
+    )
+    assert result.decisions == len(mapping) and len(result.periods) == 8
+    drift_alerts = [a for a in result.alerts if a.kind in ("feature_drift", "score_drift")]
+    assert drift_alerts and min(a.period for a in drift_alerts) in ("004", "005")
+    labelled = result.periods.set_index("period")["labelled"]
+    assert labelled.loc["000"] == (mapping["period"] == "000").sum() and labelled.loc["007"] <= 2  # not due yet
+    paths = write_report(result, result_spec(client), folder=tmp_path)
+    text = " ".join(page.extract_text() for page in PdfReader(paths[1]).pages)
+    assert "Monitoring report" in text and "credit_amount" in text and "ALERT" not in text
+    governance = project / "registry_store" / "governance"
+    service = GovernanceService(MlflowVersionStore(client), AuditTrail(governance / "audit.jsonl"))
+    marco = UserStore(governance / "users.json").get("marco")
+    record = act_on_alerts(result, service, marco)
+    assert record["after"] == "under_review" and "monitoring alert" in record["reason"]
+    assert client.get_model_version(MODEL, str(result.version)).tags["status"] == "under_review"
+    assert act_on_alerts(result, service, marco) is None  # once is enough
+
+
+def result_spec(client):
+    from workbench.registry import recorded_spec
+
+    return recorded_spec(client, client.get_model_version_by_alias(MODEL, "champion").run_id)

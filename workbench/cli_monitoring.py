@@ -1,0 +1,137 @@
+"""``workbench monitor``, ``outcomes import`` and ``simulate``: watching production and closing the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+outcomes_app = typer.Typer(help="Observed outcomes of recorded decisions (1 = adverse), keyed by decision id.")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    name: Annotated[str, typer.Argument(help="registered model")],
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet: decision_id, outcome, optional protected groups")],
+) -> None:
+    """Record outcomes; every bad row (unknown decision, duplicate, wrong label) is listed and skipped."""
+    from workbench.monitoring import OutcomeStore, read_outcome_file
+    from workbench.registry import configure, recorded_spec
+    from workbench.serving import DecisionLog
+
+    client = configure()
+    try:
+        rows = read_outcome_file(path)
+        entry = client.get_model_version_by_alias(name, "champion")
+    except (ValueError, FileNotFoundError) as error:
+        _fail(str(error))
+        return
+    except Exception:  # no champion: MLflow raises
+        _fail(f"{name} has no @champion; outcomes are recorded against served decisions")
+        return
+    spec = recorded_spec(client, entry.run_id)
+    groups = tuple(a.name for a in spec.protected_attributes)
+    result = OutcomeStore().record(rows, DecisionLog(), spec.target.adverse_value, groups)
+    typer.echo(f"recorded {result.recorded} outcome(s) of {len(rows)} row(s) from {path}")
+    for rejected in result.rejected:
+        typer.secho(f"  row {rejected.row} ({rejected.decision_id or '-'}): {rejected.reason}", fg=typer.colors.YELLOW)
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the monitoring commands to the main CLI."""
+    from workbench.cli import _login, _service
+
+    app.add_typer(outcomes_app, name="outcomes")
+
+    @app.command()
+    def monitor(
+        name: Annotated[str, typer.Argument(help="registered model")],
+        version: Annotated[int | None, typer.Option(help="version (default: the @champion)")] = None,
+        period: Annotated[str | None, typer.Option(help="D, W or M (default: the spec's)")] = None,
+        user: Annotated[
+            str | None, typer.Option(help="validator or admin: on an alert, put the version under review as this user")
+        ] = None,
+        pdf: Annotated[bool, typer.Option(help="also print the report to PDF")] = True,
+        simulated: Annotated[bool, typer.Option(help="periods from `workbench simulate`, not the calendar")] = False,
+    ) -> None:
+        """Drift, outcome performance, fairness and reason mix per period against the validation reference."""
+        import pandas as pd
+
+        from workbench.governance import GovernanceError
+        from workbench.monitoring import monitoring_dir
+        from workbench.monitoring._run import act_on_alerts, run_monitoring, write_report
+        from workbench.registry import configure
+
+        period_of = None
+        if simulated:
+            mapping = monitoring_dir(name) / "simulated_periods.csv"
+            if not mapping.is_file():
+                _fail(f"--simulated: no {mapping}; run `workbench simulate` first")
+            table = pd.read_csv(mapping, dtype=str)
+            period_of = pd.Series(table["period"].to_numpy(), index=table["decision_id"])
+        actor = _login(user) if user else None
+        try:
+            result = run_monitoring(configure(), name, version, period=period, period_of=period_of)
+        except LookupError as error:
+            _fail(str(error))
+            return
+        from workbench.monitoring._reference import reference_for  # the spec for the report
+
+        spec = reference_for(configure(), name, result.version).spec
+        paths = write_report(result, spec, pdf=pdf)
+        shown = result.periods[["period", "decisions", "approval_rate", "score_psi", "max_feature_psi"]]
+        typer.echo(f"{name} v{result.version}: {result.decisions} decisions, {result.labelled} with outcomes")
+        typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        for alert in result.alerts:
+            typer.secho(f"ALERT {alert.period} {alert.kind}: {alert.message}", fg=typer.colors.RED)
+        typer.echo("report: " + ", ".join(str(p) for p in paths))
+        if actor and result.alerts:
+            try:
+                record = act_on_alerts(result, _service(), actor)
+            except GovernanceError as error:
+                _fail(str(error))
+                return
+            if record:
+                typer.echo(f"{name}/{result.version} is now under review (audit record {record['seq']})")
+
+    @app.command()
+    def simulate(
+        name: Annotated[str, typer.Argument(help="registered model served at --url")],
+        url: Annotated[str, typer.Option(help="the scoring server")] = "http://127.0.0.1:8000",
+        token: Annotated[str, typer.Option(envvar="WORKBENCH_TOKEN", help="a client's bearer token")] = "",
+        periods: Annotated[int, typer.Option(help="how many periods")] = 12,
+        per_period: Annotated[int, typer.Option(help="applications per period")] = 500,
+        drift_start: Annotated[int, typer.Option(help="first drifted period (-1: no drift)")] = 6,
+        amount_factor: Annotated[float, typer.Option(help="credit amounts multiplied by this at full drift")] = 1.8,
+        outcome_delay: Annotated[int, typer.Option(help="periods before outcomes arrive")] = 2,
+        seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    ) -> None:
+        """Send simulated applicants (drift injected) through the server; import outcomes once they are due."""
+        from workbench.monitoring._simulate import simulate_traffic
+
+        if not token:
+            _fail("--token: a scoring client's token is needed (or WORKBENCH_TOKEN)")
+        summary = simulate_traffic(
+            name,
+            url,
+            token,
+            periods=periods,
+            per_period=per_period,
+            drift_start=drift_start,
+            amount_factor=amount_factor,
+            outcome_delay=outcome_delay,
+            seed=seed,
+        )
+        typer.echo(
+            f"{summary['decisions']} decisions in {periods} periods ({summary['refused']} applications refused by the "
+            f"input contract); recorded {summary['outcomes']} outcomes "
+            f"(periods older than {outcome_delay}); periods in {summary['mapping']}"
+        )

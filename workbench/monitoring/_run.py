@@ -1,0 +1,144 @@
+"""One monitoring run: export new decisions, rebuild the reference, count, report, and act on alerts."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from workbench.governance import GovernanceService
+from workbench.governance._users import User
+from workbench.monitoring._monitor import Monitor, MonitoringResult
+from workbench.monitoring._reference import reference_for
+from workbench.monitoring._store import OutcomeStore, export_decisions, monitoring_dir
+from workbench.paths import reports_root
+from workbench.serving._decision_log import DecisionLog
+
+PERIOD_NAMES = {"D": "day", "W": "week", "M": "month"}
+
+
+def champion_version(client: MlflowClient, name: str) -> int:
+    """The version in production."""
+    try:
+        return int(client.get_model_version_by_alias(name, "champion").version)
+    except Exception:  # MLflow raises when the alias is not set
+        raise LookupError(f"{name} has no @champion to monitor; name a version") from None
+
+
+def run_monitoring(
+    client: MlflowClient,
+    name: str,
+    version: int | None = None,
+    *,
+    period: str | None = None,
+    period_of: pd.Series | None = None,
+    decisions: DecisionLog | None = None,
+    outcomes: OutcomeStore | None = None,
+) -> MonitoringResult:
+    """Monitor a version (default: the @champion) on every decision recorded for it so far."""
+    version = version or champion_version(client, name)
+    folder = monitoring_dir(name) / "decisions"
+    export_decisions(name, decisions, folder)
+    reference = reference_for(client, name, version)
+    outcome_frame = (outcomes or OutcomeStore()).frame(name)
+    if not any(folder.glob("*.parquet")):
+        raise LookupError(f"no decisions of {name} are recorded yet")
+    return Monitor(reference, period).run(folder, outcome_frame, period_of=period_of)
+
+
+def _trend_figure(result: MonitoringResult) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    periods = result.periods
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    x = range(len(periods))
+    panels = [
+        ("score PSI", periods["score_psi"], result.settings["max_psi"]),
+        ("largest feature PSI", periods["max_feature_psi"], result.settings["max_psi"]),
+        ("approval rate", periods["approval_rate"], None),
+        ("AUC (outcomes)", periods.get("auc", pd.Series([float("nan")] * len(periods))), result.settings["min_auc"]),
+    ]
+    for axis, (title, values, limit) in zip(axes.ravel(), panels, strict=True):
+        axis.plot(list(x), list(values), marker="o")
+        if limit is not None:
+            axis.axhline(limit, color="crimson", linestyle="--", linewidth=1)
+        axis.set_title(title, fontsize=10)
+    for axis in axes[-1]:
+        axis.set_xticks(list(x))
+        axis.set_xticklabels(list(periods["period"]), rotation=60, fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def write_report(result: MonitoringResult, spec, folder: Path | None = None, pdf: bool = True) -> list[Path]:
+    """The monitoring report as HTML (and PDF) with trend plots, plus the result as JSON."""
+    from workbench.reports._render import render_html, write_pdf
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = folder or reports_root() / result.model / "monitoring" / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    drift = result.drift
+    latest = drift[drift["period"] == drift["period"].max()].sort_values("psi", ascending=False)
+    drift_wide = drift.pivot(index="feature", columns="period", values="psi")
+    drift_wide = drift_wide.loc[latest["feature"]].reset_index()
+    reasons_wide = (
+        result.reasons.pivot(index="feature", columns="period", values="share").fillna(0.0).reset_index()
+        if len(result.reasons)
+        else result.reasons
+    )
+    alerts = pd.DataFrame([asdict(a) for a in result.alerts])
+    html = render_html(
+        "monitoring.html.j2",
+        {
+            "doc_title": f"{result.model} v{result.version} monitoring",
+            "spec": spec,
+            "name": result.model,
+            "version": result.version,
+            "decisions": result.decisions,
+            "labelled": result.labelled,
+            "period_name": PERIOD_NAMES.get(result.period, result.period),
+            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "alerts": alerts,
+            "alert_count": len(result.alerts),
+            "settings": result.settings,
+            "figures": {"trends": _trend_figure(result)},
+            "periods": result.periods,
+            "drift_wide": drift_wide,
+            "latest_drift": latest.drop(columns="period"),
+            "fairness": result.fairness,
+            "reasons_wide": reasons_wide,
+        },
+    )
+    base = folder / f"{result.model}_v{result.version}_monitoring"
+    paths = [base.with_suffix(".html")]
+    paths[0].write_text(html, "utf-8")
+    if pdf:
+        paths.append(write_pdf(html, base.with_suffix(".pdf")))
+    summary = folder / f"{result.model}_v{result.version}_monitoring.json"
+    summary.write_text(json.dumps(result.summary(), indent=2, default=str), "utf-8")
+    paths.append(summary)
+    return paths
+
+
+def act_on_alerts(result: MonitoringResult, service: GovernanceService, user: User) -> dict | None:
+    """Put the monitored version under review when an alert fired (once; recorded in the audit trail)."""
+    if not result.alerts:
+        return None
+    status = service.store.tags(result.model, result.version).get("status")
+    if status == "under_review":
+        return None
+    shown = "; ".join(f"{a.period} {a.message}" for a in result.alerts[:5])
+    more = f" (+{len(result.alerts) - 5} more)" if len(result.alerts) > 5 else ""
+    return service.mark_under_review(user, result.model, result.version, f"monitoring alert: {shown}{more}")
