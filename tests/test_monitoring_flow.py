@@ -125,3 +125,23 @@ def result_spec(client):
     from workbench.registry import recorded_spec
 
     return recorded_spec(client, client.get_model_version_by_alias(MODEL, "champion").run_id)
+
+
+@pytest.mark.e2e
+def test_the_monitoring_notebook_runs_headless(production, tmp_path, monkeypatch):
+    import nbformat
+
+    from workbench.pipeline import execute
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(production["project"]))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    output = execute(
+        "06_monitoring.ipynb",
+        tmp_path / "06_monitoring.ipynb",
+        {"model_name": MODEL, "version": production["version"], "simulated": True},
+        progress=False,
+    )
+    text = "\n".join(
+        o.get("text", "") for cell in nbformat.read(output, 4).cells for o in cell.get("outputs", []) if "text" in o
+    )
+    assert "8 periods" in text and "alert(s)" in text

@@ -52,7 +52,8 @@ def run_monitoring(
     return Monitor(reference, period).run(folder, outcome_frame, period_of=period_of)
 
 
-def _trend_figure(result: MonitoringResult) -> str:
+def trend_png(result: MonitoringResult) -> bytes:
+    """Score PSI, largest feature PSI, approval rate and AUC by period, limits dashed (PNG bytes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,7 +80,7 @@ def _trend_figure(result: MonitoringResult) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
 
 
 def write_report(result: MonitoringResult, spec, folder: Path | None = None, pdf: bool = True) -> list[Path]:
@@ -113,7 +114,7 @@ def write_report(result: MonitoringResult, spec, folder: Path | None = None, pdf
             "alerts": alerts,
             "alert_count": len(result.alerts),
             "settings": result.settings,
-            "figures": {"trends": _trend_figure(result)},
+            "figures": {"trends": "data:image/png;base64," + base64.b64encode(trend_png(result)).decode()},
             "periods": result.periods,
             "drift_wide": drift_wide,
             "latest_drift": latest.drop(columns="period"),
