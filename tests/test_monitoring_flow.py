@@ -145,3 +145,24 @@ def test_the_monitoring_notebook_runs_headless(production, tmp_path, monkeypatch
         o.get("text", "") for cell in nbformat.read(output, 4).cells for o in cell.get("outputs", []) if "text" in o
     )
     assert "8 periods" in text and "alert(s)" in text
+
+
+def test_committee_review_lists_production_alerts_and_actions(production, monkeypatch):
+    from pypdf import PdfReader
+
+    from workbench.monitoring._review import build_review
+    from workbench.monitoring._run import run_monitoring, write_report
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(production["project"]))
+    client = production["client"]
+    mapping = pd.read_csv(production["summary"]["mapping"], dtype=str)
+    period_of = pd.Series(mapping["period"].to_numpy(), index=mapping["decision_id"])
+    result = run_monitoring(
+        client, MODEL, production["version"], period_of=period_of, decisions=production["decisions"]
+    )
+    write_report(result, result_spec(client), pdf=False)
+    paths = build_review(client, days=7)
+    text = " ".join(page.extract_text() for page in PdfReader(paths[1]).pages)
+    assert "Model risk committee" in text and MODEL in text
+    assert "credit_amount" in text  # the most drifted feature of the latest period
+    assert "mark_under_review" in text  # the monitoring alert's governance action is in the period's decisions

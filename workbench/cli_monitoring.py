@@ -102,6 +102,15 @@ def register(app: typer.Typer) -> None:
             if record:
                 typer.echo(f"{name}/{result.version} is now under review (audit record {record['seq']})")
 
+    @app.command("review")
+    def review(days: Annotated[int, typer.Option(help="the period under review, in days")] = 7) -> None:
+        """The committee's review across production models: status, alerts, drift, findings, re-validations."""
+        from workbench.monitoring._review import build_review
+        from workbench.registry import configure
+
+        paths = build_review(configure(), days)
+        typer.echo("review: " + ", ".join(str(p) for p in paths))
+
     @app.command()
     def simulate(
         name: Annotated[str, typer.Argument(help="registered model served at --url")],

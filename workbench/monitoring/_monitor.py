@@ -63,6 +63,7 @@ class MonitoringResult:
             "decisions": self.decisions,
             "labelled": self.labelled,
             "periods": len(self.periods),
+            "latest_period": self.periods.iloc[-1].to_dict() if len(self.periods) else {},
             "alerts": [asdict(a) for a in self.alerts],
         }
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-#: Share given to an empty bin so the logarithm stays finite (a common convention in credit-risk practice).
+#: Share given to an empty bin so the logarithm stays finite (a common convention in credit-risk practice);
+#: bins with any observation keep their share, however small.
 EMPTY_BIN_SHARE = 1e-4
 
 
@@ -63,13 +64,17 @@ def fit_bins(reference: pd.Series | np.ndarray, n_bins: int = 10, categorical: b
     return Bins("numeric", edges=(*edges.tolist(), float("inf")))
 
 
+def _shares(counts: np.ndarray, total: float) -> np.ndarray:
+    return np.where(counts > 0, counts / total, EMPTY_BIN_SHARE)
+
+
 def psi_from_counts(expected: np.ndarray, actual: np.ndarray) -> float:
     """PSI = sum((a - e) * ln(a / e)) over bins of shares; empty bins get ``EMPTY_BIN_SHARE``."""
     e = np.asarray(expected, dtype=float)
     a = np.asarray(actual, dtype=float)
     keep = (e > 0) | (a > 0)
-    e_share = np.maximum(e[keep] / e.sum(), EMPTY_BIN_SHARE)
-    a_share = np.maximum(a[keep] / a.sum(), EMPTY_BIN_SHARE)
+    e_share = _shares(e[keep], e.sum())
+    a_share = _shares(a[keep], a.sum())
     return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
 
 
@@ -86,8 +91,8 @@ def psi_table(reference: pd.Series | np.ndarray, sample: pd.Series | np.ndarray,
     e, a = bins.counts(reference), bins.counts(sample)
     table = pd.DataFrame({"bin": bins.labels, "reference": e, "sample": a})
     table = table[(table["reference"] > 0) | (table["sample"] > 0)].reset_index(drop=True)
-    e_share = np.maximum(table["reference"] / e.sum(), EMPTY_BIN_SHARE)
-    a_share = np.maximum(table["sample"] / a.sum(), EMPTY_BIN_SHARE)
+    e_share = _shares(table["reference"].to_numpy(float), e.sum())
+    a_share = _shares(table["sample"].to_numpy(float), a.sum())
     table["reference_share"] = table["reference"] / e.sum()
     table["sample_share"] = table["sample"] / a.sum()
     table["contribution"] = (a_share - e_share) * np.log(a_share / e_share)

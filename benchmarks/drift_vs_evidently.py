@@ -1,0 +1,131 @@
+"""PSI drift of 1,000,000 decisions x 20 features: ours against Evidently's data drift report, same rows, same bins.
+
+    python benchmarks/drift_vs_evidently.py [--rows 1000000] [--evidently-python PATH]
+
+Evidently (0.7) runs in its own virtual environment (``--evidently-python``, default
+``/tmp/evidently-venv/bin/python``; create it with ``python -m venv /tmp/evidently-venv &&
+/tmp/evidently-venv/bin/pip install evidently==0.7.23 'pandas<3' pyarrow``), so its pins never touch the
+project's. Both sides read the same Parquet files: the reference (the validation sample of the 20-feature
+benchmark spec, see monitoring_scale.py) and the current rows (generated from the real German rows).
+
+Evidently's PSI bins a numeric column with more than 20 distinct reference values into Sturges bins over the
+combined data, every other column by distinct value; ours counts the same rows on those same bins with the
+workbench's counting (``Bins``) and ``psi_from_counts``. Times: Evidently's ``Report.run`` for the drift preset
+with ``method="psi"``, and ours for counting plus PSI, each from data already in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from monitoring_scale import benchmark_spec  # noqa: E402
+
+EVIDENTLY_SCRIPT = r"""
+import json, sys, time
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+folder, numeric, categorical = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+reference = pd.read_parquet(f"{folder}/reference.parquet")
+current = pd.read_parquet(f"{folder}/current.parquet")
+definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+started = time.perf_counter()
+snapshot = Report([DataDriftPreset(method="psi")]).run(
+    current_data=Dataset.from_pandas(current, data_definition=definition),
+    reference_data=Dataset.from_pandas(reference, data_definition=definition),
+)
+seconds = time.perf_counter() - started
+values = {m["config"]["column"]: m["value"] for m in snapshot.dict()["metrics"] if m["config"].get("column")}
+print(json.dumps({"seconds": seconds, "psi": values}))
+"""
+
+
+def evidently_bins(reference: pd.Series, current: pd.Series, numeric: bool):
+    """The bins Evidently's PSI uses for a column: Sturges edges over both samples, or one per distinct value."""
+    from workbench.stats import Bins
+
+    if numeric and reference.nunique() > 20:
+        edges = np.histogram_bin_edges(np.concatenate([reference.to_numpy(float), current.to_numpy(float)]), "sturges")
+        return "edges", edges
+    levels = sorted(set(reference.dropna().astype(str)) | set(current.dropna().astype(str)))
+    return "levels", Bins("categorical", levels=tuple(levels))
+
+
+def our_psi(reference: pd.Series, current: pd.Series, numeric: bool) -> float:
+    """PSI with the workbench's counting and formula on Evidently's bins (zero shares floored as Evidently does)."""
+    from workbench.stats import psi_from_counts
+
+    kind, bins = evidently_bins(reference, current, numeric)
+    if kind == "edges":  # numpy.histogram's rule: [a, b) except the last bin, which is closed
+
+        def counts(values):
+            positions = np.searchsorted(bins, values.to_numpy(float), side="right") - 1
+            positions[values.to_numpy(float) == bins[-1]] = len(bins) - 2
+            return np.bincount(positions, minlength=len(bins) - 1)[: len(bins) - 1]
+
+        expected, actual = counts(reference), counts(current)
+    else:
+        expected = bins.counts(reference.astype(str))[: len(bins.levels)]
+        actual = bins.counts(current.astype(str))[: len(bins.levels)]
+    return psi_from_counts(expected, actual)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--evidently-python", default="/tmp/evidently-venv/bin/python")
+    args = parser.parse_args()
+
+    from workbench.data import load_model_data
+    from workbench.datasets import synthetic_german_credit
+    from workbench.training import model_inputs, train
+
+    spec = benchmark_spec()
+    data = load_model_data(spec)
+    split = train(data, spec).split
+    reference = model_inputs(data.frame, spec).iloc[split.validation].reset_index(drop=True)
+    current = model_inputs(synthetic_german_credit(args.rows, seed=5), spec)
+    numeric, categorical = list(spec.features.numeric), list(spec.features.categorical)
+    folder = Path(tempfile.mkdtemp(prefix="wb-evidently-"))
+    reference.to_parquet(folder / "reference.parquet", index=False)
+    current.to_parquet(folder / "current.parquet", index=False)
+
+    output = subprocess.run(
+        [args.evidently_python, "-c", EVIDENTLY_SCRIPT, str(folder), json.dumps(numeric), json.dumps(categorical)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    theirs = json.loads(output.strip().splitlines()[-1])
+
+    reference = pd.read_parquet(folder / "reference.parquet")
+    current = pd.read_parquet(folder / "current.parquet")
+    started = time.perf_counter()
+    ours = {c: our_psi(reference[c], current[c], c in numeric) for c in numeric + categorical}
+    seconds = time.perf_counter() - started
+
+    differences = {c: abs(ours[c] - theirs["psi"][c]) for c in ours}
+    print(f"{args.rows:,} rows x {len(ours)} features; reference {len(reference)} rows")
+    print("| feature | ours | Evidently | abs. difference |")
+    print("|---|---|---|---|")
+    for column in ours:
+        print(f"| {column} | {ours[column]:.12f} | {theirs['psi'][column]:.12f} | {differences[column]:.1e} |")
+    print(
+        f"\nEvidently Report.run: {theirs['seconds']:.2f} s; ours (count + PSI): {seconds:.3f} s; "
+        f"ratio {theirs['seconds'] / seconds:.1f}x; largest PSI difference {max(differences.values()):.1e}"
+    )
+
+
+if __name__ == "__main__":
+    main()
