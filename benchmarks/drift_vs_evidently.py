@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from monitoring_scale import benchmark_spec  # noqa: E402
@@ -51,34 +53,36 @@ print(json.dumps({"seconds": seconds, "psi": values}))
 """
 
 
-def evidently_bins(reference: pd.Series, current: pd.Series, numeric: bool):
-    """The bins Evidently's PSI uses for a column: Sturges edges over both samples, or one per distinct value."""
-    from workbench.stats import Bins
-
-    if numeric and reference.nunique() > 20:
-        edges = np.histogram_bin_edges(np.concatenate([reference.to_numpy(float), current.to_numpy(float)]), "sturges")
-        return "edges", edges
-    levels = sorted(set(reference.dropna().astype(str)) | set(current.dropna().astype(str)))
-    return "levels", Bins("categorical", levels=tuple(levels))
-
-
 def our_psi(reference: pd.Series, current: pd.Series, numeric: bool) -> float:
-    """PSI with the workbench's counting and formula on Evidently's bins (zero shares floored as Evidently does)."""
+    """PSI with the workbench's counting and formula on Evidently's bins.
+
+    Evidently's bins: Sturges edges over both samples for a numeric column with more than 20 distinct reference
+    values (numpy.histogram's rule: [a, b), the last bin closed), else one bin per distinct value of either
+    sample. ``current`` arrives as a pandas categorical for text columns (Arrow dictionary encoding, as
+    monitoring reads its Parquet), so categories are counted by code.
+    """
     from workbench.stats import psi_from_counts
 
-    kind, bins = evidently_bins(reference, current, numeric)
-    if kind == "edges":  # numpy.histogram's rule: [a, b) except the last bin, which is closed
+    if numeric and reference.nunique() > 20:
+        values = current.to_numpy(float)
+        edges = np.histogram_bin_edges(np.concatenate([reference.to_numpy(float), values]), "sturges")
 
-        def counts(values):
-            positions = np.searchsorted(bins, values.to_numpy(float), side="right") - 1
-            positions[values.to_numpy(float) == bins[-1]] = len(bins) - 2
-            return np.bincount(positions, minlength=len(bins) - 1)[: len(bins) - 1]
+        def counts(array):
+            positions = np.searchsorted(edges, array, side="right") - 1
+            positions[array == edges[-1]] = len(edges) - 2
+            return np.bincount(positions, minlength=len(edges) - 1)[: len(edges) - 1]
 
-        expected, actual = counts(reference), counts(current)
+        return psi_from_counts(counts(reference.to_numpy(float)), counts(values))
+    if isinstance(current.dtype, pd.CategoricalDtype):
+        per_category = np.bincount(current.cat.codes.to_numpy() + 1, minlength=len(current.cat.categories) + 1)[1:]
+        actual_by_level = dict(zip(current.cat.categories.astype(str), per_category, strict=True))
     else:
-        expected = bins.counts(reference.astype(str))[: len(bins.levels)]
-        actual = bins.counts(current.astype(str))[: len(bins.levels)]
-    return psi_from_counts(expected, actual)
+        actual_by_level = current.astype(str).value_counts().to_dict()
+    expected_by_level = reference.astype(str).value_counts().to_dict()
+    levels = sorted(set(expected_by_level) | {k for k, v in actual_by_level.items() if v})
+    return psi_from_counts(
+        np.array([expected_by_level.get(k, 0) for k in levels]), np.array([actual_by_level.get(k, 0) for k in levels])
+    )
 
 
 def main() -> None:
@@ -110,8 +114,14 @@ def main() -> None:
     theirs = json.loads(output.strip().splitlines()[-1])
 
     reference = pd.read_parquet(folder / "reference.parquet")
-    current = pd.read_parquet(folder / "current.parquet")
+    table = pq.read_table(folder / "current.parquet")
     started = time.perf_counter()
+    current = pa.table(
+        {
+            n: c.dictionary_encode() if pa.types.is_string(c.type) else c
+            for n, c in zip(table.column_names, table.columns, strict=True)
+        }
+    ).to_pandas()
     ours = {c: our_psi(reference[c], current[c], c in numeric) for c in numeric + categorical}
     seconds = time.perf_counter() - started
 

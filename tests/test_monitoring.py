@@ -138,3 +138,13 @@ def test_outcome_metrics_equal_sklearn_and_fairness_uses_reported_groups(
     expected = approve[first["sex"] == "female"].mean() / approve[first["sex"] == "male"].mean()
     assert fair.loc["female", "ratio"] == pytest.approx(expected)
     assert psi_from_counts(reference.score_counts, reference.score_counts) == 0.0
+
+
+@pytest.mark.parametrize("period", ["D", "W", "M"])
+def test_calendar_periods_match_pandas(reference, period):
+    import pyarrow as pa
+
+    times = pd.Series(pd.date_range("2025-12-25", "2026-03-10", freq="7h", tz="UTC"))
+    ours = Monitor(reference, period)._period_keys(pa.array(times))
+    expected = times.dt.tz_localize(None).dt.to_period(period).astype(str).to_numpy()
+    assert (ours == expected).all()

@@ -51,7 +51,7 @@ def count_chunk(chunk: pd.DataFrame, reference: MonitoringReference) -> PeriodCo
         column = chunk[name]
         if feature.kind == "numeric":
             values = column.to_numpy(dtype=float)
-            counts.feature_bins[name] = feature.bins.counts(values)
+            counts.feature_bins[name] = feature.bin_counts(values)
             counts.feature_cells[name] = feature.ks_cells(values[~np.isnan(values)])
         elif isinstance(column.dtype, pd.CategoricalDtype):  # count codes, then map the few categories
             per_category = np.bincount(column.cat.codes.to_numpy() + 1, minlength=len(column.cat.categories) + 1)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from scipy import stats
 from sklearn.metrics import roc_auc_score
@@ -90,9 +92,20 @@ class Monitor:
         self.period = period or self.spec.monitoring.period
         self.protected = [a.name for a in self.spec.protected_attributes]
 
-    def _period_keys(self, times: pd.Series) -> pd.Series:
-        naive = times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
-        return naive.dt.to_period(self.period).astype(str)
+    def _period_keys(self, times: pa.Array) -> np.ndarray:
+        """Period labels of UTC timestamps, computed on integers and labelled once per distinct period."""
+        instants = times.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+        unit = {"D": "D", "W": "D", "M": "M"}[self.period]
+        codes = instants.astype(f"datetime64[{unit}]").astype(np.int64)
+        if self.period == "W":
+            codes = (codes + 3) // 7  # weeks from Monday to Sunday (1970-01-01 was a Thursday)
+        distinct, inverse = np.unique(codes, return_inverse=True)
+        if self.period == "W":
+            starts = (distinct * 7 - 3).astype("datetime64[D]")
+        else:
+            starts = distinct.astype(f"datetime64[{unit}]")
+        labels = pd.PeriodIndex(pd.DatetimeIndex(starts), freq=self.period).astype(str).to_numpy()
+        return labels[inverse]
 
     def run(
         self,
@@ -103,8 +116,10 @@ class Monitor:
     ) -> MonitoringResult:
         """Scan the decisions in batches; counts per period, labelled scores and group decisions on the side.
 
-        ``period_of`` (decision id -> period label) replaces calendar periods, for simulated traffic whose
-        periods all happened within minutes; decisions it does not name are left out.
+        Text columns are dictionary-encoded in Arrow before they reach pandas, so categories are counted by
+        code; decision ids stay in Arrow unless a decision has an outcome. ``period_of`` (decision id ->
+        period label) replaces calendar periods, for simulated traffic whose periods all happened within
+        minutes; decisions it does not name are left out.
         """
         features = list(self.spec.features.all)
         dataset = ds.dataset(str(folder), format="parquet")
@@ -114,28 +129,41 @@ class Monitor:
         labelled: list[pd.DataFrame] = []
         grouped: list[pd.DataFrame] = []
         index = outcomes.set_index("decision_id") if outcomes is not None and len(outcomes) else None
+        known_ids = pa.array(index.index.astype(str)) if index is not None else None
+        outcome_values = index["outcome"].to_numpy() if index is not None else None
+        wanted_ids = pa.array(period_of.index.astype(str)) if period_of is not None else None
         total = 0
         for batch in dataset.to_batches(columns=columns, filter=version_filter, batch_size=batch_rows):
-            frame = batch.to_pandas()
-            if frame.empty:
+            if batch.num_rows == 0:
                 continue
-            if period_of is not None:
-                frame = frame[frame["id"].isin(period_of.index)]
-                keys = frame["id"].map(period_of).astype(str)
+            ids = batch.column("id")
+            if wanted_ids is not None:
+                keep = pc.is_in(ids, value_set=wanted_ids)
+                batch, ids = batch.filter(keep), ids.filter(keep)
+                if batch.num_rows == 0:
+                    continue
+                keys = pd.Series(ids.to_pandas()).map(period_of).astype(str).to_numpy()
             else:
-                keys = self._period_keys(frame["time"])
+                keys = self._period_keys(batch.column("time"))
+            frame = _frame(batch)
             total += len(frame)
-            for key, chunk in frame.groupby(keys.to_numpy(), sort=False):
+            for key in pd.unique(keys):
+                chunk = frame if len(keys) and (keys == key).all() else frame[keys == key]
                 chunk_counts = count_chunk(chunk, self.reference)
                 if key in counts:
                     counts[key].add(chunk_counts)
                 else:
                     counts[key] = chunk_counts
-            if index is not None:
-                known = frame["id"].isin(index.index).to_numpy()
+            if known_ids is not None:
+                known = pc.is_in(ids, value_set=known_ids).to_numpy(zero_copy_only=False)
                 if known.any():
-                    joined = frame.loc[known, ["id", "score", "decision"]].join(index, on="id")
-                    joined["period"] = keys.to_numpy()[known]
+                    # the index keeps its hash table between batches; a join would rebuild it every time
+                    positions = index.index.get_indexer(ids.filter(pa.array(known)).to_pandas())
+                    joined = frame.loc[known, ["score", "decision"]].assign(outcome=outcome_values[positions])
+                    for group in self.protected:
+                        if group in index:
+                            joined[group] = index[group].to_numpy()[positions]
+                    joined["period"] = keys[known]
                     labelled.append(joined[["period", "score", "outcome"]])
                     present = [g for g in self.protected if g in joined]
                     if present:
@@ -268,6 +296,19 @@ class Monitor:
                         }
                     )
         return pd.DataFrame(rows)
+
+
+def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
+    """The batch without ids, text columns as pandas categoricals (counted by code)."""
+    arrays, names = [], []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if name == "id":
+            continue
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = column.dictionary_encode()
+        arrays.append(column)
+        names.append(name)
+    return pa.RecordBatch.from_arrays(arrays, names=names).to_pandas()
 
 
 def _persistent(breaches: list[Alert], periods: list[str], needed: int) -> list[Alert]:

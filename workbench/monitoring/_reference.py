@@ -38,9 +38,16 @@ class FeatureReference:
         """
         k = len(self.support)
         right = np.searchsorted(self.support, values, side="right")  # support values <= v
-        left = np.searchsorted(self.support, values, side="left")  # support values < v
-        cells = np.where(right > left, 2 * left + 1, 2 * right)  # at support[left], or strictly between
+        at = (right > 0) & (self.support[np.maximum(right - 1, 0)] == values)  # v is a support value
+        cells = np.where(at, 2 * right - 1, 2 * right)  # at support[right - 1], or strictly between
         return np.bincount(cells, minlength=2 * k + 1)
+
+    def bin_counts(self, values: np.ndarray) -> np.ndarray:
+        """Counts of numeric ``values`` on the PSI bins (right-closed, missing values in the last bin)."""
+        edges = np.asarray(self.bins.edges, dtype=float)
+        codes = np.searchsorted(edges, values, side="left")
+        codes[np.isnan(values)] = len(edges)
+        return np.bincount(codes, minlength=len(edges) + 1)
 
     def category_counts(self, values: pd.Series) -> np.ndarray:
         """Counts per reference level, then one cell for levels the reference never had."""
