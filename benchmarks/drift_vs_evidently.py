@@ -73,6 +73,14 @@ def our_psi(reference: pd.Series, current: pd.Series, numeric: bool) -> float:
             return np.bincount(positions, minlength=len(edges) - 1)[: len(edges) - 1]
 
         return psi_from_counts(counts(reference.to_numpy(float)), counts(values))
+    if numeric:  # few distinct values: one bin per value, counted on the numbers themselves
+        actual_by_level = current.value_counts().to_dict()
+        expected_by_level = reference.value_counts().to_dict()
+        levels = sorted(set(expected_by_level) | set(actual_by_level))
+        return psi_from_counts(
+            np.array([expected_by_level.get(k, 0) for k in levels]),
+            np.array([actual_by_level.get(k, 0) for k in levels]),
+        )
     if isinstance(current.dtype, pd.CategoricalDtype):
         per_category = np.bincount(current.cat.codes.to_numpy() + 1, minlength=len(current.cat.categories) + 1)[1:]
         actual_by_level = dict(zip(current.cat.categories.astype(str), per_category, strict=True))

@@ -88,7 +88,7 @@ def _wait_ready(url: str, process: subprocess.Popen, seconds: float = 240) -> No
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(f"server exited (see server.log): {' '.join(map(str, process.args))}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -137,9 +137,9 @@ def _wrk(url: str, body: dict, token: str | None, connections: int, duration: in
 
 
 def _start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
+    # output to a file: a pipe nobody reads fills up and stalls a server that logs every request (mlflow does)
+    log = open(cwd / "server.log", "a")  # noqa: SIM115  (lives as long as the server)
+    return subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _stop(process: subprocess.Popen) -> None:
