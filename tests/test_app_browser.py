@@ -156,14 +156,16 @@ def test_wrong_password_is_refused(browser, app_url):
 
 
 def test_approver_approves_and_sees_status_and_audit_entry(browser, app_url, validated_project):
+    from playwright.sync_api import expect
+
     _, client, version = validated_project
     page, requests = _open_version(browser, app_url, "helen")
     assert page.locator("#status").inner_text() == "validated"
     page.get_by_label("Comment (mandatory)").fill("fit for purpose; monitor the age gap monthly")
     page.get_by_role("button", name="Approve").click()
     page.wait_for_selector("text=approve recorded: validated → approved", timeout=60_000)
-    page.wait_for_function("() => true")
-    assert page.locator("#status").inner_text() == "approved"
+    # the version page re-renders after the action: wait for the refreshed status rather than racing it
+    expect(page.locator("#status")).to_have_text("approved", timeout=30_000)
     # the new audit entry, in the version's audit history table
     page.wait_for_selector("text=fit for purpose; monitor the age gap monthly", timeout=30_000)
     assert page.get_by_text("helen", exact=True).count() >= 1
