@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -122,14 +121,9 @@ def main() -> None:
     theirs = json.loads(output.strip().splitlines()[-1])
 
     reference = pd.read_parquet(folder / "reference.parquet")
-    table = pq.read_table(folder / "current.parquet")
     started = time.perf_counter()
-    current = pa.table(
-        {
-            n: c.dictionary_encode() if pa.types.is_string(c.type) else c
-            for n, c in zip(table.column_names, table.columns, strict=True)
-        }
-    ).to_pandas()
+    # text columns are dictionary-encoded in the Parquet file: read them as dictionaries, never as strings
+    current = pq.read_table(folder / "current.parquet", read_dictionary=categorical).to_pandas()
     ours = {c: our_psi(reference[c], current[c], c in numeric) for c in numeric + categorical}
     seconds = time.perf_counter() - started
 
