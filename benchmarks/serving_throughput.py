@@ -189,22 +189,20 @@ def main() -> None:
         str(args.workers),
     ]
     servers = {
-        "a": (
-            "workbench serve, fsync per group commit",
-            "/score",
-            {"applications": [row]},
-            token,
-            [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers), "--durability", "power"],
-            "/v2/health/ready",
-        ),
-        "a2": (
-            "workbench serve, records in the OS",
-            "/score",
-            {"applications": [row]},
-            token,
-            [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers), "--durability", "process"],
-            "/v2/health/ready",
-        ),
+        **{
+            key: (
+                label,
+                "/score",
+                {"applications": [row]},
+                token,
+                [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers), "--durability", mode],
+                "/v2/health/ready",
+            )
+            for key, label, mode in (
+                ("a", "workbench serve, fsync per group commit", "power"),
+                ("a2", "workbench serve, records in the OS", "process"),
+            )
+        },
         "b": (
             "mlflow models serve",
             "/invocations",

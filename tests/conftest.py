@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,27 @@ def applications_for_load(german_data, german_spec):
 
     rows = model_inputs(german_data.frame, german_spec).to_dict("records")
     return [{k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in r.items()} for r in rows]
+
+
+@contextmanager
+def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
+    """The project's scoring server in this process (registry followed by hand), with WORKBENCH_HOME set.
+
+    Yields (server, app, MLflow client, decision log).
+    """
+    from workbench.governance import AuditTrail, UserStore
+    from workbench.registry import configure
+    from workbench.serving import DecisionLog, ModelServer, TokenIndex, create_app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_HOME", str(project))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+        governance = project / "registry_store" / "governance"
+        decisions = DecisionLog()
+        server = ModelServer(
+            "german_credit", client, decisions, AuditTrail(governance / "audit.jsonl"), refresh_seconds=0
+        )
+        server.start()
+        tokens = TokenIndex(UserStore(governance / "users.json"), recheck_seconds=recheck_seconds)
+        yield server, create_app(server, tokens, start=False), client, decisions

@@ -12,22 +12,13 @@ MODEL = "german_credit"
 @pytest.fixture(scope="module")
 def production(served_project):
     """The served project's server in-process, with 8 simulated periods sent (drift from period 4)."""
-    from workbench.governance import AuditTrail, UserStore
+    from conftest import in_process_server
+
     from workbench.monitoring import OutcomeStore
     from workbench.monitoring._simulate import simulate_traffic
-    from workbench.registry import configure
-    from workbench.serving import DecisionLog, ModelServer, TokenIndex, create_app
 
     project, champion, challenger, tokens = served_project
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WORKBENCH_HOME", str(project))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
-        governance = project / "registry_store" / "governance"
-        decisions = DecisionLog()
-        server = ModelServer(MODEL, client, decisions, AuditTrail(governance / "audit.jsonl"), refresh_seconds=0)
-        server.start()
-        app = create_app(server, TokenIndex(UserStore(governance / "users.json")), start=False)
+    with in_process_server(project) as (server, app, client, decisions):
         with TestClient(app) as http:
             headers = {"Authorization": f"Bearer {tokens['los']}"}
 
@@ -54,7 +45,6 @@ def production(served_project):
                 "summary": summary,
                 "decisions": decisions,
                 "version": server.champion.version,
-                "patch": patch,
             }
 
 

@@ -20,19 +20,10 @@ MODEL = "german_credit"
 @pytest.fixture(scope="module")
 def served(served_project):
     """The project's server (champion GBM, challenger scorecard), its app and an HTTP client."""
-    from workbench.governance import AuditTrail, UserStore
-    from workbench.registry import configure
-    from workbench.serving import DecisionLog, ModelServer, TokenIndex, create_app
+    from conftest import in_process_server
 
     project, champion, challenger, tokens = served_project
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WORKBENCH_HOME", str(project))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
-        governance = project / "registry_store" / "governance"
-        server = ModelServer(MODEL, client, DecisionLog(), AuditTrail(governance / "audit.jsonl"), refresh_seconds=0)
-        server.start()
-        app = create_app(server, TokenIndex(UserStore(governance / "users.json"), recheck_seconds=0), start=False)
+    with in_process_server(project, recheck_seconds=0) as (server, app, client, _decisions):
         with TestClient(app) as http:
             yield {
                 "server": server,

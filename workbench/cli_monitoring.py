@@ -83,10 +83,7 @@ def register(app: typer.Typer) -> None:
         except LookupError as error:
             _fail(str(error))
             return
-        from workbench.monitoring._reference import reference_for  # the spec for the report
-
-        spec = reference_for(configure(), name, result.version).spec
-        paths = write_report(result, spec, pdf=pdf)
+        paths = write_report(result, pdf=pdf)
         shown = result.periods[["period", "decisions", "approval_rate", "score_psi", "max_feature_psi"]]
         typer.echo(f"{name} v{result.version}: {result.decisions} decisions, {result.labelled} with outcomes")
         typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

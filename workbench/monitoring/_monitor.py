@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 
 from workbench.monitoring._drift import PeriodCounts, count_chunk, drift_table
 from workbench.monitoring._reference import MonitoringReference
+from workbench.spec import ModelSpec
 from workbench.stats import psi_from_counts
 
 BATCH_ROWS = 1_000_000
@@ -55,6 +56,7 @@ class MonitoringResult:
     decisions: int
     labelled: int
     settings: dict[str, Any] = field(default_factory=dict)
+    spec: ModelSpec | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready digest."""
@@ -262,6 +264,7 @@ class Monitor:
             alerts=_persistent(breaches, sorted(counts), settings.alert_after_periods),
             decisions=total,
             labelled=len(labels),
+            spec=spec,
             settings={
                 "max_psi": thresholds.max_psi,
                 "min_auc": thresholds.min_auc,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
-from workbench.governance import GovernanceService
+from workbench.governance import GovernanceService, MlflowVersionStore
 from workbench.governance._users import User
 from workbench.monitoring._monitor import Monitor, MonitoringResult
 from workbench.monitoring._reference import reference_for
@@ -25,10 +25,10 @@ PERIOD_NAMES = {"D": "day", "W": "week", "M": "month"}
 
 def champion_version(client: MlflowClient, name: str) -> int:
     """The version in production."""
-    try:
-        return int(client.get_model_version_by_alias(name, "champion").version)
-    except Exception:  # MLflow raises when the alias is not set
-        raise LookupError(f"{name} has no @champion to monitor; name a version") from None
+    version = MlflowVersionStore(client).alias_holder(name, "champion")
+    if version is None:
+        raise LookupError(f"{name} has no @champion to monitor; name a version")
+    return version
 
 
 def run_monitoring(
@@ -83,10 +83,11 @@ def trend_png(result: MonitoringResult) -> bytes:
     return buffer.getvalue()
 
 
-def write_report(result: MonitoringResult, spec, folder: Path | None = None, pdf: bool = True) -> list[Path]:
+def write_report(result: MonitoringResult, spec=None, folder: Path | None = None, pdf: bool = True) -> list[Path]:
     """The monitoring report as HTML (and PDF) with trend plots, plus the result as JSON."""
     from workbench.reports._render import render_html, write_pdf
 
+    spec = spec or result.spec
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = folder or reports_root() / result.model / "monitoring" / stamp
     folder.mkdir(parents=True, exist_ok=True)

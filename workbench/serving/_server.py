@@ -17,7 +17,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from workbench.governance import AuditTrail
+from workbench.governance import AuditTrail, MlflowVersionStore
 from workbench.serving._decision_log import DecisionLog, new_decision_id
 from workbench.serving._deployment import Deployment, DeploymentError, load_deployment, reason_codes
 from workbench.serving._inputs import InputError
@@ -67,6 +67,7 @@ class ModelServer:
     ) -> None:
         self.model = model
         self.client = client
+        self.versions = MlflowVersionStore(client)
         self.decisions = decisions
         self.audit = audit
         self.refresh_seconds = refresh_seconds
@@ -84,10 +85,7 @@ class ModelServer:
     # --- loading and following the registry ---------------------------------------------------------------
 
     def _alias(self, alias: str) -> int | None:
-        try:
-            return int(self.client.get_model_version_by_alias(self.model, alias).version)
-        except Exception:  # MLflow raises when the alias is not set
-            return None
+        return self.versions.alias_holder(self.model, alias)
 
     def _load(self, version: int) -> Deployment:
         return load_deployment(self.client, self.model, version, compile_path=self.compile_path)
@@ -143,12 +141,7 @@ class ModelServer:
                 except DeploymentError as refusal:
                     self.challenger = None
                     self._event("challenger_refused", version=challenger, reason=str(refusal))
-        setting = read_setting(self.model)
-        if setting.generation != self.setting.generation or self.judge is None:
-            with self._judge_lock:
-                self.setting = setting
-                champion_now = self.champion
-                self.judge = CanaryJudge(champion_now.spec.serving.rollout, champion_now.reference_scores)
+        self.refresh_setting()
 
     # --- scoring ------------------------------------------------------------------------------------------
 
