@@ -45,6 +45,7 @@ def production(served_project):
                 "summary": summary,
                 "decisions": decisions,
                 "version": server.champion.version,
+                "challenger": challenger,
             }
 
 
@@ -156,3 +157,99 @@ def test_committee_review_lists_production_alerts_and_actions(production, monkey
     assert "Model risk committee" in text and MODEL in text
     assert "credit_amount" in text  # the most drifted feature of the latest period
     assert "mark_under_review" in text  # the monitoring alert's governance action is in the period's decisions
+
+
+@pytest.mark.e2e
+def test_an_alert_retrains_a_challenger_with_lineage_that_validation_accepts(production, monkeypatch):
+    """Monitoring run -> retraining on the window's labelled decisions -> @challenger -> independent validation."""
+    from workbench.governance import GovernanceError, GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+    from workbench.monitoring import OutcomeStore
+    from workbench.monitoring._record import read_monitoring_run, record_monitoring_run
+    from workbench.monitoring._retrain import RetrainingError, prepare_retraining_data, retrain
+    from workbench.monitoring._run import run_monitoring
+    from workbench.pipeline import run_validation_suite
+
+    project, client = production["project"], production["client"]
+    monkeypatch.setenv("WORKBENCH_HOME", str(project))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mapping = pd.read_csv(production["summary"]["mapping"], dtype=str)
+    period_of = pd.Series(mapping["period"].to_numpy(), index=mapping["decision_id"])
+    result = run_monitoring(
+        client, MODEL, production["version"], period_of=period_of, decisions=production["decisions"]
+    )
+    assert result.alerts
+    run_id = record_monitoring_run(client, result, period_source="simulated", user="marco")
+    assert read_monitoring_run(client, run_id)["alerts"][0]["message"] == result.alerts[0].message
+    with pytest.raises(LookupError, match="no run"):
+        read_monitoring_run(client, "0" * 32)
+    with pytest.raises(LookupError, match="not a monitoring run"):
+        read_monitoring_run(client, client.get_model_version(MODEL, str(production["version"])).run_id)
+    with pytest.raises(RetrainingError, match="periods: must be at least 1"):
+        prepare_retraining_data(client, run_id, periods=0)
+
+    governance = project / "registry_store" / "governance"
+    users = UserStore(governance / "users.json")
+    service = GovernanceService(MlflowVersionStore(client), AuditTrail(governance / "audit.jsonl"))
+    outcomes = OutcomeStore().frame(MODEL).set_index("decision_id")
+    trained = retrain(client, run_id, developer=users.get("priya"), service=service, periods=4, echo=lambda _m: None)
+
+    # lineage points at the monitoring run, the monitored version and the exact window of labelled decisions
+    tags = client.get_model_version(MODEL, str(trained.version)).tags
+    assert tags["status"] == "development" and tags["developed_by"] == "priya"
+    assert tags["workbench.lineage.monitoring_run_id"] == run_id
+    assert tags["workbench.lineage.parent_version"] == str(production["version"])
+    labelled_periods = sorted(mapping.loc[mapping["decision_id"].isin(outcomes.index), "period"].unique())
+    assert [tags["workbench.lineage.window_first_period"], tags["workbench.lineage.window_last_period"]] == [
+        labelled_periods[-4],
+        labelled_periods[-1],
+    ]
+    assert client.get_run(trained.run_id).data.tags["workbench.lineage.monitoring_run_id"] == run_id
+    data = pd.read_parquet(tags["workbench.lineage.data_path"])
+    window = mapping[mapping["period"].isin(labelled_periods[-4:]) & mapping["decision_id"].isin(outcomes.index)]
+    assert set(data["decision_id"]) == set(window["decision_id"]) and len(data) == int(
+        tags["workbench.lineage.decisions"]
+    )
+    truth = outcomes.loc[data["decision_id"], "outcome"].to_numpy()
+    assert ((data["credit_risk"] == "bad").to_numpy().astype(int) == truth).all()
+    assert (data["sex"].to_numpy() == outcomes.loc[data["decision_id"], "sex"].to_numpy()).all()
+
+    # the deployed scorecard challenger keeps the alias: moving it is a deployer's decision, and says so
+    assert not trained.challenger and "held by" in trained.note
+    assert int(client.get_model_version_by_alias(MODEL, "challenger").version) != trained.version
+    service.archive(users.get("sam"), MODEL, production["challenger"], "replaced by the retrained model")
+    service.nominate_challenger(users.get("priya"), MODEL, trained.version, "retrained after drift")
+    assert int(client.get_model_version_by_alias(MODEL, "challenger").version) == trained.version
+    with pytest.raises(GovernanceError, match="developer role"):
+        service.nominate_challenger(users.get("marco"), MODEL, trained.version, "not a developer")
+
+    # the scoring server never serves it before approval
+    from conftest import in_process_server
+
+    with in_process_server(project) as (server, _app, _client, _decisions):
+        assert server.challenger is None
+        assert any(e["event"] == "challenger_refused" and e["version"] == trained.version for e in server.events)
+
+    # and it enters independent validation like any other version
+    validated = run_validation_suite(MODEL, trained.version, validator=users.get("marco"), progress=False, echo=print)
+    assert validated.outcome in ("validated", "findings open")
+    assert client.get_model_version(MODEL, str(trained.version)).tags["validated_by"] == "marco"
+
+    # the command line names the problem instead of a traceback
+    import os
+    import subprocess
+    import sys
+
+    from conftest import SERVING_PASSWORD
+
+    env = {**os.environ, "WORKBENCH_HOME": str(project), "WORKBENCH_PASSWORD": SERVING_PASSWORD}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    refused = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "retrain", "f" * 32, "--developer", "priya"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+    )
+    assert refused.returncode == 2 and "retraining refused: monitoring run: no run" in refused.stderr
+    assert "Traceback" not in refused.stderr

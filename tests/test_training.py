@@ -37,7 +37,16 @@ def test_artefact_is_plain_scikit_learn(trained):
 
 def test_scorecard_has_inference_statistics(trained):
     coefficients = trained.coefficients
-    assert list(coefficients.columns) == ["term", "coefficient", "std_error", "z", "p_value", "odds_ratio"]
+    assert list(coefficients.columns) == [
+        "term",
+        "coefficient",
+        "std_error",
+        "z",
+        "p_value",
+        "odds_ratio",
+        "estimation",
+    ]
+    assert (coefficients["estimation"] == "maximum likelihood").all()  # no separation in the German data
     assert coefficients["std_error"].gt(0).all()
     assert coefficients["p_value"].between(0, 1).all()
     no_account = coefficients[coefficients["term"].str.contains("no checking account")].iloc[0]
@@ -58,6 +67,37 @@ def test_scorecard_export_predicts_identically(german_data, german_spec):
     transformed = pipeline.named_steps["preprocess"].transform(x)
     exported = scorecard.to_sklearn()
     assert np.max(np.abs(exported.predict_proba(transformed) - scorecard.predict_proba(transformed))) <= 1e-12
+
+
+def test_separated_category_falls_back_to_firth_with_finite_effects(german_data, german_spec):
+    """A level holding only good outcomes has no maximum-likelihood estimate; Firth's gives a finite one."""
+    import statsmodels.api as sm
+
+    x = model_inputs(german_data.frame, german_spec)
+    y = german_data.frame["credit_risk"].eq("bad").astype(int).to_numpy()
+    pipeline = FAMILIES["scorecard_logit"].build(
+        german_spec.features.numeric, german_spec.features.categorical, min_category_count=10, seed=0
+    )
+    design = pipeline.named_steps["preprocess"].fit_transform(x, y)
+    names = list(pipeline.named_steps["preprocess"].get_feature_names_out())
+    column = names.index("categorical__purpose_others")  # 12 applicants; all made good below
+    on = design[:, column] == 1
+    y_separated = y.copy()
+    y_separated[on] = 0
+    plain = sm.Logit(y_separated, sm.add_constant(design, has_constant="add")).fit(
+        disp=0, maxiter=100, warn_convergence=False
+    )
+    assert abs(plain.params[column + 1]) > 10 or not plain.mle_retvals["converged"]  # the MLE runs off
+    scorecard = StatsmodelsScorecard().fit(design, y_separated)
+    assert scorecard.estimation_ == "Firth penalised likelihood" and scorecard.separating_columns_ == [column]
+    assert np.isfinite(scorecard.coef_).all() and abs(scorecard.coef_[0, column]) < 10
+    assert np.isfinite(scorecard.bse_).all() and (scorecard.bse_ > 0).all()
+    # away from the separated level the estimates stay close to maximum likelihood's
+    others = [j for j in range(design.shape[1]) if j != column]
+    mle = StatsmodelsScorecard().fit(np.delete(design, column, axis=1)[~on], y_separated[~on])
+    assert np.corrcoef(scorecard.coef_[0, others], mle.coef_[0])[0, 1] > 0.95
+    table = scorecard.coefficient_table(names)
+    assert (table["estimation"] == "Firth penalised likelihood").all()
 
 
 def test_training_is_deterministic(german_data, german_spec, trained):

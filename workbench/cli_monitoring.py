@@ -61,12 +61,22 @@ def register(app: typer.Typer) -> None:
         ] = None,
         pdf: Annotated[bool, typer.Option(help="also print the report to PDF")] = True,
         simulated: Annotated[bool, typer.Option(help="periods from `workbench simulate`, not the calendar")] = False,
+        retrain_as: Annotated[
+            str | None,
+            typer.Option(help="developer: on an alert, retrain on recent labelled decisions as this user"),
+        ] = None,
+        retrain_periods: Annotated[int, typer.Option(help="labelled periods a retraining uses")] = 6,
     ) -> None:
-        """Drift, outcome performance, fairness and reason mix per period against the validation reference."""
+        """Drift, outcome performance, fairness and reason mix per period against the validation reference.
+
+        The run is filed in the registry (its id is printed); with --user an alert puts the version under
+        review, and with --retrain-as it also trains a @challenger on the recent labelled decisions.
+        """
         import pandas as pd
 
         from workbench.governance import GovernanceError
         from workbench.monitoring import monitoring_dir
+        from workbench.monitoring._record import record_monitoring_run
         from workbench.monitoring._run import act_on_alerts, run_monitoring, write_report
         from workbench.registry import configure
 
@@ -78,18 +88,27 @@ def register(app: typer.Typer) -> None:
             table = pd.read_csv(mapping, dtype=str)
             period_of = pd.Series(table["period"].to_numpy(), index=table["decision_id"])
         actor = _login(user) if user else None
+        client = configure()
         try:
-            result = run_monitoring(configure(), name, version, period=period, period_of=period_of)
+            result = run_monitoring(client, name, version, period=period, period_of=period_of)
         except LookupError as error:
             _fail(str(error))
             return
         paths = write_report(result, pdf=pdf)
+        run_id = record_monitoring_run(
+            client,
+            result,
+            paths,
+            period_source="simulated" if simulated else "calendar",
+            user=actor.name if actor else "",
+        )
         shown = result.periods[["period", "decisions", "approval_rate", "score_psi", "max_feature_psi"]]
         typer.echo(f"{name} v{result.version}: {result.decisions} decisions, {result.labelled} with outcomes")
         typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         for alert in result.alerts:
             typer.secho(f"ALERT {alert.period} {alert.kind}: {alert.message}", fg=typer.colors.RED)
         typer.echo("report: " + ", ".join(str(p) for p in paths))
+        typer.echo(f"monitoring run {run_id}")
         if actor and result.alerts:
             try:
                 record = act_on_alerts(result, _service(), actor)
@@ -98,6 +117,46 @@ def register(app: typer.Typer) -> None:
                 return
             if record:
                 typer.echo(f"{name}/{result.version} is now under review (audit record {record['seq']})")
+        if retrain_as and result.alerts:
+            _retrain(run_id, retrain_as, retrain_periods)
+
+    @app.command()
+    def retrain(
+        monitoring_run: Annotated[str, typer.Argument(help="the monitoring run id `workbench monitor` printed")],
+        developer: Annotated[str | None, typer.Option(help="the developer who trains (default WORKBENCH_USER)")] = None,
+        periods: Annotated[int, typer.Option(help="labelled periods to train on, the most recent ones")] = 6,
+    ) -> None:
+        """Train on a monitoring run's recent labelled decisions; the new version becomes @challenger.
+
+        It is registered with status development and lineage to the monitoring run and window; the scoring
+        server serves it only after independent validation and approval.
+        """
+        _retrain(monitoring_run, developer, periods)
+
+    def _retrain(monitoring_run: str, developer: str | None, periods: int) -> None:
+        from workbench.monitoring._retrain import RetrainingError
+        from workbench.monitoring._retrain import retrain as run_retraining
+        from workbench.pipeline import SuiteError
+        from workbench.registry import configure
+
+        user = _login(developer)
+        try:
+            result = run_retraining(
+                configure(), monitoring_run, developer=user, service=_service(), periods=periods, echo=typer.echo
+            )
+        except (RetrainingError, LookupError, PermissionError, SuiteError) as error:
+            _fail(f"retraining refused: {error}")
+            return
+        lineage = {key.rsplit(".", 1)[-1]: value for key, value in result.lineage.items()}
+        typer.echo(
+            f"registered {result.model} version {result.version} (status development) in run {result.run_id}; "
+            f"lineage: monitoring run {monitoring_run}, periods {lineage['window_first_period']}"
+            f"..{lineage['window_last_period']}, {lineage['decisions']} decisions"
+        )
+        if result.challenger:
+            typer.echo(f"{result.model}/{result.version} is @challenger; validate and approve it before it is served")
+        else:
+            typer.secho(f"@challenger not moved: {result.note}", fg=typer.colors.YELLOW)
 
     @app.command("review")
     def review(days: Annotated[int, typer.Option(help="the period under review, in days")] = 7) -> None:

@@ -91,11 +91,19 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
 
 
 def run_suite(
-    spec_path: str | Path, *, developer: User, progress: bool = True, echo: Callable[[str], None] = print
+    spec_path: str | Path,
+    *,
+    developer: User,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    lineage: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> SuiteResult:
     """Validate the spec and data, then run data validation and training; returns the registered version.
 
     ``developer`` is an authenticated user with the developer role; the registration is an audited action.
+    ``lineage`` tags (e.g. the monitoring run a retraining answers) go on the run before any notebook runs,
+    so a failed attempt is traceable too, and on the registered version; ``reason`` is the audit's reason.
     """
     from workbench.data import load_model_data
     from workbench.registry import configure, start_pipeline_run, tracking_uri, version_for_run
@@ -110,6 +118,8 @@ def run_suite(
     if not developer.has("developer"):
         raise PermissionError(f"{developer.name} does not hold the developer role needed to train and register")
     run_id = start_pipeline_run(spec, developer=developer.name, client=client)
+    for key, value in (lineage or {}).items():
+        client.set_tag(run_id, key, value)
     echo(f"registry {uri}; run {run_id}")
     parameters = {"spec_path": str(spec_file), "run_id": run_id, "tracking_uri": uri, "developer": developer.name}
     staging = reports_root() / spec.name / "runs" / run_id
@@ -118,10 +128,12 @@ def run_suite(
     if version is None:
         client.set_terminated(run_id, "FAILED")
         raise SuiteError(f"the suite finished but registered no version of {spec.name!r}")
+    for key, value in (lineage or {}).items():
+        client.set_model_version_tag(spec.name, version.version, key, value)
     saved = _file_notebooks(executed, staging, spec.name, version.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")
     _governance(client).register(
-        developer, spec.name, int(version.version), f"trained from spec {spec_file.name} in run {run_id}"
+        developer, spec.name, int(version.version), reason or f"trained from spec {spec_file.name} in run {run_id}"
     )
     metrics = client.get_run(run_id).data.metrics
     return SuiteResult(spec.name, int(version.version), run_id, saved[0].parent, saved, metrics)

@@ -19,6 +19,7 @@ from workbench.governance._users import User
 
 ALIASES = ("champion", "challenger")
 STATUS_FOR_ALIAS = {"champion": "production", "challenger": "challenger"}
+DEPLOYED_STATUSES = ("approved", "production", "challenger", "under_review")
 
 
 class GovernanceError(PermissionError):
@@ -50,6 +51,7 @@ RULES: dict[str, Rule] = {
         "validator", ("development", "validated", "under_review", "approved", "production", "challenger")
     ),
     "set_rollout": Rule("deployer", ("challenger",)),
+    "nominate_challenger": Rule("developer", ("development",)),
     "mark_under_review": Rule(("validator", "admin"), ("production", "challenger", "validated", "approved")),
 }
 
@@ -343,6 +345,27 @@ class GovernanceService:
             )
         if alias == "champion" and self.store.alias_holder(name, "challenger") == version:
             self.store.remove_alias(name, "challenger")
+        return record
+
+    def nominate_challenger(
+        self, user: User, name: str, version: int, reason: str, details: dict[str, Any] | None = None
+    ):
+        """A retrained version takes ``@challenger`` while it is validated; servers load it only once approved.
+
+        Refused while a deployed version (approved or later) holds the alias: taking it would stop that
+        version's shadow or canary traffic, which is a deployer's decision.
+        """
+        holder = self.store.alias_holder(name, "challenger")
+        status = self._tags(name, holder).get("status") if holder not in (None, version) else None
+        checks = [
+            (
+                status not in DEPLOYED_STATUSES,
+                f"@challenger is held by {name}/{holder} ({status}); a deployer archives it or promotes this "
+                "version once it is approved",
+            )
+        ]
+        record = self._request(user, "nominate_challenger", name, version, reason, checks, details=details)
+        self.store.set_alias(name, "challenger", version)
         return record
 
     def archive(self, user: User, name: str, version: int, reason: str):

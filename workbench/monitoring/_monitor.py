@@ -85,6 +85,22 @@ def _outcome_metrics(scores: np.ndarray, outcomes: np.ndarray) -> dict[str, floa
     return out
 
 
+def period_labels(times: pa.Array, period: str) -> np.ndarray:
+    """Period labels (D, W or M) of UTC timestamps, computed on integers and labelled once per distinct period."""
+    instants = times.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+    unit = {"D": "D", "W": "D", "M": "M"}[period]
+    codes = instants.astype(f"datetime64[{unit}]").astype(np.int64)
+    if period == "W":
+        codes = (codes + 3) // 7  # weeks from Monday to Sunday (1970-01-01 was a Thursday)
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    if period == "W":
+        starts = (distinct * 7 - 3).astype("datetime64[D]")
+    else:
+        starts = distinct.astype(f"datetime64[{unit}]")
+    labels = pd.PeriodIndex(pd.DatetimeIndex(starts), freq=period).astype(str).to_numpy()
+    return labels[inverse]
+
+
 class Monitor:
     """Computes monitoring for one version from its reference; ``run`` takes a folder of Parquet decisions."""
 
@@ -95,19 +111,7 @@ class Monitor:
         self.protected = [a.name for a in self.spec.protected_attributes]
 
     def _period_keys(self, times: pa.Array) -> np.ndarray:
-        """Period labels of UTC timestamps, computed on integers and labelled once per distinct period."""
-        instants = times.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
-        unit = {"D": "D", "W": "D", "M": "M"}[self.period]
-        codes = instants.astype(f"datetime64[{unit}]").astype(np.int64)
-        if self.period == "W":
-            codes = (codes + 3) // 7  # weeks from Monday to Sunday (1970-01-01 was a Thursday)
-        distinct, inverse = np.unique(codes, return_inverse=True)
-        if self.period == "W":
-            starts = (distinct * 7 - 3).astype("datetime64[D]")
-        else:
-            starts = distinct.astype(f"datetime64[{unit}]")
-        labels = pd.PeriodIndex(pd.DatetimeIndex(starts), freq=self.period).astype(str).to_numpy()
-        return labels[inverse]
+        return period_labels(times, self.period)
 
     def run(
         self,

@@ -74,6 +74,7 @@ class ModelServer:
         self.compile_path = compile_path
         self.champion: Deployment | None = None
         self.challenger: Deployment | None = None
+        self._refused_challenger: tuple[int, str] | None = None
         self.setting = RolloutSetting()
         self.judge: CanaryJudge | None = None
         self.events: list[dict[str, Any]] = []
@@ -140,7 +141,10 @@ class ModelServer:
                     self._event("challenger_loaded", version=challenger)
                 except DeploymentError as refusal:
                     self.challenger = None
-                    self._event("challenger_refused", version=challenger, reason=str(refusal))
+                    # a nominated, not yet approved challenger is re-checked every round; say so once
+                    if self._refused_challenger != (challenger, str(refusal)):
+                        self._refused_challenger = (challenger, str(refusal))
+                        self._event("challenger_refused", version=challenger, reason=str(refusal))
         self.refresh_setting()
 
     # --- scoring ------------------------------------------------------------------------------------------

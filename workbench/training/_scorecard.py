@@ -18,8 +18,23 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
+def _separating_columns(X: np.ndarray, y: np.ndarray) -> list[int]:
+    """Indicator columns whose set rows all share one outcome: their maximum-likelihood effect is infinite."""
+    columns = []
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        on = column == 1
+        if on.any() and np.isin(column, (0.0, 1.0)).all() and len(np.unique(y[on])) == 1:
+            columns.append(j)
+    return columns
+
+
 class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
     """Unpenalised logistic regression by maximum likelihood (Newton), with inference statistics.
+
+    When the outcome is separated (an indicator whose rows are all good or all bad, so the MLE does not
+    exist), the fit falls back to Firth's penalised likelihood; ``estimation_`` says which was used and
+    ``separating_columns_`` which columns caused it.
 
     Parameters
     ----------
@@ -40,14 +55,39 @@ class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = sm.Logit(y, design).fit(method="newton", maxiter=self.max_iter, disp=0)
-        if not result.mle_retvals.get("converged", False):
-            raise RuntimeError("the scorecard's maximum-likelihood fit did not converge")
-        params = np.asarray(result.params)
-        self.intercept_ = params[:1].copy()
-        self.coef_ = params[1:].reshape(1, -1).copy()
-        self.bse_ = np.asarray(result.bse)
-        self.pvalues_ = np.asarray(result.pvalues)
-        self.n_iter_ = np.array([result.mle_retvals.get("iterations", 0)])
+        self.separating_columns_ = _separating_columns(X, y)
+        if result.mle_retvals.get("converged", False) and not self.separating_columns_:
+            params = np.asarray(result.params)
+            self.intercept_ = params[:1].copy()
+            self.coef_ = params[1:].reshape(1, -1).copy()
+            self.bse_ = np.asarray(result.bse)
+            self.pvalues_ = np.asarray(result.pvalues)
+            self.n_iter_ = np.array([result.mle_retvals.get("iterations", 0)])
+            self.estimation_ = "maximum likelihood"
+            return self
+        return self._fit_firth(X, y)
+
+    def _fit_firth(self, X: np.ndarray, y: np.ndarray) -> StatsmodelsScorecard:
+        """Firth's penalised likelihood: finite estimates where (quasi-)separation makes the MLE infinite.
+
+        Separation happens in practice when a category (or a pooled 'infrequent' level) holds only good or
+        only bad outcomes in the fitting sample, e.g. in a short recent window; Firth's method is the standard
+        remedy and keeps Wald standard errors and p-values for the validator.
+        """
+        from firthmodels import FirthLogisticRegression
+
+        firth = FirthLogisticRegression(backend="numpy", max_iter=max(self.max_iter, 25)).fit(X, y)
+        if not firth.converged_:
+            raise RuntimeError(
+                "the scorecard's fit did not converge, by maximum likelihood nor by Firth's penalised likelihood"
+            )
+        # firthmodels puts the intercept last; this estimator keeps it first, like statsmodels
+        self.intercept_ = np.array([firth.intercept_])
+        self.coef_ = np.asarray(firth.coef_).reshape(1, -1).copy()
+        self.bse_ = np.concatenate([firth.bse_[-1:], firth.bse_[:-1]])
+        self.pvalues_ = np.concatenate([firth.pvalues_[-1:], firth.pvalues_[:-1]])
+        self.n_iter_ = np.array([firth.n_iter_])
+        self.estimation_ = "Firth penalised likelihood"
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -78,6 +118,7 @@ class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
                 "z": coef / self.bse_,
                 "p_value": self.pvalues_,
                 "odds_ratio": np.exp(coef),
+                "estimation": self.estimation_,
             }
         )
 
