@@ -206,10 +206,13 @@ def test_an_alert_retrains_a_challenger_with_lineage_that_validation_accepts(pro
     ]
     assert client.get_run(trained.run_id).data.tags["workbench.lineage.monitoring_run_id"] == run_id
     data = pd.read_parquet(tags["workbench.lineage.data_path"])
-    window = mapping[mapping["period"].isin(labelled_periods[-4:]) & mapping["decision_id"].isin(outcomes.index)]
+    in_window = mapping["period"].isin(labelled_periods[-4:]) & mapping["decision_id"].isin(outcomes.index)
+    complete = outcomes.dropna(subset=["sex", "age_group"]).index  # outcomes that came with the groups
+    window = mapping[in_window & mapping["decision_id"].isin(complete)]
     assert set(data["decision_id"]) == set(window["decision_id"]) and len(data) == int(
         tags["workbench.lineage.decisions"]
     )
+    assert int(tags["workbench.lineage.excluded_without_groups"]) == in_window.sum() - len(window)
     truth = outcomes.loc[data["decision_id"], "outcome"].to_numpy()
     assert ((data["credit_risk"] == "bad").to_numpy().astype(int) == truth).all()
     assert (data["sex"].to_numpy() == outcomes.loc[data["decision_id"], "sex"].to_numpy()).all()

@@ -39,6 +39,9 @@ from workbench.spec import ModelSpec, parse_spec, spec_to_dict
 
 LINEAGE = "workbench.lineage."
 DATA_FILE = "labelled_decisions.parquet"
+#: labelled decisions whose outcome came without the protected groups are left out (and counted in the
+#: lineage); beyond this share the window is refused, since fairness would be validated on a biased subset
+MAX_SHARE_WITHOUT_GROUPS = 0.10
 SPEC_FILE = "spec.yaml"
 
 
@@ -60,6 +63,7 @@ class RetrainingData:
     data_path: Path
     data_sha256: str
     adverse: int
+    excluded_without_groups: int = 0
 
     def lineage(self, alerts: str) -> dict[str, str]:
         """The ``workbench.lineage.*`` tags for the training run and the registered version."""
@@ -75,6 +79,7 @@ class RetrainingData:
             f"{LINEAGE}window_end": times.max().isoformat(),
             f"{LINEAGE}decisions": str(len(self.frame)),
             f"{LINEAGE}adverse": str(self.adverse),
+            f"{LINEAGE}excluded_without_groups": str(self.excluded_without_groups),
             f"{LINEAGE}data_path": str(self.data_path),
             f"{LINEAGE}data_sha256": self.data_sha256,
             f"{LINEAGE}alerts": alerts[:4000] or "(none)",
@@ -170,14 +175,16 @@ def prepare_retraining_data(
     window = sorted(frame["period"].astype(str).unique())[-periods:]
     frame = frame[frame["period"].astype(str).isin(window)].sort_values("time").reset_index(drop=True)
     groups = [a.name for a in spec.protected_attributes]
-    missing = {g: int(frame[g].isna().sum()) if g in frame else len(frame) for g in groups}
-    missing = {g: n for g, n in missing.items() if n}
-    if missing:
-        shown = ", ".join(f"{g!r} missing on {n} of {len(frame)} rows" for g, n in missing.items())
+    lacking = pd.Series(False, index=frame.index)
+    for group in groups:
+        lacking |= frame[group].isna() if group in frame else True
+    if lacking.mean() > MAX_SHARE_WITHOUT_GROUPS:
         raise RetrainingError(
-            f"protected groups: {shown}; fairness cannot be validated without them, so import outcomes with "
-            f"the columns {', '.join(groups)}"
+            f"protected groups: {int(lacking.sum())} of {len(frame)} labelled decisions lack one of "
+            f"{', '.join(groups)}; fairness cannot be validated without them, so import outcomes with those columns"
         )
+    excluded = int(lacking.sum())
+    frame = frame[~lacking]
     adverse = int(frame["outcome"].sum())
     if adverse < spec.thresholds.min_adverse_count:
         raise RetrainingError(
@@ -212,7 +219,9 @@ def prepare_retraining_data(
         f"periods {window[0]}..{window[-1]}\n" + yaml.safe_dump(derived, sort_keys=False),
         "utf-8",
     )
-    return RetrainingData(model, parent, monitoring_run_id, window, data, folder, spec_path, data_path, sha256, adverse)
+    return RetrainingData(
+        model, parent, monitoring_run_id, window, data, folder, spec_path, data_path, sha256, adverse, excluded
+    )
 
 
 def retrain(
@@ -238,9 +247,12 @@ def retrain(
     data = prepare_retraining_data(client, monitoring_run_id, periods=periods, outcomes=outcomes)
     summary = read_monitoring_run(client, monitoring_run_id)
     lineage = data.lineage(alerts_text(summary.get("alerts", []), limit=20))
+    left_out = (
+        f" ({data.excluded_without_groups} left out: no protected groups)" if data.excluded_without_groups else ""
+    )
     echo(
         f"retraining {data.model} (monitored v{data.parent_version}) on {len(data.frame)} labelled decisions of "
-        f"periods {data.periods[0]}..{data.periods[-1]}; data {data.data_path}"
+        f"periods {data.periods[0]}..{data.periods[-1]}{left_out}; data {data.data_path}"
     )
     reason = (
         f"retrained after monitoring run {monitoring_run_id} on v{data.parent_version}'s labelled decisions of "
