@@ -144,15 +144,22 @@ def validate(
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
 ) -> None:
     """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
-    _validate(name, version, _login(validator), progress)
+    from workbench._kernels import warmed_kernels
+    from workbench.pipeline import VALIDATION_LANES
+
+    # the notebook kernels start and import while this process logs in and checks the version
+    with warmed_kernels(len(VALIDATION_LANES), project_root()) as kernels:
+        _validate(name, version, _login(validator), progress, kernels)
 
 
-def _validate(name: str, version: int, validator, progress: bool) -> None:
+def _validate(name: str, version: int, validator, progress: bool, kernels: list | None = None) -> None:
     from workbench.governance import GovernanceError
     from workbench.pipeline import SuiteError, run_validation_suite
 
     try:
-        result = run_validation_suite(name, version, validator=validator, progress=progress, echo=typer.echo)
+        result = run_validation_suite(
+            name, version, validator=validator, progress=progress, echo=typer.echo, kernels=kernels
+        )
     except SuiteError as error:
         where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
         _fail(f"{error}{where}")

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from workbench.governance import GovernanceService, User
+from workbench._kernels import KERNEL_QUIET, await_warm_up, kernel_environment, shutdown, start_kernel
 from workbench.paths import project_root, reports_root, version_reports_dir
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
 VALIDATION_SUITE = ["03_validation.ipynb", "04_fairness.ipynb", "05_explainability.ipynb"]
+#: how the validator's notebooks share kernels: two lanes for two cores, about equal work in each
+VALIDATION_LANES = [["03_validation.ipynb"], ["04_fairness.ipynb", "05_explainability.ipynb"]]
 
 
 class SuiteError(RuntimeError):
@@ -40,8 +42,12 @@ class SuiteResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+if TYPE_CHECKING:  # the pipeline module stays light: a command imports it before its own heavy imports
+    from workbench.governance import GovernanceService, User
+
+
 def _governance(client) -> GovernanceService:
-    from workbench.governance import AuditTrail, MlflowVersionStore
+    from workbench.governance import AuditTrail, GovernanceService, MlflowVersionStore
 
     return GovernanceService(MlflowVersionStore(client), AuditTrail())
 
@@ -59,14 +65,15 @@ def notebooks_dir() -> Path:
 
 def _kernel_environment() -> None:
     """Make the kernel Papermill starts use this interpreter and see the same registry and project root."""
-    bin_dir = str(Path(sys.executable).parent)
-    if not os.environ.get("PATH", "").startswith(bin_dir):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    os.environ.setdefault("WORKBENCH_HOME", str(project_root()))
+    kernel_environment(project_root())
 
 
-def execute(notebook: str, output: Path, parameters: dict[str, object], progress: bool = True) -> Path:
-    """Execute one notebook with Papermill; a failure raises :class:`SuiteError` with the notebook's message."""
+def execute(notebook: str, output: Path, parameters: dict[str, object], progress: bool = True, kernel=None) -> Path:
+    """Execute one notebook with Papermill; a failure raises :class:`SuiteError` with the notebook's message.
+
+    ``kernel`` (a started ``jupyter_client`` kernel manager, see :func:`shared_kernel`) runs the notebook in
+    that kernel instead of a new one, which saves the start-up and imports the kernel already paid for.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -83,11 +90,52 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
             log_output=False,
             request_save_on_cell_execute=False,
             # the kernel's start-up chatter is not the user's business; cell errors still surface
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            extra_arguments=[KERNEL_QUIET],
+            **({"km": kernel} if kernel is not None else {}),
         )
     except PapermillExecutionError as error:
         raise SuiteError(f"{notebook} stopped: {error.ename}: {error.evalue}", output) from None
     return output
+
+
+#: run between two notebooks sharing a kernel: nothing one defined is visible to the next; imported modules
+#: stay loaded, which is the point of sharing
+_FRESH_NAMESPACE = (
+    "get_ipython().run_line_magic('reset', '-f')\nimport matplotlib.pyplot\nmatplotlib.pyplot.close('all')"
+)
+
+
+def _fresh_namespace(kernel) -> None:
+    client = kernel.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive(_FRESH_NAMESPACE, timeout=60, output_hook=lambda _message: None)
+        if reply["content"]["status"] != "ok":
+            raise SuiteError(f"could not reset the shared kernel: {reply['content'].get('evalue', '')}")
+    finally:
+        client.stop_channels()
+
+
+def execute_in_one_kernel(
+    notebooks: list[str], staging: Path, parameters: dict[str, object], progress: bool = False, kernel=None
+) -> list[Path]:
+    """Execute notebooks one after another in one kernel, each starting from an empty namespace.
+
+    ``kernel`` is a kernel started earlier (see :mod:`workbench._kernels`), else one is started here; either
+    way it is stopped when the notebooks are done.
+    """
+    kernel = kernel or start_kernel(project_root())
+    executed = []
+    try:
+        await_warm_up(kernel)
+        for position, notebook in enumerate(notebooks):
+            if position:
+                _fresh_namespace(kernel)
+            executed.append(execute(notebook, staging / notebook, parameters, progress, kernel=kernel))
+    finally:
+        shutdown([kernel])
+    return executed
 
 
 def run_suite(
@@ -163,25 +211,38 @@ def _execute_all(
 
 
 def _execute_parallel(
-    notebooks: list[str], staging: Path, parameters: dict[str, object], client, run_id: str, echo: Callable[[str], None]
+    lanes: list[list[str]],
+    staging: Path,
+    parameters: dict[str, object],
+    client,
+    run_id: str,
+    echo: Callable[[str], None],
+    kernels: list | None = None,
 ) -> list[Path]:
-    """Execute independent notebooks side by side, each in its own kernel; any failure fails the run.
+    """Execute lanes of notebooks side by side; each lane is one kernel running its notebooks in turn.
 
     The validator's notebooks only read the registry and write separate evidence folders, so they can run
-    concurrently: on two cores this roughly halves the wall time, which is dominated by kernel start-up.
+    concurrently. Wall time is dominated by each kernel's start-up and imports (about 8 s), so on two cores
+    two lanes beat three kernels: the second and later notebooks of a lane reuse imports already made.
+    Any failure fails the run; the executed copy of the failed notebook is logged.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    echo(f"running {', '.join(notebooks)} in parallel")
-    with ThreadPoolExecutor(max_workers=len(notebooks)) as pool:
-        futures = {name: pool.submit(execute, name, staging / name, parameters, False) for name in notebooks}
+    echo("running " + " | ".join(" then ".join(lane) for lane in lanes) + " in parallel")
+    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        kernels = list(kernels or [])[: len(lanes)]
+        kernels += [None] * (len(lanes) - len(kernels))
+        futures = [
+            pool.submit(execute_in_one_kernel, lane, staging, parameters, False, kernel)
+            for lane, kernel in zip(lanes, kernels, strict=True)
+        ]
     failures = []
     executed = []
-    for name, future in futures.items():
+    for lane, future in zip(lanes, futures, strict=True):
         error = future.exception()
         if error is None:
-            executed.append(future.result())
-            echo(f"  done {name}")
+            executed.extend(future.result())
+            echo(f"  done {', '.join(lane)}")
         else:
             failures.append(error)
     if failures:
@@ -223,9 +284,19 @@ class ValidationSuiteResult:
 
 
 def run_validation_suite(
-    name: str, version: int, *, validator: User, progress: bool = True, echo: Callable[[str], None] = print
+    name: str,
+    version: int,
+    *,
+    validator: User,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    kernels: list | None = None,
 ) -> ValidationSuiteResult:
-    """Run 03-05 as the validator against a registered version, then conclude: validated or findings open."""
+    """Run 03-05 as the validator against a registered version, then conclude: validated or findings open.
+
+    ``kernels`` (one per lane of :data:`VALIDATION_LANES`, started earlier with :mod:`workbench._kernels`)
+    are used and stopped; missing ones are started here.
+    """
     from workbench.registry import conclude_validation, configure, get_version, start_validation_run, tracking_uri
 
     uri = tracking_uri()
@@ -244,7 +315,7 @@ def run_validation_suite(
         "interactive": False,
     }
     staging = reports_root() / name / "runs" / run_id
-    executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo)
+    executed = _execute_parallel(VALIDATION_LANES, staging, parameters, client, run_id, echo, kernels)
     conclusion = conclude_validation(client, name, record.version, run_id)
     saved = _file_notebooks(executed, staging, name, record.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")

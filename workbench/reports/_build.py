@@ -6,6 +6,10 @@ and PDF to ``reports/<model>/v<version>/`` and logged to the validator's run und
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,6 +222,30 @@ def fairness_context(evidence: Evidence) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _side_process() -> Iterator[Executor]:
+    """One forked worker (imports already paid) where fork exists and there is a second core, else inline."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        yield _Inline()
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
+
+
+class _Inline(Executor):
+    """Runs submitted work at once, for machines where a side process would not help."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the caller through the future, as a pool would
+            future.set_exception(error)
+        return future
+
+
 def build_documents(
     name: str, version: int | str, client: MlflowClient | None = None, output: Path | None = None, log: bool = True
 ) -> DocumentSet:
@@ -238,10 +266,14 @@ def build_documents(
     )
     paths.sr117_html.write_text(sr117, encoding="utf-8")
     paths.fairness_html.write_text(fairness, encoding="utf-8")
-    write_pdf(sr117, paths.sr117_pdf)
-    write_pdf(fairness, paths.fairness_pdf)
-    for notebook in sorted(folder.glob("0*.ipynb")):
-        paths.notebooks_html.append(notebook_html(notebook, folder / f"{notebook.stem}.html"))
+    # the SR 11-7 layout is most of the time (WeasyPrint, single-threaded): print it in a forked process
+    # while this one prints the fairness report and exports the notebooks
+    with _side_process() as side:
+        sr117_pdf = side.submit(write_pdf, sr117, paths.sr117_pdf)
+        write_pdf(fairness, paths.fairness_pdf)
+        for notebook in sorted(folder.glob("0*.ipynb")):
+            paths.notebooks_html.append(notebook_html(notebook, folder / f"{notebook.stem}.html"))
+        sr117_pdf.result()
     if log:
         for path in paths.all():
             client.log_artifact(evidence.validation_run_id, str(path), "documents")
