@@ -190,6 +190,13 @@ def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
     assert log.commits < 50  # group commit: concurrent appends shared transactions
     with pytest.raises(Exception, match="UNIQUE"):
         log.append_now([records[0]])  # an id is recorded once; the failure reaches the caller
+    # a batch beyond one statement's parameters is still one transaction: all of it, or none of it
+    big = [{**records[0], "id": new_decision_id(shard), "input": {"a": i}} for i in range(5000)]
+    with pytest.raises(Exception, match="UNIQUE"):
+        log.append_now([*big, {**big[-1]}])
+    assert other.count() == 50
+    log.append_now(big)
+    assert other.count() == 5050 and other.get(big[4999]["id"])["input"] == {"a": 4999}
     log.close()
 
 

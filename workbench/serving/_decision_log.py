@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import os
 import queue
 import sqlite3
@@ -61,6 +62,17 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions (model, time);
 """
 _INSERT = f"INSERT INTO decisions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+#: rows per INSERT statement: SQLite allows 32,766 parameters per statement (13 per row)
+_ROWS_PER_STATEMENT = 2048
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_rows(count: int) -> str:
+    """One INSERT statement for ``count`` rows (atomic: all rows or none)."""
+    row = f"({', '.join('?' for _ in _COLUMNS)})"
+    return f"INSERT INTO decisions ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * count)}"
+
+
 _JSON_COLUMNS = ("input", "reasons")
 
 
@@ -196,16 +208,22 @@ class DecisionLog:
             rows = [row for rows, _waiter in batch for row in rows]
             error: BaseException | None = None
             try:
-                connection.execute("BEGIN IMMEDIATE")
-                connection.executemany(_INSERT, rows)
-                connection.execute("COMMIT")
+                # one statement for the whole batch, committed by itself (autocommit): SQLite runs it in a single
+                # call that releases the GIL once. BEGIN + executemany + COMMIT re-took the GIL after every row
+                # and statement, each time waiting for the busy event loop to let go of it.
+                if len(rows) <= _ROWS_PER_STATEMENT:
+                    connection.execute(_insert_rows(len(rows)), [value for row in rows for value in row])
+                else:  # a very large batch: several statements in one transaction
+                    connection.execute("BEGIN IMMEDIATE")
+                    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+                        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+                        connection.execute(_insert_rows(len(chunk)), [value for row in chunk for value in row])
+                    connection.execute("COMMIT")
                 self.commits += 1
             except BaseException as exc:  # reported to every waiting request; nothing is acknowledged
                 error = exc
-                try:
+                if connection.in_transaction:
                     connection.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
             # one wake-up per event loop for the whole batch, not one per request
             by_loop: dict[Any, list[asyncio.Future]] = {}
             for _rows, waiter in batch:
