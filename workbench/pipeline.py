@@ -71,7 +71,7 @@ def _kernel_environment() -> None:
 def execute(notebook: str, output: Path, parameters: dict[str, object], progress: bool = True, kernel=None) -> Path:
     """Execute one notebook with Papermill; a failure raises :class:`SuiteError` with the notebook's message.
 
-    ``kernel`` (a started ``jupyter_client`` kernel manager, see :func:`shared_kernel`) runs the notebook in
+    ``kernel`` (a started ``jupyter_client`` kernel manager, see :mod:`workbench._kernels`) runs the notebook in
     that kernel instead of a new one, which saves the start-up and imports the kernel already paid for.
     """
     import papermill

@@ -149,8 +149,9 @@ def prepare_retraining_data(
 ) -> RetrainingData:
     """Write the labelled decisions of the monitoring run's last ``periods`` labelled periods, and their spec.
 
-    Raises :class:`RetrainingError` naming what is missing (no outcomes, groups not reported, too few
-    adverse outcomes for the spec's ``thresholds.min_adverse_count``).
+    Outcomes reported without the protected groups are left out and counted. Raises
+    :class:`RetrainingError` naming what is missing (no outcomes, more than 10% of the window without groups,
+    fewer adverse outcomes than the spec's ``thresholds.min_adverse_count``).
     """
     if periods < 1:
         raise RetrainingError(f"periods: must be at least 1, got {periods}")
