@@ -220,23 +220,30 @@ def test_an_alert_retrains_a_challenger_with_lineage_that_validation_accepts(pro
     # the deployed scorecard challenger keeps the alias: moving it is a deployer's decision, and says so
     assert not trained.challenger and "held by" in trained.note
     assert int(client.get_model_version_by_alias(MODEL, "challenger").version) != trained.version
-    service.archive(users.get("sam"), MODEL, production["challenger"], "replaced by the retrained model")
-    service.nominate_challenger(users.get("priya"), MODEL, trained.version, "retrained after drift")
-    assert int(client.get_model_version_by_alias(MODEL, "challenger").version) == trained.version
-    with pytest.raises(GovernanceError, match="developer role"):
-        service.nominate_challenger(users.get("marco"), MODEL, trained.version, "not a developer")
+    try:
+        service.archive(users.get("sam"), MODEL, production["challenger"], "replaced by the retrained model")
+        service.nominate_challenger(users.get("priya"), MODEL, trained.version, "retrained after drift")
+        assert int(client.get_model_version_by_alias(MODEL, "challenger").version) == trained.version
+        with pytest.raises(GovernanceError, match="developer role"):
+            service.nominate_challenger(users.get("marco"), MODEL, trained.version, "not a developer")
 
-    # the scoring server never serves it before approval
-    from conftest import in_process_server
+        # the scoring server never serves it before approval
+        from conftest import in_process_server
 
-    with in_process_server(project) as (server, _app, _client, _decisions):
-        assert server.challenger is None
-        assert any(e["event"] == "challenger_refused" and e["version"] == trained.version for e in server.events)
+        with in_process_server(project) as (server, _app, _client, _decisions):
+            assert server.challenger is None
+            assert any(e["event"] == "challenger_refused" and e["version"] == trained.version for e in server.events)
 
-    # and it enters independent validation like any other version
-    validated = run_validation_suite(MODEL, trained.version, validator=users.get("marco"), progress=False, echo=print)
-    assert validated.outcome in ("validated", "findings open")
-    assert client.get_model_version(MODEL, str(trained.version)).tags["validated_by"] == "marco"
+        # and it enters independent validation like any other version
+        validated = run_validation_suite(
+            MODEL, trained.version, validator=users.get("marco"), progress=False, echo=print
+        )
+        assert validated.outcome in ("validated", "findings open")
+        assert client.get_model_version(MODEL, str(trained.version)).tags["validated_by"] == "marco"
+
+    finally:  # the served project is shared by the serving tests: give the scorecard its challenger role back
+        client.set_model_version_tag(MODEL, str(production["challenger"]), "status", "challenger")
+        client.set_registered_model_alias(MODEL, "challenger", str(production["challenger"]))
 
     # the command line names the problem instead of a traceback
     import os
