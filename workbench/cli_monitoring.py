@@ -72,21 +72,18 @@ def register(app: typer.Typer) -> None:
         The run is filed in the registry (its id is printed); with --user an alert puts the version under
         review, and with --retrain-as it also trains a @challenger on the recent labelled decisions.
         """
-        import pandas as pd
-
         from workbench.governance import GovernanceError
-        from workbench.monitoring import monitoring_dir
+        from workbench.monitoring import simulated_periods
         from workbench.monitoring._record import record_monitoring_run
         from workbench.monitoring._run import act_on_alerts, run_monitoring, write_report
         from workbench.registry import configure
 
         period_of = None
         if simulated:
-            mapping = monitoring_dir(name) / "simulated_periods.csv"
-            if not mapping.is_file():
-                _fail(f"--simulated: no {mapping}; run `workbench simulate` first")
-            table = pd.read_csv(mapping, dtype=str)
-            period_of = pd.Series(table["period"].to_numpy(), index=table["decision_id"])
+            try:
+                period_of = simulated_periods(name)
+            except LookupError as error:
+                _fail(f"--simulated: {error}")
         actor = _login(user) if user else None
         client = configure()
         try:

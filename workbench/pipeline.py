@@ -17,7 +17,6 @@ from workbench._kernels import KERNEL_QUIET, await_warm_up, kernel_environment, 
 from workbench.paths import project_root, reports_root, version_reports_dir
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
-VALIDATION_SUITE = ["03_validation.ipynb", "04_fairness.ipynb", "05_explainability.ipynb"]
 #: how the validator's notebooks share kernels: two lanes for two cores, about equal work in each
 VALIDATION_LANES = [["03_validation.ipynb"], ["04_fairness.ipynb", "05_explainability.ipynb"]]
 

@@ -3,6 +3,7 @@
 from workbench.monitoring._drift import PeriodCounts, chi_square_from_counts, count_chunk, drift_table, ks_from_cells
 from workbench.monitoring._monitor import Alert, Monitor, MonitoringResult
 from workbench.monitoring._reference import FeatureReference, MonitoringReference, build_reference, reference_for
+from workbench.monitoring._simulate import simulated_periods
 from workbench.monitoring._store import (
     OutcomeImport,
     OutcomeStore,
@@ -31,4 +32,5 @@ __all__ = [
     "monitoring_dir",
     "read_outcome_file",
     "reference_for",
+    "simulated_periods",
 ]

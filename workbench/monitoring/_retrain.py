@@ -31,6 +31,7 @@ from mlflow import MlflowClient
 from workbench.governance import GovernanceError, GovernanceService, User
 from workbench.monitoring._monitor import period_labels
 from workbench.monitoring._record import alerts_text, read_monitoring_run
+from workbench.monitoring._simulate import simulated_periods
 from workbench.monitoring._store import OutcomeStore, monitoring_dir
 from workbench.paths import project_root
 from workbench.provenance import file_sha256
@@ -64,9 +65,11 @@ class RetrainingData:
     data_sha256: str
     adverse: int
     excluded_without_groups: int = 0
+    alerts: list[dict] = field(default_factory=list)
 
-    def lineage(self, alerts: str) -> dict[str, str]:
+    def lineage(self) -> dict[str, str]:
         """The ``workbench.lineage.*`` tags for the training run and the registered version."""
+        alerts = alerts_text(self.alerts, limit=20)
         times = pd.to_datetime(self.frame["decision_time"], utc=True)
         return {
             f"{LINEAGE}trigger": "monitoring",
@@ -161,11 +164,11 @@ def prepare_retraining_data(
     features = list(spec.features.all)
     frame = _decisions_with_outcomes(model, features, (outcomes or OutcomeStore()).frame(model))
     if summary.get("period_source") == "simulated":
-        mapping_file = monitoring_dir(model) / "simulated_periods.csv"
-        if not mapping_file.is_file():
-            raise RetrainingError(f"the monitoring run used simulated periods, but {mapping_file} is gone")
-        mapping = pd.read_csv(mapping_file, dtype=str)
-        frame["period"] = frame["id"].map(pd.Series(mapping["period"].to_numpy(), index=mapping["decision_id"]))
+        try:
+            period_of = simulated_periods(model)
+        except LookupError as error:
+            raise RetrainingError(f"the monitoring run used simulated periods: {error}") from None
+        frame["period"] = frame["id"].map(period_of)
         frame = frame[frame["period"].notna()]
     else:
         frame["period"] = period_labels(pa.array(frame["time"]), summary["period"])
@@ -221,7 +224,18 @@ def prepare_retraining_data(
         "utf-8",
     )
     return RetrainingData(
-        model, parent, monitoring_run_id, window, data, folder, spec_path, data_path, sha256, adverse, excluded
+        model,
+        parent,
+        monitoring_run_id,
+        window,
+        data,
+        folder,
+        spec_path,
+        data_path,
+        sha256,
+        adverse,
+        excluded,
+        summary.get("alerts", []),
     )
 
 
@@ -246,8 +260,7 @@ def retrain(
     if not developer.has("developer"):
         raise PermissionError(f"{developer.name} does not hold the developer role needed to retrain")
     data = prepare_retraining_data(client, monitoring_run_id, periods=periods, outcomes=outcomes)
-    summary = read_monitoring_run(client, monitoring_run_id)
-    lineage = data.lineage(alerts_text(summary.get("alerts", []), limit=20))
+    lineage = data.lineage()
     left_out = (
         f" ({data.excluded_without_groups} left out: no protected groups)" if data.excluded_without_groups else ""
     )

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from workbench.governance import GovernanceService, MlflowVersionStore
 from workbench.governance._users import User
 from workbench.monitoring._monitor import Monitor, MonitoringResult
+from workbench.monitoring._record import alerts_text
 from workbench.monitoring._reference import reference_for
 from workbench.monitoring._store import OutcomeStore, export_decisions, monitoring_dir
 from workbench.paths import reports_root
@@ -141,6 +142,5 @@ def act_on_alerts(result: MonitoringResult, service: GovernanceService, user: Us
     status = service.store.tags(result.model, result.version).get("status")
     if status == "under_review":
         return None
-    shown = "; ".join(f"{a.period} {a.message}" for a in result.alerts[:5])
-    more = f" (+{len(result.alerts) - 5} more)" if len(result.alerts) > 5 else ""
-    return service.mark_under_review(user, result.model, result.version, f"monitoring alert: {shown}{more}")
+    reason = f"monitoring alert: {alerts_text(result.alerts)}"
+    return service.mark_under_review(user, result.model, result.version, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -34,6 +35,20 @@ def http_post(url: str, token: str) -> Post:
         return response.status, json.loads(payload)
 
     return post
+
+
+def simulated_periods_file(model: str) -> Path:
+    """Where ``simulate_traffic`` writes which simulated period each decision belongs to."""
+    return monitoring_dir(model) / "simulated_periods.csv"
+
+
+def simulated_periods(model: str) -> pd.Series:
+    """Decision id -> simulated period label, as the last ``simulate_traffic`` wrote them."""
+    path = simulated_periods_file(model)
+    if not path.is_file():
+        raise LookupError(f"no {path}; run `workbench simulate` first")
+    table = pd.read_csv(path, dtype=str)
+    return pd.Series(table["period"].to_numpy(), index=table["decision_id"])
 
 
 def simulate_traffic(
@@ -93,6 +108,6 @@ def simulate_traffic(
             recorded += outcomes.record(waiting.pop(due), decisions, 1, groups).recorded
     folder = monitoring_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "simulated_periods.csv"
+    path = simulated_periods_file(name)
     pd.DataFrame(mapping, columns=["decision_id", "period"]).to_csv(path, index=False)
     return {"decisions": len(mapping), "refused": refused, "outcomes": recorded, "mapping": path}

@@ -61,7 +61,6 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions (model, time);
 """
-_INSERT = f"INSERT INTO decisions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 #: rows per INSERT statement: SQLite allows 32,766 parameters per statement (13 per row)
 _ROWS_PER_STATEMENT = 2048
 
