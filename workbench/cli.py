@@ -14,7 +14,10 @@ from typing import Annotated
 
 import typer
 
+from workbench._startup import defer_iri_grammar
 from workbench.paths import project_root
+
+defer_iri_grammar()
 
 app = typer.Typer(
     help="MRM Workbench: reproducible, validated, governed models.",

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench._kernels import KERNEL_QUIET, await_warm_up, kernel_environment, shutdown, start_kernel
+from workbench._startup import defer_iri_grammar
 from workbench.paths import project_root, reports_root, version_reports_dir
+
+defer_iri_grammar()  # Papermill reads notebooks through nbformat and jsonschema
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
 #: how the validator's notebooks share kernels: two lanes for two cores, about equal work in each
