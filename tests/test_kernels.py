@@ -1,6 +1,9 @@
-"""Notebooks sharing a kernel: one process, imports kept, nothing one notebook defined visible to the next."""
+"""Notebook kernels forked from a server that imported the stack once: own process, own namespace, no leaks."""
 
 from __future__ import annotations
+
+import os
+import time
 
 import nbformat
 import pytest
@@ -22,25 +25,83 @@ def _printed(path) -> list[str]:
     return text.split()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (ended, not yet collected) counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.mark.e2e
-def test_notebooks_in_one_kernel_share_the_process_not_the_namespace(tmp_path, monkeypatch):
-    from workbench._kernels import start_kernel, warmed_kernels
-    from workbench.pipeline import SuiteError, execute_in_one_kernel
+def test_forked_kernels_have_the_imports_but_their_own_process_and_namespace(tmp_path, monkeypatch):
+    from workbench._kernels import KernelForkServer, shutdown
+    from workbench.pipeline import SuiteError, execute_with_kernel
 
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    _notebook(folder / "a.ipynb", "import os, sys\nleaked = 1\nprint(os.getpid())")
-    _notebook(
-        folder / "b.ipynb",
-        "import os, sys\nprint(os.getpid())\nprint('leaked' in globals(), 'workbench.validation' in sys.modules)",
+    probe = (
+        "import os, sys\nprint(os.getpid(), os.getppid(), 'workbench.validation' in sys.modules, "
+        "'leaked' in globals())\nleaked = 1"
     )
+    _notebook(folder / "a.ipynb", probe)
+    _notebook(folder / "b.ipynb", probe)
     _notebook(folder / "c.ipynb", "raise ValueError('stop here: ' + marker)")
     monkeypatch.setenv("WORKBENCH_NOTEBOOKS", str(folder))
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    with warmed_kernels(1, tmp_path) as kernels:  # warmed: the validation stack is imported before a, b run
-        first, second = execute_in_one_kernel(["a.ipynb", "b.ipynb"], tmp_path / "out", {}, kernel=kernels[0])
-        assert not kernels[0].has_kernel  # stopped once its notebooks are done
-    pid = _printed(first)[0]
-    assert _printed(second) == [pid, "False", "True"]
-    with pytest.raises(SuiteError, match="c.ipynb stopped: ValueError: stop here: x"):
-        execute_in_one_kernel(["c.ipynb"], tmp_path / "out", {"marker": "x"}, kernel=start_kernel(tmp_path))
+    server = KernelForkServer(tmp_path)
+    try:
+        first = execute_with_kernel("a.ipynb", tmp_path / "out", {}, server.start_kernel)
+        second = execute_with_kernel("b.ipynb", tmp_path / "out", {}, server.start_kernel)
+        pid_a, parent_a, *flags_a = _printed(first)
+        pid_b, parent_b, *flags_b = _printed(second)
+        assert pid_a != pid_b  # a kernel per notebook
+        assert parent_a == parent_b == str(server.process.pid)  # both forked by the server
+        assert flags_a == flags_b == ["True", "False"]  # the stack already imported; nothing left by a
+        assert _gone(int(pid_a)) and _gone(int(pid_b))  # each stopped once its notebook was done
+        with pytest.raises(SuiteError, match="c.ipynb stopped: ValueError: stop here: x"):
+            execute_with_kernel("c.ipynb", tmp_path / "out", {"marker": "x"}, server.start_kernel)
+        kernel = server.start_kernel()  # a kernel left running stops with the server
+        client = kernel.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        printed = []
+
+        def keep(message):
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+
+        reply = client.execute_interactive("import os; print(os.getpid())", timeout=60, output_hook=keep)
+        assert reply["content"]["status"] == "ok"
+        client.stop_channels()
+        running, launcher = int("".join(printed)), kernel.provisioner.process.pid
+        assert _alive(running) and _alive(launcher)
+    finally:
+        server.close()
+    assert _gone(running) and _gone(launcher)
+    shutdown([kernel])
+
+
+@pytest.mark.e2e
+def test_a_server_that_cannot_import_says_so(tmp_path):
+    from workbench._kernels import KernelForkServer
+
+    server = KernelForkServer(tmp_path, warm="import no_such_module_here")
+    try:
+        with pytest.raises(RuntimeError, match="kernel server stopped"):
+            server.wait_ready(timeout=60)
+    finally:
+        server.close()

@@ -147,21 +147,20 @@ def validate(
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
 ) -> None:
     """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
-    from workbench._kernels import warmed_kernels
-    from workbench.pipeline import VALIDATION_LANES
+    from workbench._kernels import kernel_source
 
-    # the notebook kernels start and import while this process logs in and checks the version
-    with warmed_kernels(len(VALIDATION_LANES), project_root()) as kernels:
-        _validate(name, version, _login(validator), progress, kernels)
+    # the kernels' fork server imports the validation stack while this process logs in and checks the version
+    with kernel_source(project_root()) as new_kernel:
+        _validate(name, version, _login(validator), progress, new_kernel)
 
 
-def _validate(name: str, version: int, validator, progress: bool, kernels: list | None = None) -> None:
+def _validate(name: str, version: int, validator, progress: bool, new_kernel=None) -> None:
     from workbench.governance import GovernanceError
     from workbench.pipeline import SuiteError, run_validation_suite
 
     try:
         result = run_validation_suite(
-            name, version, validator=validator, progress=progress, echo=typer.echo, kernels=kernels
+            name, version, validator=validator, progress=progress, echo=typer.echo, new_kernel=new_kernel
         )
     except SuiteError as error:
         where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench._kernels import KERNEL_QUIET, await_warm_up, kernel_environment, shutdown, start_kernel
+from workbench._kernels import KERNEL_QUIET, KernelFactory, kernel_environment, kernel_source, shutdown, start_kernel
 from workbench._startup import defer_iri_grammar
 from workbench.paths import project_root, reports_root, version_reports_dir
 
 defer_iri_grammar()  # Papermill reads notebooks through nbformat and jsonschema
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
-#: how the validator's notebooks share kernels: two lanes for two cores, about equal work in each
-VALIDATION_LANES = [["03_validation.ipynb"], ["04_fairness.ipynb", "05_explainability.ipynb"]]
+#: the validator's notebooks, the longest first: they run side by side, as many at a time as there are cores
+VALIDATION_SUITE = ["03_validation.ipynb", "04_fairness.ipynb", "05_explainability.ipynb"]
 
 
 class SuiteError(RuntimeError):
@@ -100,44 +100,18 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
     return output
 
 
-#: run between two notebooks sharing a kernel: nothing one defined is visible to the next; imported modules
-#: stay loaded, which is the point of sharing
-_FRESH_NAMESPACE = (
-    "get_ipython().run_line_magic('reset', '-f')\nimport matplotlib.pyplot\nmatplotlib.pyplot.close('all')"
-)
+def execute_with_kernel(
+    notebook: str, staging: Path, parameters: dict[str, object], new_kernel: KernelFactory | None = None
+) -> Path:
+    """Execute one notebook in a kernel of its own from ``new_kernel`` (default: an ordinary kernel).
 
-
-def _fresh_namespace(kernel) -> None:
-    client = kernel.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
-        reply = client.execute_interactive(_FRESH_NAMESPACE, timeout=60, output_hook=lambda _message: None)
-        if reply["content"]["status"] != "ok":
-            raise SuiteError(f"could not reset the shared kernel: {reply['content'].get('evalue', '')}")
-    finally:
-        client.stop_channels()
-
-
-def execute_in_one_kernel(
-    notebooks: list[str], staging: Path, parameters: dict[str, object], progress: bool = False, kernel=None
-) -> list[Path]:
-    """Execute notebooks one after another in one kernel, each starting from an empty namespace.
-
-    ``kernel`` is a kernel started earlier (see :mod:`workbench._kernels`), else one is started here; either
-    way it is stopped when the notebooks are done.
+    The kernel is stopped when the notebook is done, whatever happened.
     """
-    kernel = kernel or start_kernel(project_root())
-    executed = []
+    kernel = new_kernel() if new_kernel is not None else start_kernel(project_root())
     try:
-        await_warm_up(kernel)
-        for position, notebook in enumerate(notebooks):
-            if position:
-                _fresh_namespace(kernel)
-            executed.append(execute(notebook, staging / notebook, parameters, progress, kernel=kernel))
+        return execute(notebook, staging / notebook, parameters, progress=False, kernel=kernel)
     finally:
         shutdown([kernel])
-    return executed
 
 
 def run_suite(
@@ -213,38 +187,35 @@ def _execute_all(
 
 
 def _execute_parallel(
-    lanes: list[list[str]],
+    notebooks: list[str],
     staging: Path,
     parameters: dict[str, object],
     client,
     run_id: str,
     echo: Callable[[str], None],
-    kernels: list | None = None,
+    new_kernel: KernelFactory,
 ) -> list[Path]:
-    """Execute lanes of notebooks side by side; each lane is one kernel running its notebooks in turn.
+    """Execute notebooks side by side, each in a kernel of its own, as many at a time as there are cores.
 
     The validator's notebooks only read the registry and write separate evidence folders, so they can run
-    concurrently. Wall time is dominated by each kernel's start-up and imports (about 8 s), so on two cores
-    two lanes beat three kernels: the second and later notebooks of a lane reuse imports already made.
-    Any failure fails the run; the executed copy of the failed notebook is logged.
+    concurrently; they are started in the order given (longest first). Any failure fails the run; the
+    executed copy of a failed notebook is logged.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    echo("running " + " | ".join(" then ".join(lane) for lane in lanes) + " in parallel")
-    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
-        kernels = list(kernels or [])[: len(lanes)]
-        kernels += [None] * (len(lanes) - len(kernels))
+    workers = max(1, min(len(notebooks), os.cpu_count() or 1))
+    echo(f"running {', '.join(notebooks)}, {workers} at a time")
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(execute_in_one_kernel, lane, staging, parameters, False, kernel)
-            for lane, kernel in zip(lanes, kernels, strict=True)
+            pool.submit(execute_with_kernel, notebook, staging, parameters, new_kernel) for notebook in notebooks
         ]
     failures = []
     executed = []
-    for lane, future in zip(lanes, futures, strict=True):
+    for notebook, future in zip(notebooks, futures, strict=True):
         error = future.exception()
         if error is None:
-            executed.extend(future.result())
-            echo(f"  done {', '.join(lane)}")
+            executed.append(future.result())
+            echo(f"  done {notebook}")
         else:
             failures.append(error)
     if failures:
@@ -292,12 +263,12 @@ def run_validation_suite(
     validator: User,
     progress: bool = True,
     echo: Callable[[str], None] = print,
-    kernels: list | None = None,
+    new_kernel: KernelFactory | None = None,
 ) -> ValidationSuiteResult:
     """Run 03-05 as the validator against a registered version, then conclude: validated or findings open.
 
-    ``kernels`` (one per lane of :data:`VALIDATION_LANES`, started earlier with :mod:`workbench._kernels`)
-    are used and stopped; missing ones are started here.
+    ``new_kernel`` gives each notebook its kernel (see :func:`workbench._kernels.kernel_source`, which a
+    command starts before its own imports); without it a kernel fork server is started here.
     """
     from workbench.registry import conclude_validation, configure, get_version, start_validation_run, tracking_uri
 
@@ -317,7 +288,11 @@ def run_validation_suite(
         "interactive": False,
     }
     staging = reports_root() / name / "runs" / run_id
-    executed = _execute_parallel(VALIDATION_LANES, staging, parameters, client, run_id, echo, kernels)
+    if new_kernel is None:
+        with kernel_source(project_root()) as started_here:
+            executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo, started_here)
+    else:
+        executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo, new_kernel)
     conclusion = conclude_validation(client, name, record.version, run_id)
     saved = _file_notebooks(executed, staging, name, record.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")
