@@ -131,7 +131,7 @@ def run(
     typer.echo(f"  registry: {tracking_uri()}  (browse: mlflow ui --backend-store-uri {tracking_uri()})")
     if validator_user is not None:
         typer.echo("")
-        _validate(result.model, result.version, validator_user, progress)
+        _validate(result.model, result.version, validator_user, progress, documents=True)
         document(result.model, result.version)
     else:
         typer.echo(f"next: workbench validate {result.model} {result.version} --validator NAME")
@@ -145,22 +145,34 @@ def validate(
         str | None, typer.Option(help="who validates (default: WORKBENCH_USER or the OS user)")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
+    documents: Annotated[
+        bool, typer.Option("--document", help="then build the version's documents, as `workbench document` does")
+    ] = False,
 ) -> None:
     """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
     from workbench._kernels import kernel_source
 
     # the kernels' fork server imports the validation stack while this process logs in and checks the version
     with kernel_source(project_root()) as new_kernel:
-        _validate(name, version, _login(validator), progress, new_kernel)
+        _validate(name, version, _login(validator), progress, new_kernel, documents)
+    if documents:
+        document(name, version)
 
 
-def _validate(name: str, version: int, validator, progress: bool, new_kernel=None) -> None:
+def _validate(name: str, version: int, validator, progress: bool, new_kernel=None, documents: bool = False) -> None:
+    """Run the validation suite; with ``documents`` its spare time prepares the documents built next."""
     from workbench.governance import GovernanceError
     from workbench.pipeline import SuiteError, run_validation_suite
 
     try:
         result = run_validation_suite(
-            name, version, validator=validator, progress=progress, echo=typer.echo, new_kernel=new_kernel
+            name,
+            version,
+            validator=validator,
+            progress=progress,
+            echo=typer.echo,
+            new_kernel=new_kernel,
+            prepare_documents=documents,
         )
     except SuiteError as error:
         where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
@@ -274,10 +286,30 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    A command that ran notebooks ends with ZeroMQ sockets of stopped kernels, and the interpreter's own
+    teardown waits on them (over a second). Everything a command records is committed before it returns, so
+    once the exit handlers have run (logging, MLflow) the process ends without the teardown.
+    """
+    import atexit
+
     # MLflow's INFO lines (database migrations, "Created version") would bury the workbench's own summary
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    app()
+    try:
+        app()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if not isinstance(stop.code, int | None):
+            print(stop.code, file=sys.stderr)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,17 +102,47 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
 
 
 def execute_with_kernel(
-    notebook: str, staging: Path, parameters: dict[str, object], new_kernel: KernelFactory | None = None
+    notebook: str,
+    staging: Path,
+    parameters: dict[str, object],
+    new_kernel: KernelFactory | None = None,
+    then: Callable[[Path], object] | None = None,
 ) -> Path:
     """Execute one notebook in a kernel of its own from ``new_kernel`` (default: an ordinary kernel).
 
-    The kernel is stopped when the notebook is done, whatever happened.
+    The kernel is stopped when the notebook is done, whatever happened; ``then`` is called with the executed
+    notebook after a success.
     """
     kernel = new_kernel() if new_kernel is not None else start_kernel(project_root())
     try:
-        return execute(notebook, staging / notebook, parameters, progress=False, kernel=kernel)
+        executed = execute(notebook, staging / notebook, parameters, progress=False, kernel=kernel)
     finally:
         shutdown([kernel])
+    if then is not None:
+        then(executed)
+    return executed
+
+
+def _export_html(notebook: Path) -> None:
+    """The executed notebook as code-free HTML beside it; filed with it, reused by the documents."""
+    from workbench.reports import notebook_html
+
+    notebook_html(notebook, notebook.with_suffix(".html"))
+
+
+def _prepare_documents(model: str, version: int | str) -> None:
+    """Load the printing stack and export the version's earlier notebooks while the validation runs.
+
+    Only a head start: anything that fails here is done again, and reported, when the documents are built.
+    """
+    try:
+        import weasyprint  # noqa: F401
+
+        from workbench.reports import export_notebooks
+
+        export_notebooks(version_reports_dir(model, version))
+    except Exception:
+        pass
 
 
 def run_suite(
@@ -194,12 +225,15 @@ def _execute_parallel(
     run_id: str,
     echo: Callable[[str], None],
     new_kernel: KernelFactory,
+    then: Callable[[Path], object] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Path]:
     """Execute notebooks side by side, each in a kernel of its own, as many at a time as there are cores.
 
     The validator's notebooks only read the registry and write separate evidence folders, so they can run
-    concurrently; they are started in the order given (longest first). Any failure fails the run; the
-    executed copy of a failed notebook is logged.
+    concurrently; they are started in the order given (longest first). ``then`` runs on each executed
+    notebook in its worker, ``meanwhile`` in this thread while the notebooks run. Any failure fails the
+    run; the executed copy of a failed notebook is logged.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -207,8 +241,10 @@ def _execute_parallel(
     echo(f"running {', '.join(notebooks)}, {workers} at a time")
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(execute_with_kernel, notebook, staging, parameters, new_kernel) for notebook in notebooks
+            pool.submit(execute_with_kernel, notebook, staging, parameters, new_kernel, then) for notebook in notebooks
         ]
+        if meanwhile is not None:
+            meanwhile()
     failures = []
     executed = []
     for notebook, future in zip(notebooks, futures, strict=True):
@@ -231,12 +267,15 @@ def _execute_parallel(
 def _file_notebooks(
     executed: list[Path], staging: Path, model: str, version: int | str, client, run_id: str
 ) -> list[Path]:
-    """Move executed notebooks to ``reports/<model>/v<version>/`` and log them to the run."""
+    """Move executed notebooks (and HTML exports made of them) to ``reports/<model>/v<version>/``; log them."""
     target = version_reports_dir(model, version)
     target.mkdir(parents=True, exist_ok=True)
     saved = []
     for path in executed:
         destination = target / path.name
+        export = path.with_suffix(".html")
+        if export.is_file():  # a move keeps file times: the export stays newer than its notebook
+            shutil.move(str(export), destination.with_suffix(".html"))
         shutil.move(str(path), destination)
         client.log_artifact(run_id, str(destination), "notebooks")
         saved.append(destination)
@@ -264,11 +303,14 @@ def run_validation_suite(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     new_kernel: KernelFactory | None = None,
+    prepare_documents: bool = False,
 ) -> ValidationSuiteResult:
     """Run 03-05 as the validator against a registered version, then conclude: validated or findings open.
 
     ``new_kernel`` gives each notebook its kernel (see :func:`workbench._kernels.kernel_source`, which a
-    command starts before its own imports); without it a kernel fork server is started here.
+    command starts before its own imports); without it a kernel fork server is started here. With
+    ``prepare_documents`` the time the notebooks leave free goes to the documents that follow: the
+    notebooks are exported to HTML as they finish and the printing stack is loaded.
     """
     from workbench.registry import conclude_validation, configure, get_version, start_validation_run, tracking_uri
 
@@ -288,11 +330,11 @@ def run_validation_suite(
         "interactive": False,
     }
     staging = reports_root() / name / "runs" / run_id
-    if new_kernel is None:
-        with kernel_source(project_root()) as started_here:
-            executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo, started_here)
-    else:
-        executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo, new_kernel)
+    extras = {}
+    if prepare_documents:
+        extras = {"then": _export_html, "meanwhile": lambda: _prepare_documents(name, record.version)}
+    with kernel_source(project_root()) if new_kernel is None else nullcontext(new_kernel) as kernels:
+        executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo, kernels, **extras)
     conclusion = conclude_validation(client, name, record.version, run_id)
     saved = _file_notebooks(executed, staging, name, record.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")

@@ -22,6 +22,7 @@ from workbench.paths import version_reports_dir
 from workbench.policy import MONITORING_FREQUENCY, REVALIDATION_MONTHS, SECTION_CATEGORIES
 from workbench.registry import configure
 from workbench.reports._evidence import Evidence, collect_evidence
+from workbench.reports._pdf import join_numbered, pdf_bytes, print_parts
 from workbench.reports._render import notebook_html, render_html, write_pdf
 from workbench.validation._result import SEVERITY_ORDER
 
@@ -223,15 +224,17 @@ def fairness_context(evidence: Evidence) -> dict[str, Any]:
 
 
 @contextmanager
-def _side_process() -> Iterator[Executor]:
-    """One forked worker (imports already paid) where fork exists and there is a second core, else inline."""
+def _printers() -> Iterator[tuple[Executor, int]]:
+    """Forked printing processes (imports already paid), one per core, or inline work on one core."""
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
-        yield _Inline()
+    cores = os.cpu_count() or 1
+    if "fork" not in multiprocessing.get_all_start_methods() or cores < 2:
+        yield _Inline(), 1
         return
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield pool
+    workers = min(cores, 4)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool, workers
 
 
 class _Inline(Executor):
@@ -244,6 +247,18 @@ class _Inline(Executor):
         except BaseException as error:  # handed to the caller through the future, as a pool would
             future.set_exception(error)
         return future
+
+
+def export_notebooks(folder: Path) -> list[Path]:
+    """Each executed notebook in ``folder`` as code-free HTML beside it; an export newer than its notebook
+    (made as the notebook finished, see :func:`workbench.pipeline.run_validation_suite`) is kept."""
+    exported = []
+    for notebook in sorted(folder.glob("0*.ipynb")):
+        html = folder / f"{notebook.stem}.html"
+        if not (html.is_file() and html.stat().st_mtime_ns >= notebook.stat().st_mtime_ns):
+            notebook_html(notebook, html)
+        exported.append(html)
+    return exported
 
 
 def build_documents(
@@ -266,14 +281,19 @@ def build_documents(
     )
     paths.sr117_html.write_text(sr117, encoding="utf-8")
     paths.fairness_html.write_text(fairness, encoding="utf-8")
-    # the SR 11-7 layout is most of the time (WeasyPrint, single-threaded): print it in a forked process
-    # while this one prints the fairness report and exports the notebooks
-    with _side_process() as side:
-        sr117_pdf = side.submit(write_pdf, sr117, paths.sr117_pdf)
-        write_pdf(fairness, paths.fairness_pdf)
-        for notebook in sorted(folder.glob("0*.ipynb")):
-            paths.notebooks_html.append(notebook_html(notebook, folder / f"{notebook.stem}.html"))
-        sr117_pdf.result()
+    # WeasyPrint lays out on one core and the SR 11-7 document is most of the work: with a core to spare
+    # it is printed in parts by forked processes, joined and numbered here (see workbench.reports._pdf)
+    with _printers() as (printers, workers):
+        if workers > 1:
+            sr117_parts = print_parts(sr117, workers, printers)
+            fairness_pdf = printers.submit(pdf_bytes, fairness)
+            paths.notebooks_html = export_notebooks(folder)
+            paths.fairness_pdf.write_bytes(fairness_pdf.result())
+            join_numbered(sr117, [part.result() for part in sr117_parts], paths.sr117_pdf)
+        else:
+            write_pdf(sr117, paths.sr117_pdf)
+            write_pdf(fairness, paths.fairness_pdf)
+            paths.notebooks_html = export_notebooks(folder)
     if log:
         for path in paths.all():
             client.log_artifact(evidence.validation_run_id, str(path), "documents")
