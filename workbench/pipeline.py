@@ -237,6 +237,11 @@ def _execute_parallel(
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    # imported here, before the threads: two threads importing one package at once can meet a partially
+    # initialised module ("cannot import name ... from partially initialized module")
+    import jupyter_client.manager  # noqa: F401
+    import papermill  # noqa: F401
+
     workers = max(1, min(len(notebooks), os.cpu_count() or 1))
     echo(f"running {', '.join(notebooks)}, {workers} at a time")
     with ThreadPoolExecutor(max_workers=workers) as pool:
