@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -123,9 +124,14 @@ def execute_with_kernel(
     return executed
 
 
+#: the document hooks import from several threads; one at a time (see _execute_parallel)
+_DOCUMENT_IMPORTS = threading.Lock()
+
+
 def _export_html(notebook: Path) -> None:
     """The executed notebook as code-free HTML beside it; filed with it, reused by the documents."""
-    from workbench.reports import notebook_html
+    with _DOCUMENT_IMPORTS:
+        from workbench.reports import notebook_html
 
     notebook_html(notebook, notebook.with_suffix(".html"))
 
@@ -136,9 +142,10 @@ def _prepare_documents(model: str, version: int | str) -> None:
     Only a head start: anything that fails here is done again, and reported, when the documents are built.
     """
     try:
-        import weasyprint  # noqa: F401
+        with _DOCUMENT_IMPORTS:
+            import weasyprint  # noqa: F401
 
-        from workbench.reports import export_notebooks
+            from workbench.reports import export_notebooks
 
         export_notebooks(version_reports_dir(model, version))
     except Exception:
