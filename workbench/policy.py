@@ -15,3 +15,6 @@ SECTION_CATEGORIES: dict[str, tuple[str, ...]] = {
     "performance": ("discrimination", "calibration", "stability", "sensitivity", "overfitting", "segments"),
     "outcomes": ("backtesting", "decision"),
 }
+
+#: Finding severities, most severe first (the order documents and reports list them in).
+SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}

@@ -9,20 +9,21 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import yaml
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
 
-from workbench.data import DataValidationResult
 from workbench.provenance import environment_lock, environment_sha256, git_state
 from workbench.registry._lifecycle import STATUS_TAG
 from workbench.registry._store import configure, ensure_experiment
 from workbench.registry._versions import model_sha256
 from workbench.spec import ModelSpec, parse_spec, spec_sha256, spec_to_dict
-from workbench.training import TrainingResult
+
+if TYPE_CHECKING:  # types only: a command that reads the registry does not load the training stack
+    from workbench.data import DataValidationResult
+    from workbench.training import TrainingResult
 
 SPEC_ARTIFACT = "spec/spec.json"
 
@@ -153,6 +154,8 @@ def register_training(
         client.log_artifacts(run_id, str(root / "env"), "environment")
 
     inputs = result.validation_inputs
+    from mlflow.models import infer_signature
+
     signature = infer_signature(inputs, result.model.predict_proba(inputs))
     with mlflow.start_run(run_id=run_id):
         info = mlflow.sklearn.log_model(

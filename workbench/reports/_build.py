@@ -19,12 +19,11 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from workbench.paths import version_reports_dir
-from workbench.policy import MONITORING_FREQUENCY, REVALIDATION_MONTHS, SECTION_CATEGORIES
+from workbench.policy import MONITORING_FREQUENCY, REVALIDATION_MONTHS, SECTION_CATEGORIES, SEVERITY_ORDER
 from workbench.registry import configure
 from workbench.reports._evidence import Evidence, collect_evidence
 from workbench.reports._pdf import join_numbered, pdf_bytes, print_parts
 from workbench.reports._render import notebook_html, render_html, write_pdf
-from workbench.validation._result import SEVERITY_ORDER
 
 KEY_PACKAGES = (
     "mlflow",

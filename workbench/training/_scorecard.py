@@ -11,11 +11,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
+from statsmodels.discrete.discrete_model import Logit  # not statsmodels.api: that loads all of statsmodels
+from statsmodels.tools.tools import add_constant
 
 
 def _separating_columns(X: np.ndarray, y: np.ndarray) -> list[int]:
@@ -51,10 +52,10 @@ class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         if list(self.classes_) != [0, 1]:
             raise ValueError(f"the scorecard needs a 0/1 target, got classes {list(self.classes_)}")
-        design = sm.add_constant(X, has_constant="add")
+        design = add_constant(X, has_constant="add")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = sm.Logit(y, design).fit(method="newton", maxiter=self.max_iter, disp=0)
+            result = Logit(y, design).fit(method="newton", maxiter=self.max_iter, disp=0)
         self.separating_columns_ = _separating_columns(X, y)
         if result.mle_retvals.get("converged", False) and not self.separating_columns_:
             params = np.asarray(result.params)

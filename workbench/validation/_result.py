@@ -12,7 +12,6 @@ import pandas as pd
 
 Outcome = Literal["pass", "warn", "fail"]
 Severity = Literal["high", "medium", "low"]
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 def figure_png(figure) -> bytes:
