@@ -246,8 +246,8 @@ def _execute_parallel(
 
     The validator's notebooks only read the registry and write separate evidence folders, so they can run
     concurrently; they are started in the order given (longest first). ``then`` runs on each executed
-    notebook in its worker, ``meanwhile`` in this thread while the notebooks run. Any failure fails the
-    run; the executed copy of a failed notebook is logged.
+    notebook in its worker, ``meanwhile`` once a worker is free of notebooks (it must not raise). Any
+    failure fails the run; the executed copy of a failed notebook is logged.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -262,8 +262,8 @@ def _execute_parallel(
         futures = [
             pool.submit(execute_with_kernel, notebook, staging, parameters, new_kernel, then) for notebook in notebooks
         ]
-        if meanwhile is not None:
-            meanwhile()
+        if meanwhile is not None:  # queued last: it takes the first core a notebook leaves free
+            pool.submit(meanwhile)
     failures = []
     executed = []
     for notebook, future in zip(notebooks, futures, strict=True):
