@@ -133,7 +133,7 @@ def create_app(
             gc.set_threshold(50_000, 20, 20)  # a request allocates little that cycles; collect young objects rarely
         yield
         server.stop()
-        await asyncio.to_thread(server.decisions.close)
+        server.decisions.close()  # on the loop's thread, which owns the writing connection (nothing pending)
 
     app = FastAPI(
         title="MRM Workbench scoring server",
