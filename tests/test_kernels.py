@@ -105,3 +105,19 @@ def test_a_server_that_cannot_import_says_so(tmp_path):
             server.wait_ready(timeout=60)
     finally:
         server.close()
+
+
+@pytest.mark.e2e
+def test_without_fork_the_kernels_are_ordinary_ones(tmp_path, monkeypatch):
+    import workbench._kernels as kernels
+    from workbench.pipeline import execute_with_kernel
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "a.ipynb", "import sys\nprint('workbench.validation' in sys.modules)")
+    monkeypatch.setenv("WORKBENCH_NOTEBOOKS", str(folder))
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    monkeypatch.setattr(kernels, "fork_supported", lambda: False)
+    with kernels.kernel_source(tmp_path) as new_kernel:
+        executed = execute_with_kernel("a.ipynb", tmp_path / "out", {}, new_kernel)
+    assert _printed(executed) == ["False"]  # a kernel of its own making, nothing imported ahead

@@ -17,8 +17,8 @@ How the pieces talk (a Unix socket, one JSON line per message):
   the server stops, its kernels notice their parent is gone and stop too (ipykernel's parent poller).
 
 The server is single-threaded and creates no ZeroMQ context, database connection or thread before forking, so
-each child starts from a clean state. Where ``fork`` or Unix sockets do not exist, :func:`kernel_source`
-falls back to ordinary kernels. This module imports nothing heavy, so a command can call it first.
+each child starts from a clean state. Off Linux, :func:`kernel_source` falls back to ordinary kernels.
+This module imports nothing heavy, so a command can call it first.
 """
 
 from __future__ import annotations
@@ -150,8 +150,9 @@ class KernelForkServer:
 
 
 def fork_supported() -> bool:
-    """Whether kernels can be forked here (POSIX ``fork`` and Unix sockets)."""
-    return hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
+    """Whether kernels are forked here: on Linux (``fork`` and Unix sockets; macOS system libraries are not
+    safe to use in a forked child, and Windows has no fork)."""
+    return sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX")
 
 
 @contextmanager
