@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,29 +223,17 @@ def fairness_context(evidence: Evidence) -> dict[str, Any]:
 
 
 @contextmanager
-def _printers() -> Iterator[tuple[Executor, int]]:
-    """Forked printing processes (imports already paid), one per core, or inline work on one core."""
+def _printers() -> Iterator[tuple[Executor | None, int]]:
+    """Forked printing processes (imports already paid), one per core; None where one core prints alone."""
     import multiprocessing
 
     cores = os.cpu_count() or 1
     if "fork" not in multiprocessing.get_all_start_methods() or cores < 2:
-        yield _Inline(), 1
+        yield None, 1
         return
     workers = min(cores, 4)
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
         yield pool, workers
-
-
-class _Inline(Executor):
-    """Runs submitted work at once, for machines where a side process would not help."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # handed to the caller through the future, as a pool would
-            future.set_exception(error)
-        return future
 
 
 def export_notebooks(folder: Path) -> list[Path]:
@@ -283,7 +271,7 @@ def build_documents(
     # WeasyPrint lays out on one core and the SR 11-7 document is most of the work: with a core to spare
     # it is printed in parts by forked processes, joined and numbered here (see workbench.reports._pdf)
     with _printers() as (printers, workers):
-        if workers > 1:
+        if printers is not None:
             sr117_parts = print_parts(sr117, workers, printers)
             fairness_pdf = printers.submit(pdf_bytes, fairness)
             paths.notebooks_html = export_notebooks(folder)

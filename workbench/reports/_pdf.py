@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
@@ -37,14 +36,18 @@ def split_at_sections(html: str, parts: int) -> list[str]:
     body_end = html.rindex("</body>")
     head, body, tail = html[:body_start], html[body_start:body_end], html[body_end:]
     starts = [m.start() for m in _SECTION_START.finditer(body)]
-    total = _weight(body)
+    # layout work before each possible cut, summed once over the stretches between cuts
+    before, total = [], 0
+    for a, b in zip([0, *starts], [*starts, len(body)], strict=True):
+        before.append(total)
+        total += _weight(body[a:b])
+    weight_before = dict(zip(starts, before[1:], strict=True))
     cuts: list[int] = []
     for k in range(1, parts):
-        target = total * k / parts
         candidates = [s for s in starts if not cuts or s > cuts[-1]]
         if not candidates:
             break
-        cuts.append(min(candidates, key=lambda s: abs(_weight(body[:s]) - target)))
+        cuts.append(min(candidates, key=lambda s: abs(weight_before[s] - total * k / parts)))
     bounds = [0, *cuts, len(body)]
     return [head + body[a:b] + tail for a, b in zip(bounds, bounds[1:], strict=False) if body[a:b].strip()]
 
@@ -87,7 +90,6 @@ def join_numbered(html: str, printed_parts: list[bytes], path: Path) -> Path:
     return path
 
 
-def print_parts(html: str, parts: int, submit: Callable[..., Future] | Executor) -> list[Future]:
-    """Start printing ``html`` in up to ``parts`` parts (``submit``: an executor's submit, or an executor)."""
-    submit = submit.submit if isinstance(submit, Executor) else submit
-    return [submit(pdf_bytes, _with_style(part, _WITHOUT_NUMBERS)) for part in split_at_sections(html, parts)]
+def print_parts(html: str, parts: int, printers: Executor) -> list[Future]:
+    """Start printing ``html`` in up to ``parts`` parts on ``printers``; each future gives a part's PDF."""
+    return [printers.submit(pdf_bytes, _with_style(part, _WITHOUT_NUMBERS)) for part in split_at_sections(html, parts)]

@@ -77,9 +77,9 @@ def render_html(template: str, context: dict[str, Any]) -> str:
 
 def write_pdf(html: str, path: Path) -> Path:
     """Print the HTML to PDF with WeasyPrint (figures are inline data URIs, so nothing is fetched)."""
-    from weasyprint import HTML
+    from workbench.reports._pdf import pdf_bytes
 
-    HTML(string=html, base_url=str(path.parent)).write_pdf(str(path))
+    path.write_bytes(pdf_bytes(html))
     return path
 
 

@@ -128,7 +128,7 @@ class DecisionLog:
         self.path.mkdir(parents=True, exist_ok=True)
         self._waiting: dict[asyncio.AbstractEventLoop, list] = {}  # per event loop: (rows, future) to commit
         self._local = threading.local()
-        self._writer_lock = threading.Lock()  # claiming the shard
+        self._claim_lock = threading.Lock()  # claiming the shard
         self._write_lock = threading.Lock()
         self._shard_lock: Any = None
         self.shard: int | None = None
@@ -144,7 +144,7 @@ class DecisionLog:
 
     def claim_shard(self) -> int:
         """Own the lowest free shard for this process's writes (idempotent)."""
-        with self._writer_lock:
+        with self._claim_lock:
             if self.shard is not None:
                 return self.shard
             for shard in range(1000):
