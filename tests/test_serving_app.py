@@ -134,6 +134,34 @@ def test_bad_fields_get_422_naming_the_field(served, applications, mutate, field
     assert served["server"].decisions.count() == before  # nothing is recorded for a refused request
 
 
+def test_a_decision_log_that_cannot_flush_answers_503_and_gives_no_decision(
+    served, applications, tmp_path, monkeypatch
+):
+    import errno
+
+    from workbench.serving import DecisionLog, _decision_log
+
+    server, kept = served["server"], served["server"].decisions
+    server.decisions = DecisionLog(tmp_path / "decisions", durability="power")
+    try:
+        assert _score(served, applications[:1]).status_code == 200
+
+        def broken(fd: int) -> None:
+            raise OSError(errno.EIO, "Input/output error")
+
+        monkeypatch.setattr(_decision_log.os, "fdatasync", broken)
+        for _ in range(2):  # the first failure, then the refusal that follows it
+            response = _score(served, applications[:1])
+            assert response.status_code == 503, response.text
+            assert response.json()["error"] == "decision_log_unavailable"
+            assert "could not be recorded durably" in response.json()["message"]
+            assert "decision_id" not in response.text
+    finally:
+        monkeypatch.undo()
+        server.decisions.close()
+        server.decisions = kept
+
+
 def test_malformed_oversized_and_misshapen_bodies(served, applications):
     http, headers = served["http"], {**_auth(served), "Content-Type": "application/json"}
     assert http.post("/score", content=b'{"applications": [', headers=headers).status_code == 400

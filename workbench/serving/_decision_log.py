@@ -1,9 +1,11 @@
 """The decision record: every decision durable on disk before its response leaves the server.
 
-SQLite in WAL mode with ``synchronous=FULL`` (each commit is fsynced). Each event loop gathers the records of
-the requests it read in one iteration, writes them in one transaction (group commit) and only then releases
-those requests, so a decision a client has received survives ``kill -9`` and power loss, and the fsync cost is
-shared by every request in flight.
+SQLite in WAL mode. Each event loop gathers the records of the requests it read in one iteration and writes
+them in one transaction (group commit); with ``power`` durability the write-ahead log is then flushed to disk
+(``fdatasync``) by a syncing thread, and only then are those requests released. A decision a client has
+received survives ``kill -9`` and power loss, and the flush is shared by every request in flight. The loop does
+not wait for the disk: it reads and scores the next requests while the previous group is being flushed
+(SQLite's own ``synchronous=FULL`` would flush inside the commit, on the loop's thread).
 
 Each writing process owns one shard file (``shard-N.db``, claimed with an exclusive lock on ``shard-N.lock``
 and released by the operating system when the process dies, even by SIGKILL), so worker processes never wait
@@ -93,15 +95,21 @@ def shard_of(decision_id: str) -> int | None:
     return int(parts[1])
 
 
-#: ``power``: every group commit is fsynced (survives a power cut of the host); ``process``: the commit is in
-#: the operating system before the answer leaves (survives the server's death, kill -9 included, not a power cut).
-DURABILITY = {"power": "FULL", "process": "NORMAL"}
+#: ``power``: every group commit is flushed to disk before its answers leave (survives a power cut of the host);
+#: ``process``: the commit is in the operating system before the answer leaves (survives the server's death,
+#: kill -9 included, not a power cut).
+DURABILITY = ("power", "process")
 
 
-def _connect(path: Path, durability: str = "power") -> sqlite3.Connection:
+def _connect(path: Path) -> sqlite3.Connection:
+    """A WAL connection; commits are not flushed by SQLite (``NORMAL``): :class:`WalFlusher` flushes them.
+
+    With ``NORMAL`` SQLite still flushes the log before every checkpoint and the database after it, so the
+    file stays consistent; what it leaves out is the flush of each commit, which ``power`` durability adds.
+    """
     connection = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA synchronous={DURABILITY[durability]}")
+    connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA busy_timeout=30000")
     return connection
 
@@ -115,6 +123,93 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
     for column in _JSON_COLUMNS:
         record[column] = orjson.loads(record[column])
     return record
+
+
+class WalFlushError(RuntimeError):
+    """The write-ahead log could not be flushed: nothing after the last good flush may be acknowledged."""
+
+
+class WalFlusher:
+    """Flush one shard's write-ahead log to disk for groups of committed records, off the event loop.
+
+    A flush covers every commit written before it started, so one flush releases every group that was
+    committed while the previous flush ran. After a failed flush the kernel may have dropped the dirty pages,
+    so the flusher refuses every later group too: the server answers errors, never an unflushed decision.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.wal = database.with_name(database.name + "-wal")
+        self._fd: int | None = None
+        self._pending: list[tuple[asyncio.AbstractEventLoop, list[asyncio.Future]]] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.failure: WalFlushError | None = None
+        self.flushes = 0
+
+    def flush(self) -> None:
+        """Flush now, on the calling thread (after every commit of ``append_now``)."""
+        if self.failure is not None:
+            raise self.failure
+        try:
+            if self._fd is None or os.fstat(self._fd).st_nlink == 0:
+                self._open()
+            os.fdatasync(self._fd)
+        except OSError as error:
+            self.failure = WalFlushError(f"flushing the decision log {self.wal} failed: {error}")
+            raise self.failure from error
+        self.flushes += 1
+
+    def _open(self) -> None:
+        """(Re)open the log file SQLite writes, and flush its folder so the file itself survives a power cut."""
+        if self._fd is not None:  # the file was replaced (every connection closed): its commits are checkpointed
+            os.close(self._fd)
+        self._fd = os.open(self.wal, os.O_RDONLY)
+        folder = os.open(self.wal.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def release_after_flush(self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future]) -> None:
+        """Settle ``futures`` (on ``loop``) once a flush that started after this call has finished."""
+        with self._ready:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="decision-log-flush", daemon=True)
+                self._thread.start()
+            self._pending.append((loop, futures))
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._pending and not self._closed:
+                    self._ready.wait()
+                if not self._pending:
+                    return
+                groups, self._pending = self._pending, []
+            error: BaseException | None = None
+            try:
+                self.flush()
+            except WalFlushError as failure:
+                error = failure
+            for loop, futures in groups:
+                try:
+                    loop.call_soon_threadsafe(_settle, futures, error)
+                except RuntimeError:  # that loop is closed: nobody is waiting any more
+                    pass
+
+    def close(self) -> None:
+        """Flush what is pending, stop the thread and close the file."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class DecisionLog:
@@ -131,6 +226,7 @@ class DecisionLog:
         self._claim_lock = threading.Lock()  # claiming the shard
         self._write_lock = threading.Lock()
         self._shard_lock: Any = None
+        self._flusher: WalFlusher | None = None
         self.shard: int | None = None
         self.commits = 0
 
@@ -184,7 +280,10 @@ class DecisionLog:
         connection = getattr(self._local, "writer", None)
         if connection is None:
             self.claim_shard()
-            connection = self._local.writer = _connect(self._shard_file(self.shard), self.durability)
+            connection = self._local.writer = _connect(self._shard_file(self.shard))
+            with self._claim_lock:
+                if self.durability == "power" and self._flusher is None:
+                    self._flusher = WalFlusher(self._shard_file(self.shard))
         return connection
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
@@ -227,18 +326,28 @@ class DecisionLog:
 
     def _commit_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting = self._waiting.pop(loop, [])
+        futures = [future for _rows, future in waiting]
         error: BaseException | None = None
         try:
+            if self._flusher is not None and self._flusher.failure is not None:
+                raise self._flusher.failure
             self._write([row for rows, _future in waiting for row in rows])
         except BaseException as exc:  # reported to every waiting request; nothing is acknowledged
             error = exc
-        _settle([future for _rows, future in waiting], error)
+        if error is None and self._flusher is not None:
+            self._flusher.release_after_flush(loop, futures)
+            return
+        _settle(futures, error)
         if error is not None and not isinstance(error, Exception):
             raise error
 
     def append_now(self, records: list[dict[str, Any]]) -> None:
-        """Blocking append (commands and tests)."""
+        """Blocking append (commands and tests): returns once the records are durable."""
+        if self._flusher is not None and self._flusher.failure is not None:
+            raise self._flusher.failure
         self._write([_row(r) for r in records])
+        if self._flusher is not None:
+            self._flusher.flush()
 
     # --- reading ----------------------------------------------------------------------------------------
 
@@ -299,7 +408,10 @@ class DecisionLog:
             last_id = rows[-1][0]
 
     def close(self) -> None:
-        """Give up the shard (commits are synchronous: nothing is pending)."""
+        """Give up the shard once every commit is flushed and released."""
+        if self._flusher is not None:
+            self._flusher.close()
+            self._flusher = None
         writer = getattr(self._local, "writer", None)
         if writer is not None:
             writer.close()

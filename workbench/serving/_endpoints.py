@@ -9,6 +9,8 @@ breach. Each answer is released only after its decision records are committed.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +21,11 @@ from workbench.governance._users import User
 from workbench.serving import _metrics as metrics
 from workbench.serving import _protocols as protocols
 from workbench.serving._auth import TokenIndex
+from workbench.serving._decision_log import WalFlushError
 from workbench.serving._inputs import InputError
 from workbench.serving._server import ModelServer
+
+log = logging.getLogger("workbench.serving")
 
 INLINE_ROWS = 16  # compiled scoring of this many rows runs on the event loop; more goes to a thread
 DEFAULT_BODY_LIMIT = 1_048_576
@@ -127,7 +132,13 @@ class ScoringEndpoints:
                 outcomes, to_record = await asyncio.to_thread(server.decide, records, user.name)
         except InputError as error:
             raise invalid(error) from None
-        await server.decisions.append(to_record)
+        try:
+            await server.decisions.append(to_record)
+        except (WalFlushError, sqlite3.Error, OSError) as error:  # not recorded: no decision may be given
+            log.error("the decision log refused %d records: %s", len(to_record), error)
+            raise HttpProblem(
+                503, "decision_log_unavailable", f"the decision could not be recorded durably: {error}"
+            ) from None
         for record in to_record:
             metrics.count_decision(record["version"], record["route"], record["decision"])
         if server.setting.mode == "canary":
