@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -447,6 +448,35 @@ def test_a_new_champion_takes_over_without_dropping_a_request(served, applicatio
         worker.join()
     assert set(statuses) == {200} and versions == {served["champion"], served["challenger"]}
     assert any(e["event"] == "champion_changed" for e in server.events)
+
+
+def test_the_follower_asks_mlflow_only_when_the_registry_file_changed(served, monkeypatch):
+    """Each round stats the SQLite registry; a round with nothing written since the last answer skips MLflow."""
+    from workbench.serving import _registry_watch
+
+    monkeypatch.setattr(_registry_watch, "SETTLE_SECONDS", 0.05)
+    server, client = served["server"], served["client"]
+    asked = []
+    holder = server.versions.alias_holder
+    monkeypatch.setattr(server.versions, "alias_holder", lambda *a: asked.append(a) or holder(*a))
+    time.sleep(0.1)  # the registry file has been quiet longer than the settle time
+    server.follow_round()
+    assert len(asked) == 2  # nothing trusted yet: @champion and @challenger were asked for
+    skipped = server.watch.skipped
+    for _ in range(3):
+        server.follow_round()
+    assert len(asked) == 2 and server.watch.skipped == skipped + 3
+    client.set_registered_model_alias(MODEL, "probe", str(served["champion"]))  # any write to the registry
+    try:
+        server.follow_round()
+        assert len(asked) == 4  # the file changed: MLflow is asked again
+    finally:
+        client.delete_registered_model_alias(MODEL, "probe")
+    time.sleep(0.1)
+    server.follow_round()  # the deletion was a write too
+    assert len(asked) == 6
+    server.follow_round()
+    assert len(asked) == 6
 
 
 def test_the_scoring_lane_and_the_framework_answer_alike(served, applications):

@@ -359,3 +359,38 @@ def test_the_fast_check_agrees_with_the_field_by_field_check(schema, german_inpu
             assert schema.check([record]) == [full_check(record)]
 
     agree()
+
+
+def test_registry_watch_trusts_only_a_settled_sqlite_file(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from workbench.serving import _registry_watch
+    from workbench.serving._registry_watch import RegistryWatch
+
+    remote = RegistryWatch("http://registry.bank.internal:5000")
+    remote.asked(remote.stamp())
+    assert remote.stamp() is None and not remote.unchanged()  # no sign to read: every round asks
+    database = tmp_path / "mlflow.db"
+    database.write_bytes(b"x" * 100)
+    watch = RegistryWatch(f"sqlite:///{database}")
+    assert watch.stamp() is None  # written just now: two writes may share one clock tick
+    old = time.time() - 5
+    os.utime(database, (old, old))
+    watch.asked(watch.stamp())
+    assert watch.unchanged() and watch.unchanged()
+    database.write_bytes(b"y" * 100)  # same size: the modification time tells
+    os.utime(database, (old + 1, old + 1))
+    assert not watch.unchanged()
+    (tmp_path / "mlflow.db-wal").write_bytes(b"frame")  # a store in WAL mode writes the log first
+    os.utime(database, (old, old))
+    watch.asked(None)
+    assert not watch.unchanged()  # nothing trusted
+    monkeypatch.setattr(_registry_watch, "SETTLE_SECONDS", 0.0)
+    watch.asked(watch.stamp())
+    assert watch.unchanged()
+    (tmp_path / "mlflow.db-wal").write_bytes(b"frames")
+    assert not watch.unchanged()
+    every_round = RegistryWatch(f"sqlite:///{database}", full_check_seconds=0.0)
+    every_round.asked(every_round.stamp())
+    assert not every_round.unchanged()  # the full check is due: ask whatever the files say

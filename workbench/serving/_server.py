@@ -21,6 +21,7 @@ from workbench.governance import AuditTrail, MlflowVersionStore
 from workbench.serving._decision_log import DecisionLog, new_decision_id
 from workbench.serving._deployment import Deployment, DeploymentError, load_deployment, reason_codes
 from workbench.serving._inputs import InputError
+from workbench.serving._registry_watch import RegistryWatch
 from workbench.serving._rollout import CanaryJudge, RolloutSetting, read_setting, write_setting
 
 log = logging.getLogger("workbench.serving")
@@ -82,6 +83,7 @@ class ModelServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.random = random.Random()
+        self.watch = RegistryWatch(client.tracking_uri)  # configure() keeps the registry in the tracking store
 
     # --- loading and following the registry ---------------------------------------------------------------
 
@@ -109,9 +111,18 @@ class ModelServer:
     def _follow(self) -> None:
         while not self._stop.wait(self.refresh_seconds):
             try:
-                self.refresh()
+                self.follow_round()
             except Exception:  # a registry hiccup must not stop the server; the next round retries
                 log.exception("refreshing %s from the registry failed", self.model)
+
+    def follow_round(self) -> None:
+        """One round of following: ask the registry unless its files say nothing changed; re-read the setting."""
+        if self.watch.unchanged():
+            self.refresh_setting()
+            return
+        stamp = self.watch.stamp()
+        self.refresh()
+        self.watch.asked(stamp)
 
     def _event(self, kind: str, **details: Any) -> None:
         self.events.append({"time": _now(), "event": kind, **details})
