@@ -75,6 +75,43 @@ def running_server(served_project, request):
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def _answering_processes(port: int, connections: int) -> list[int]:
+    """Open ``connections`` at once, then ask /health on each: the worker process behind each connection."""
+    opened = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(connections)]
+    for connection in opened:
+        connection.connect()
+    pids = []
+    for connection in opened:
+        connection.request("GET", "/health")
+        pids.append(json.loads(connection.getresponse().read())["process"])
+    for connection in opened:
+        connection.close()
+    return pids
+
+
+def test_connections_are_spread_evenly_and_a_dead_worker_is_replaced(running_server):
+    """A pool opened at once lands half on each worker; a worker killed is replaced and gets connections again."""
+    from collections import Counter
+
+    _, port, _, process = running_server
+    time.sleep(0.5)  # the connections of the readiness check are closed
+    spread = Counter(_answering_processes(port, 16))
+    assert sorted(spread.values()) == [8, 8], spread
+    victim = next(iter(spread))
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(0.5)
+    assert set(_answering_processes(port, 4)) - {victim}  # the survivor answers while the other is replaced
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = set(_answering_processes(port, 8))
+        if len(now) == 2 and victim not in now:
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"no replacement for worker {victim}: still answering {now}")
+    assert process.poll() is None
+
+
 def test_every_acknowledged_decision_survives_sigkill(running_server, applications_for_load):
     from workbench.serving import DecisionLog
 

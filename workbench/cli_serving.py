@@ -56,12 +56,11 @@ def register(app: typer.Typer) -> None:
         ] = "power",
     ) -> None:
         """Serve the @champion (and @challenger) of a model: decisions with reason codes, each durably recorded."""
-        import uvicorn
-
         from workbench.governance import AuditTrail
         from workbench.paths import project_root
         from workbench.registry import configure, tracking_uri
         from workbench.serving import DeploymentError, ModelServer, decision_log_path
+        from workbench.serving import _balancer as balancer
         from workbench.serving._decision_log import DecisionLog
 
         if durability not in ("power", "process"):
@@ -88,18 +87,16 @@ def register(app: typer.Typer) -> None:
             f"{'generic' if generic else champion.path} path) on http://{host}:{port} with {workers} worker(s); "
             f"decisions in {decision_log_path()} ({durability} durability)"
         )
-        uvicorn.run(
-            "workbench.serving._app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            loop="uvloop",
-            http="httptools",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        config = {
+            "app": "workbench.serving._app:app_from_environment",
+            "factory": True,
+            "loop": "uvloop",
+            "http": "httptools",
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": 10,
+        }
+        balancer.serve(config, workers, host=host, port=port)
 
     @app.command()
     def replay(decision_id: Annotated[str, typer.Argument(help="the decision id a client received")]) -> None:

@@ -8,6 +8,7 @@ without dropping any.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -311,6 +312,7 @@ class ModelServer:
         challenger, setting = self._challenger_in_play()
         return {
             "status": "ok" if self.champion else "not ready",
+            "process": os.getpid(),  # which scoring worker answered
             "model": self.model,
             "champion": self.champion.describe() if self.champion else None,
             "challenger": self.challenger.describe() if self.challenger else None,
