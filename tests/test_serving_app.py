@@ -140,7 +140,7 @@ def test_a_decision_log_that_cannot_flush_answers_503_and_gives_no_decision(
 ):
     import errno
 
-    from workbench.serving import DecisionLog, _decision_log
+    from workbench.serving import DecisionLog, _wal
 
     server, kept = served["server"], served["server"].decisions
     server.decisions = DecisionLog(tmp_path / "decisions", durability="power")
@@ -150,7 +150,7 @@ def test_a_decision_log_that_cannot_flush_answers_503_and_gives_no_decision(
         def broken(fd: int) -> None:
             raise OSError(errno.EIO, "Input/output error")
 
-        monkeypatch.setattr(_decision_log.os, "fdatasync", broken)
+        monkeypatch.setattr(_wal.os, "fdatasync", broken)
         for _ in range(2):  # the first failure, then the refusal that follows it
             response = _score(served, applications[:1])
             assert response.status_code == 503, response.text

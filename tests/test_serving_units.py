@@ -209,7 +209,7 @@ def test_power_durability_answers_only_after_the_log_is_flushed(tmp_path, monkey
     import os
     import threading
 
-    from workbench.serving import _decision_log
+    from workbench.serving import _wal
 
     log = DecisionLog(tmp_path / "decisions", durability="power")
     records = _decisions(log.claim_shard(), 40)
@@ -219,7 +219,7 @@ def test_power_durability_answers_only_after_the_log_is_flushed(tmp_path, monkey
         gate.wait(10)
         flushed.append(os.fstat(fd).st_ino)
 
-    monkeypatch.setattr(_decision_log.os, "fdatasync", slow_flush)
+    monkeypatch.setattr(_wal.os, "fdatasync", slow_flush)
 
     async def scenario() -> None:
         first = asyncio.ensure_future(log.append(records[:1]))
@@ -244,7 +244,7 @@ def test_a_failed_flush_refuses_every_later_decision(tmp_path, monkeypatch):
     """After an fdatasync error the kernel may have dropped the pages: nothing more is acknowledged."""
     import errno
 
-    from workbench.serving import _decision_log
+    from workbench.serving import _wal
 
     log = DecisionLog(tmp_path / "decisions", durability="power")
     records = _decisions(log.claim_shard(), 3)
@@ -253,13 +253,13 @@ def test_a_failed_flush_refuses_every_later_decision(tmp_path, monkeypatch):
     def broken(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(_decision_log.os, "fdatasync", broken)
-    with pytest.raises(_decision_log.WalFlushError, match="flushing the decision log .*Input/output error"):
+    monkeypatch.setattr(_wal.os, "fdatasync", broken)
+    with pytest.raises(_wal.WalFlushError, match="flushing the decision log .*Input/output error"):
         asyncio.run(log.append(records[1:2]))
     monkeypatch.undo()  # the disk recovers; the log must still refuse: its earlier pages may be gone
-    with pytest.raises(_decision_log.WalFlushError):
+    with pytest.raises(_wal.WalFlushError):
         asyncio.run(log.append(records[2:]))
-    with pytest.raises(_decision_log.WalFlushError):
+    with pytest.raises(_wal.WalFlushError):
         log.append_now(records[2:])
     assert DecisionLog(log.path).get(records[2]["id"]) is None  # refused before it was written
     log.close()

@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
         durability: Annotated[
             str,
             typer.Option(
-                help="power: fsync every group commit (survives a power cut); process: the record is in the "
-                "operating system before the answer leaves (survives kill -9 of the server, not a power cut)"
+                help="power: the record is flushed to disk before the answer (survives a power cut); process: it is "
+                "in the operating system before the answer leaves (survives kill -9 of the server, not a power cut)"
             ),
         ] = "power",
     ) -> None:

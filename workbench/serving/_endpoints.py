@@ -21,9 +21,9 @@ from workbench.governance._users import User
 from workbench.serving import _metrics as metrics
 from workbench.serving import _protocols as protocols
 from workbench.serving._auth import TokenIndex
-from workbench.serving._decision_log import WalFlushError
 from workbench.serving._inputs import InputError
 from workbench.serving._server import ModelServer
+from workbench.serving._wal import WalFlushError
 
 log = logging.getLogger("workbench.serving")
 
