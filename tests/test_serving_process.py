@@ -190,3 +190,47 @@ def test_serve_refuses_a_model_without_champion(served_project):
         timeout=300,
     )
     assert result.returncode == 2 and "no @champion" in result.stderr, result.stderr
+
+
+def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project):
+    """SIGINT to the process group (Ctrl-C in a terminal): exit 0, no traceback, no worker left behind."""
+    project = served_project[0]
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--workers", "2", "--refresh", "0"],
+        cwd=project,
+        env=_environment(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2):
+                    break
+            except OSError:
+                assert process.poll() is None, process.stdout.read()
+                time.sleep(0.5)
+        workers = set(_answering_processes(port, 4))
+        assert len(workers) == 2 and process.pid not in workers
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    time.sleep(0.5)
+    assert not [pid for pid in workers if _running(pid)]
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -87,8 +87,17 @@ class HandedConnectionsServer(uvicorn.Server):
                 self.should_exit = True
                 return
             for fd in fds:
-                connection = socket.socket(fileno=fd)
-                loop.create_task(loop.connect_accepted_socket(create_protocol, connection))
+                loop.create_task(self._adopt(loop, socket.socket(fileno=fd), create_protocol))
+
+    async def _adopt(
+        self, loop: asyncio.AbstractEventLoop, connection: socket.socket, create_protocol: Callable[[], Any]
+    ) -> None:
+        try:
+            await loop.connect_accepted_socket(create_protocol, connection)
+        except OSError as error:  # the client left while the connection was being handed over
+            log.debug("a handed connection could not be adopted: %s", error)
+            connection.close()
+            self.closed[self.index] += 1
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Take no more connections, then uvicorn's graceful shutdown of the open ones."""
@@ -97,13 +106,17 @@ class HandedConnectionsServer(uvicorn.Server):
 
 
 def _worker_main(index: int, channel: socket.socket, closed: Any, config: dict[str, Any]) -> None:
-    HandedConnectionsServer(uvicorn.Config(**config), channel, closed, index).run()
+    try:
+        HandedConnectionsServer(uvicorn.Config(**config), channel, closed, index).run()
+    except KeyboardInterrupt:  # Ctrl-C reached the whole process group; uvicorn has shut down gracefully already
+        pass
 
 
 class _Worker:
     def __init__(self, context: Any, index: int, closed: Any, config: dict[str, Any]) -> None:
         # message boundaries (one descriptor per message) and the socket buffer, not a datagram queue, as limit
         self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.channel.setblocking(False)  # a worker that stops reading must not stop the supervisor
         closed[index] = 0
         self.handed = 0  # connections handed to this process (written by the supervisor only)
         self.ready = False
@@ -155,21 +168,34 @@ class ConnectionBalancer:
             if worker.process.is_alive():
                 continue
             code = worker.process.exitcode
+            self._forget(worker)
             worker.stop()
             if code == _STARTUP_FAILURE:  # a replacement would fail the same way
                 raise SystemExit(f"scoring worker {index} could not start the app (see the log above)")
             log.warning("scoring worker %d (pid %s) exited with %s; starting another", index, worker.process.pid, code)
-            self._selector.unregister(worker.channel)
             self.workers[index] = _Worker(self.context, index, self.closed, self.config)
             self._selector.register(self.workers[index].channel, selectors.EVENT_READ, index)
 
-    def _heard_from(self, index: int) -> None:
+    def _forget(self, worker: _Worker) -> None:
+        """Stop watching a worker's channel (it closed: the process is ending)."""
+        worker.ready = False
         try:
-            message = self.workers[index].channel.recv(16)
-        except OSError:
+            self._selector.unregister(worker.channel)
+        except (KeyError, ValueError):  # already forgotten
+            pass
+
+    def _heard_from(self, index: int) -> None:
+        worker = self.workers[index]
+        try:
+            message = worker.channel.recv(16)
+        except BlockingIOError:
             return
+        except OSError:
+            message = b""
         if message == _READY:
-            self.workers[index].ready = True
+            worker.ready = True
+        elif not message:  # the worker is exiting; it is replaced once it has gone
+            self._forget(worker)
 
     def _stop(self, *_: Any) -> None:
         self._stopping = True
@@ -181,7 +207,8 @@ class ConnectionBalancer:
         passed): a client that opened its pool while one worker was still loading would otherwise have every
         connection on the other for as long as it keeps them.
         """
-        listener = socket.create_server((self.host, self.port), backlog=self.config.get("backlog", 2048))
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.create_server((self.host, self.port), family=family, backlog=self.config.get("backlog", 2048))
         listener.setblocking(False)
         previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
         self._selector = selector = selectors.DefaultSelector()
@@ -202,6 +229,8 @@ class ConnectionBalancer:
                             break
                         with connection:
                             self._hand(connection)
+                if self._stopping:  # the workers got the same signal: they are ending, not dying
+                    break
                 self._replace_dead()
                 if not accepting and (all(w.ready for w in self.workers) or time.monotonic() > start_by):
                     selector.register(listener, selectors.EVENT_READ, None)
