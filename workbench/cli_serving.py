@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
             _fail(f"refusing to serve: {refusal}")
             return
         champion = preflight.champion
+        preflight = None  # the workers load their own; this process only supervises them
         os.environ.update(
             WORKBENCH_SERVE_MODEL=name,
             WORKBENCH_SERVE_REFRESH=str(refresh),

@@ -201,8 +201,10 @@ class DecisionLog:
         return connection
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
-        """Commit ``rows`` as one transaction: all of them or, raising, none."""
+        """Commit ``rows`` as one transaction: all of them or, raising, none (nothing after a failed flush)."""
         connection = self._connection()
+        if self._flusher is not None and self._flusher.failure is not None:
+            raise self._flusher.failure
         with self._write_lock:  # threads of one process take turns instead of busy-waiting in SQLite
             try:
                 # one statement for the whole batch, committed by itself (autocommit): one SQLite call
@@ -243,8 +245,6 @@ class DecisionLog:
         futures = [future for _rows, future in waiting]
         error: BaseException | None = None
         try:
-            if self._flusher is not None and self._flusher.failure is not None:
-                raise self._flusher.failure
             self._write([row for rows, _future in waiting for row in rows])
         except BaseException as exc:  # reported to every waiting request; nothing is acknowledged
             error = exc
@@ -257,8 +257,6 @@ class DecisionLog:
 
     def append_now(self, records: list[dict[str, Any]]) -> None:
         """Blocking append (commands and tests): returns once the records are durable."""
-        if self._flusher is not None and self._flusher.failure is not None:
-            raise self._flusher.failure
         self._write([_row(r) for r in records])
         if self._flusher is not None:
             self._flusher.flush()
