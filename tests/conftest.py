@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import copy
+import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -175,3 +178,69 @@ def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
         server.start()
         tokens = TokenIndex(UserStore(governance / "users.json"), recheck_seconds=recheck_seconds)
         yield server, create_app(server, tokens, start=False), client, decisions
+
+
+#: the decision log's flushing program with a disk that waits for a gate file, notes each flushed inode and may
+#: fail (``workbench/serving/_wal.py`` run with ``os.fdatasync`` replaced inside its process)
+FLUSH_DISK = """
+import os, runpy, sys, time
+gate, notes, mode, program = sys.argv[1:5]
+real, flushes = os.fdatasync, []
+
+def fdatasync(fd):
+    while not os.path.exists(gate):
+        time.sleep(0.001)
+    with open(notes, "a") as out:
+        out.write(f"{os.fstat(fd).st_ino}\\n")
+    flushes.append(fd)
+    if mode == "broken" or (mode == "breaks" and len(flushes) > 1):
+        raise OSError(5, "Input/output error")
+    real(fd)
+
+os.fdatasync = fdatasync
+sys.argv = sys.argv[4:]
+runpy.run_path(program, run_name="__main__")
+"""
+
+
+class FlushDisk(NamedTuple):
+    gate: Path  # the disk answers once this file exists
+    notes: Path  # one line per flush: the inode flushed
+
+
+@pytest.fixture
+def flush_disk(monkeypatch, tmp_path):
+    """``use(mode)``: flushing processes started from now on run on another disk.
+
+    ``held``: each flush waits for the gate file; ``broken``: every flush fails; ``breaks``: all after the first.
+    """
+    from workbench.serving import _wal
+
+    def use(mode: str) -> FlushDisk:
+        disk = FlushDisk(tmp_path / f"{mode}-gate", tmp_path / f"{mode}-flushed")
+        program = _wal.WalFlusher.command[-1]
+        command = (sys.executable, "-c", FLUSH_DISK, str(disk.gate), str(disk.notes), mode, program)
+        monkeypatch.setattr(_wal.WalFlusher, "command", command)
+        return disk
+
+    return use
+
+
+def _flushing_processes(folder: Path) -> list[int]:
+    """Live flushing processes of the shards in ``folder`` (zombies, already ended, are not counted)."""
+    found, shards = [], str(folder / "shard-").encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if any(argument.startswith(shards) for argument in command[1:]) and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+@pytest.fixture
+def flushing_processes():
+    """``find(folder)``: pids of the live flushing processes of the decision shards in ``folder``."""
+    return _flushing_processes

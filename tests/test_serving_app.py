@@ -136,26 +136,21 @@ def test_bad_fields_get_422_naming_the_field(served, applications, mutate, field
 
 
 def test_a_decision_log_that_cannot_flush_answers_503_and_gives_no_decision(
-    served, applications, tmp_path, monkeypatch
+    served, applications, tmp_path, monkeypatch, flush_disk
 ):
-    import errno
-
-    from workbench.serving import DecisionLog, _wal
+    from workbench.serving import DecisionLog
 
     server, kept = served["server"], served["server"].decisions
     server.decisions = DecisionLog(tmp_path / "decisions", durability="power")
+    flush_disk("breaks").gate.touch()  # the first flush succeeds, every later one fails
     try:
         assert _score(served, applications[:1]).status_code == 200
-
-        def broken(fd: int) -> None:
-            raise OSError(errno.EIO, "Input/output error")
-
-        monkeypatch.setattr(_wal.os, "fdatasync", broken)
         for _ in range(2):  # the first failure, then the refusal that follows it
             response = _score(served, applications[:1])
             assert response.status_code == 503, response.text
             assert response.json()["error"] == "decision_log_unavailable"
             assert "could not be recorded durably" in response.json()["message"]
+            assert "Input/output error" in response.json()["message"]
             assert "decision_id" not in response.text
     finally:
         monkeypatch.undo()

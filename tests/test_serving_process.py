@@ -192,9 +192,9 @@ def test_serve_refuses_a_model_without_champion(served_project):
     assert result.returncode == 2 and "no @champion" in result.stderr, result.stderr
 
 
-def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project):
-    """SIGINT to the process group (Ctrl-C in a terminal): exit 0, no traceback, no worker left behind."""
-    project = served_project[0]
+def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project, applications_for_load, flushing_processes):
+    """SIGINT to the process group (Ctrl-C in a terminal): exit 0, no traceback, no process left behind."""
+    project, tokens = served_project[0], served_project[3]
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--workers", "2", "--refresh", "0"],
@@ -216,6 +216,11 @@ def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project):
                 time.sleep(0.5)
         workers = set(_answering_processes(port, 4))
         assert len(workers) == 2 and process.pid not in workers
+        decisions = project / "registry_store" / "serving" / "decisions"
+        before = set(flushing_processes(decisions))
+        _score_on_connections(port, tokens["los"], applications_for_load[0], 4)  # each worker gets its flusher
+        flushers = set(flushing_processes(decisions)) - before
+        assert len(flushers) == 2
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     finally:
@@ -224,7 +229,22 @@ def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project):
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
     time.sleep(0.5)
-    assert not [pid for pid in workers if _running(pid)]
+    assert not [pid for pid in workers | flushers if _running(pid)]
+
+
+def _score_on_connections(port: int, token: str, application: dict, connections: int) -> None:
+    """Score one application on each of ``connections`` opened at once (so every worker scores)."""
+    opened = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(connections)]
+    for connection in opened:
+        connection.connect()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for connection in opened:
+        connection.request("POST", "/score", body=json.dumps({"applications": [application]}), headers=headers)
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        response.read()
+    for connection in opened:
+        connection.close()
 
 
 def _running(pid: int) -> bool:

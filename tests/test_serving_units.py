@@ -204,67 +204,6 @@ def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
     log.close()
 
 
-def test_power_durability_answers_only_after_the_log_is_flushed(tmp_path, monkeypatch):
-    """Appends wait for an fdatasync of the shard's write-ahead log; one flush releases many appends."""
-    import os
-    import threading
-
-    from workbench.serving import _wal
-
-    log = DecisionLog(tmp_path / "decisions", durability="power")
-    records = _decisions(log.claim_shard(), 40)
-    flushed, gate = [], threading.Event()
-
-    def slow_flush(fd: int) -> None:
-        gate.wait(10)
-        flushed.append(os.fstat(fd).st_ino)
-
-    monkeypatch.setattr(_wal.os, "fdatasync", slow_flush)
-
-    async def scenario() -> None:
-        first = asyncio.ensure_future(log.append(records[:1]))
-        for _ in range(20):  # the commit runs and the loop keeps turning while the flush is held
-            await asyncio.sleep(0.005)
-        assert not first.done() and log.commits == 1
-        rest = [asyncio.ensure_future(log.append([r])) for r in records[1:]]
-        await asyncio.sleep(0.05)
-        assert not any(task.done() for task in rest)  # committed, not yet flushed: nobody is answered
-        gate.set()
-        await asyncio.gather(first, *rest)
-
-    asyncio.run(scenario())
-    wal = log.path / f"shard-{log.shard:03d}.db-wal"
-    assert set(flushed) == {wal.stat().st_ino}  # the flush is of the log SQLite writes
-    assert 1 <= len(flushed) < 40  # appends that arrived during a flush shared the next one
-    assert DecisionLog(log.path).count() == 40
-    log.close()
-
-
-def test_a_failed_flush_refuses_every_later_decision(tmp_path, monkeypatch):
-    """After an fdatasync error the kernel may have dropped the pages: nothing more is acknowledged."""
-    import errno
-
-    from workbench.serving import _wal
-
-    log = DecisionLog(tmp_path / "decisions", durability="power")
-    records = _decisions(log.claim_shard(), 3)
-    log.append_now(records[:1])
-
-    def broken(fd: int) -> None:
-        raise OSError(errno.EIO, "Input/output error")
-
-    monkeypatch.setattr(_wal.os, "fdatasync", broken)
-    with pytest.raises(_wal.WalFlushError, match="flushing the decision log .*Input/output error"):
-        asyncio.run(log.append(records[1:2]))
-    monkeypatch.undo()  # the disk recovers; the log must still refuse: its earlier pages may be gone
-    with pytest.raises(_wal.WalFlushError):
-        asyncio.run(log.append(records[2:]))
-    with pytest.raises(_wal.WalFlushError):
-        log.append_now(records[2:])
-    assert DecisionLog(log.path).get(records[2]["id"]) is None  # refused before it was written
-    log.close()
-
-
 def _judge(**limits):
     from workbench.spec._schema import RolloutLimits
 

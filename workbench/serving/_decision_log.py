@@ -1,11 +1,12 @@
 """The decision record: every decision durable on disk before its response leaves the server.
 
-SQLite in WAL mode. Each event loop gathers the records of the requests it read in one iteration and writes
-them in one transaction (group commit); with ``power`` durability the write-ahead log is then flushed to disk
-(``fdatasync``) by a syncing thread, and only then are those requests released. A decision a client has
-received survives ``kill -9`` and power loss, and the flush is shared by every request in flight. The loop does
-not wait for the disk: it reads and scores the next requests while the previous group is being flushed
-(SQLite's own ``synchronous=FULL`` would flush inside the commit, on the loop's thread).
+SQLite in WAL mode. Each event loop gathers the records of the requests it read and writes them in one
+transaction (group commit); with ``power`` durability the write-ahead log is then flushed to disk
+(``fdatasync``) by a flushing process beside the worker (:mod:`workbench.serving._wal`), and only then are
+those requests released. A decision a client has received survives ``kill -9`` and power loss, and a flush is
+shared by every request in its group. The loop does not wait for the disk: it reads and scores the next
+requests while a group is being flushed, and commits them together once the flush is answered (SQLite's own
+``synchronous=FULL`` would flush inside the commit, on the loop's thread).
 
 Each writing process owns one shard file (``shard-N.db``, claimed with an exclusive lock on ``shard-N.lock``
 and released by the operating system when the process dies, even by SIGKILL), so worker processes never wait
@@ -28,7 +29,7 @@ from typing import Any
 import orjson
 
 from workbench.paths import registry_store
-from workbench.serving._wal import WalFlusher, settle
+from workbench.serving._wal import FALLBACK_CHECKPOINT_PAGES, WalFlusher, settle
 
 _COLUMNS = (
     "id",
@@ -195,9 +196,11 @@ class DecisionLog:
         if connection is None:
             self.claim_shard()
             connection = self._local.writer = _connect(self._shard_file(self.shard))
+            if self.durability == "power":  # the flushing process checkpoints; this is only the safety net
+                connection.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
             with self._claim_lock:
                 if self.durability == "power" and self._flusher is None:
-                    self._flusher = WalFlusher(self._shard_file(self.shard))
+                    self._flusher = WalFlusher(self._shard_file(self.shard), when_idle=self._commit_waiting)
         return connection
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
@@ -227,9 +230,10 @@ class DecisionLog:
 
         Group commit on the event loop: the first append of a loop iteration schedules one commit for all
         records appended before it runs (every request read in that iteration), so concurrent requests share
-        one transaction and one fsync. The commit runs on the loop's own thread: a writer thread had to win
-        the GIL back from the busy loop after each fsync (up to the 5 ms switch interval) before it could
-        release the answers, which set the p99 latency.
+        one transaction and one flush. With ``power`` durability, records appended while a flush is in flight
+        wait in memory and are committed together when it is answered. The commit runs on the loop's own
+        thread: a writer thread had to win the GIL back from the busy loop before it could release the
+        answers, which set the p99 latency.
         """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -241,7 +245,11 @@ class DecisionLog:
         await future
 
     def _commit_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._flusher is not None and self._flusher.busy(loop):
+            return  # committed when that flush is answered: a commit would wait for the pages being flushed
         waiting = self._waiting.pop(loop, [])
+        if not waiting:
+            return
         futures = [future for _rows, future in waiting]
         error: BaseException | None = None
         try:

@@ -1,19 +1,41 @@
 """Flushing a decision shard's write-ahead log to disk off the event loop, for ``power`` durability.
 
 A flush is a disk wait of 0.3 ms to several milliseconds. Done inside the commit (SQLite's
-``synchronous=FULL``) it ran on the event loop and held up every request of that worker; here a thread of its
-own waits for the disk, and the loop only hands it the requests to release.
+``synchronous=FULL``) it held up every request of the worker. Here a small flushing process (one per event
+loop) waits for the disk: the loop writes it one byte after a commit and goes on reading and scoring; the
+process answers one byte once ``fdatasync`` returned, and the loop releases that group's answers when it reads
+the answer. Requests that arrive meanwhile are committed together once the answer is in: a commit made while
+the log's pages are being flushed waits for that flush inside SQLite, on the loop.
 
-SQLite's own checkpoints (every 1,000 pages, inside a commit, on the loop) were left where they are: moving
-them to a thread of their own measured slower at concurrency 16 (see BENCHMARKS.md).
+A process rather than a thread: a thread coming back from the disk has to win the interpreter lock from the
+busy loop, forcing it off the CPU thousands of times a second; a process shares nothing with the worker but
+the pipe. The same process also checkpoints the log (see :class:`Checkpointer`), which SQLite would otherwise
+do inside a commit, on the loop.
+
+This file is the flushing process's program too (``python -I -S _wal.py DATABASE``): it imports only the
+standard library, so it starts in milliseconds. It ends when its worker closes the pipe or dies.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+#: the flushing process checkpoints after this many commits (about SQLite's 1,000 pages), or this long after
+#: its last checkpoint
+CHECKPOINT_COMMITS, CHECKPOINT_SECONDS = 200, 1.0
+#: the worker's own checkpoint (SQLite's, inside a commit) only if the flushing process fell this far behind
+FALLBACK_CHECKPOINT_PAGES = 20_000
+FLUSHED = b"k"  # the process's answer to one request: every commit written before the request is on disk
+FAILED = b"e"  # followed by the reason and a newline: the flush failed, the process ends
 
 
 def settle(futures: list[asyncio.Future], error: BaseException | None) -> None:
@@ -31,39 +53,21 @@ class WalFlushError(RuntimeError):
     """The write-ahead log could not be flushed: nothing after the last good flush may be acknowledged."""
 
 
-class WalFlusher:
-    """Flush one shard's write-ahead log to disk for groups of committed records, off the event loop.
+class WalFile:
+    """The write-ahead log file SQLite writes, flushed with ``fdatasync`` (in the flushing process or inline)."""
 
-    A flush covers every commit written before it started, so one flush releases every group that was
-    committed while the previous flush ran. After a failed flush the kernel may have dropped the dirty pages,
-    so the flusher refuses every later group too: the server answers errors, never an unflushed decision.
-    """
-
-    def __init__(self, database: Path) -> None:
-        self.wal = database.with_name(database.name + "-wal")
+    def __init__(self, wal: Path) -> None:
+        self.wal = wal
         self._fd: int | None = None
-        self._pending: list[tuple[asyncio.AbstractEventLoop, list[asyncio.Future]]] = []
-        self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self.failure: WalFlushError | None = None
-        self.flushes = 0
 
     def flush(self) -> None:
-        """Flush now, on the calling thread (after every commit of ``append_now``)."""
-        if self.failure is not None:
-            raise self.failure
-        try:
-            if self._fd is None or os.fstat(self._fd).st_nlink == 0:
-                self._open()
-            os.fdatasync(self._fd)
-        except OSError as error:
-            self.failure = WalFlushError(f"flushing the decision log {self.wal} failed: {error}")
-            raise self.failure from error
-        self.flushes += 1
+        """Flush every write made to the log before this call; raises :class:`OSError` when the disk fails."""
+        if self._fd is None or os.fstat(self._fd).st_nlink == 0:
+            self._open()
+        os.fdatasync(self._fd)
 
     def _open(self) -> None:
-        """(Re)open the log file SQLite writes, and flush its folder so the file itself survives a power cut."""
+        """(Re)open the log file, and flush its folder so the file itself survives a power cut."""
         if self._fd is not None:  # the file was replaced (every connection closed): its commits are checkpointed
             os.close(self._fd)
         self._fd = os.open(self.wal, os.O_RDONLY)
@@ -73,42 +77,218 @@ class WalFlusher:
         finally:
             os.close(folder)
 
-    def release_after_flush(self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future]) -> None:
-        """Settle ``futures`` (on ``loop``) once a flush that started after this call has finished."""
-        with self._ready:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="decision-log-flush", daemon=True)
-                self._thread.start()
-            self._pending.append((loop, futures))
-            self._ready.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._pending and not self._closed:
-                    self._ready.wait()
-                if not self._pending:
-                    return
-                groups, self._pending = self._pending, []
-            error: BaseException | None = None
-            try:
-                self.flush()
-            except WalFlushError as failure:
-                error = failure
-            for loop, futures in groups:
-                try:
-                    loop.call_soon_threadsafe(settle, futures, error)
-                except RuntimeError:  # that loop is closed: nobody is waiting any more
-                    pass
-
     def close(self) -> None:
-        """Flush what is pending, stop the thread and close the file."""
-        with self._ready:
-            self._closed = True
-            self._ready.notify()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+class Checkpointer:
+    """Copies the log's committed pages into the database file, in the flushing process, between two flushes.
+
+    SQLite checkpoints by itself every 1,000 log pages, inside a commit: on the event loop, with two flushes
+    of its own (milliseconds during which the worker answers nobody). Here the flushing process does it, at
+    a moment the worker cannot be writing (it waits for this flush's answer before its next commit), so the
+    copy is complete and the next commit starts the log from its beginning again.
+    """
+
+    def __init__(self, database: Path, *, commits: int = CHECKPOINT_COMMITS, seconds: float = CHECKPOINT_SECONDS):
+        self.database, self.commits, self.seconds = database, commits, seconds
+        self._connection: Any = None
+        self._since = 0  # commits flushed since the last checkpoint
+        self._last = time.monotonic()
+        self.checkpoints = 0
+
+    def after_flush(self, commits: int) -> None:
+        """Checkpoint when enough commits (about 1,000 pages) or time went by since the last one."""
+        self._since += commits
+        if self._since < self.commits and time.monotonic() - self._last < self.seconds:
+            return
+        if self._connection is None:
+            import sqlite3  # here, not at the top: the worker importing this module does not need it again
+
+            self._connection = sqlite3.connect(self.database, isolation_level=None, timeout=30.0)
+            self._connection.execute("PRAGMA synchronous=NORMAL")  # flush the log before, the database after
+        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._since, self._last = 0, time.monotonic()
+        self.checkpoints += 1
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Checkpointer) -> None:
+    """The flushing process's loop: per read of requests, one flush and one answer per request byte read."""
+    log = WalFile(database.with_name(database.name + "-wal"))
+    try:
+        while True:
+            asked = os.read(requests, 4096)
+            if not asked:  # the worker closed the pipe or died
+                return
+            try:
+                log.flush()
+                checkpointer.after_flush(len(asked))
+            except Exception as error:  # noqa: BLE001  (OSError or sqlite3.Error: the disk failed)
+                os.write(answers, FAILED + f"flushing the decision log {log.wal} failed: {error}\n".encode())
+                return
+            os.write(answers, FLUSHED * len(asked))
+    except BrokenPipeError:  # the worker is gone: nobody waits for the answer
+        return
+    finally:
+        checkpointer.close()
+        log.close()
+
+
+class _LoopFlusher:
+    """One event loop's flushing process, and the groups of requests waiting for its flushes, oldest first."""
+
+    def __init__(self, owner: WalFlusher, loop: asyncio.AbstractEventLoop) -> None:
+        self.owner, self.loop = owner, loop
+        self.waiting: list[list[asyncio.Future]] = []  # one entry per request byte written, in order
+        commits, seconds = owner.checkpoint_every
+        self.process = subprocess.Popen(
+            [*owner.command, str(owner.database), str(commits), str(seconds)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        self._requests, self._answers = self.process.stdin.fileno(), self.process.stdout.fileno()
+        os.set_blocking(self._answers, False)
+        loop.add_reader(self._answers, self._read)
+        self._failing = b""  # a FAILED answer read so far
+
+    def request(self, futures: list[asyncio.Future]) -> None:
+        if self.owner.failure is not None:
+            settle(futures, self.owner.failure)
+            return
+        self.waiting.append(futures)
+        try:
+            os.write(self._requests, FLUSHED)
+        except OSError as error:  # the process is gone; its answer (or its silence) is read in _read
+            self._fail(f"the flushing process of {self.owner.wal} is gone: {error}")
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._answers, 65536)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            self._fail(f"the flushing process of {self.owner.wal} failed: {error}")
+            return
+        if not data:
+            self._fail(f"the flushing process of {self.owner.wal} ended (exit code {self.process.poll()})")
+            return
+        self._take(data)
+
+    def _take(self, data: bytes) -> None:
+        """Release one group per FLUSHED byte; a FAILED answer and its reason fail every group still waiting."""
+        done = 0 if self._failing else len(data) - len(data.lstrip(FLUSHED))
+        released, self.waiting = self.waiting[:done], self.waiting[done:]
+        self.owner.flushes += done
+        for futures in released:
+            settle(futures, None)
+        if done and not self.waiting and self.owner.when_idle is not None:
+            self.owner.when_idle(self.loop)
+        if done < len(data):  # FAILED and its reason follow the flushes that succeeded
+            self._failing += data[done:]
+            if self._failing.endswith(b"\n"):
+                self._fail(self._failing[1:].decode(errors="replace").strip())
+
+    def _fail(self, reason: str) -> None:
+        if self.owner.failure is None:
+            self.owner.failure = WalFlushError(reason)
+        waiting, self.waiting = self.waiting, []
+        for futures in waiting:
+            settle(futures, self.owner.failure)
+        self.close()
+        if self.owner.when_idle is not None and not self.loop.is_closed():
+            self.owner.when_idle(self.loop)  # records held back for this flush are refused now, not left waiting
+
+    def close(self) -> None:
+        """Stop reading and let the process end, once it answered every request made of it."""
+        if self.process.stdin.closed:
+            return
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self._answers)
+        self.process.stdin.close()  # the process flushes what it read, then sees the end of its requests
+        os.set_blocking(self._answers, True)
+        while self.waiting:
+            data = os.read(self._answers, 65536)
+            if not data:
+                self._fail(f"the flushing process of {self.owner.wal} ended before answering")
+                break
+            self._take(data)
+        self.process.stdout.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class WalFlusher:
+    """Flush one shard's write-ahead log to disk for groups of committed records, off the event loop.
+
+    A flush covers every commit written before it started, so one flush may release several groups. After a
+    failed flush the kernel may have dropped the dirty pages, so the flusher refuses every later group too:
+    the server answers errors, never an unflushed decision.
+    """
+
+    #: the flushing process's command line, less its arguments (the database, the checkpoint policy)
+    command: tuple[str, ...] = (sys.executable, "-I", "-S", str(Path(__file__).resolve()))
+    #: the flushing process checkpoints after this many commits, or this many seconds after its last checkpoint
+    checkpoint_every: tuple[int, float] = (CHECKPOINT_COMMITS, CHECKPOINT_SECONDS)
+
+    def __init__(self, database: Path, when_idle: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
+        self.database = database
+        self.wal = database.with_name(database.name + "-wal")
+        self.when_idle = when_idle  # called on a loop whose flushes have all been answered
+        self._inline = WalFile(self.wal)
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopFlusher] = {}
+        self.failure: WalFlushError | None = None
+        self.flushes = 0
+
+    def flush(self) -> None:
+        """Flush now, on the calling thread (after every commit of ``append_now``)."""
+        if self.failure is not None:
+            raise self.failure
+        try:
+            self._inline.flush()
+        except OSError as error:
+            self.failure = WalFlushError(f"flushing the decision log {self.wal} failed: {error}")
+            raise self.failure from error
+        self.flushes += 1
+
+    def busy(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """True while a flush asked for on ``loop`` has not been answered."""
+        flusher = self._loops.get(loop)
+        return flusher is not None and bool(flusher.waiting)
+
+    def release_after_flush(self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future]) -> None:
+        """Settle ``futures`` (on ``loop``, which must be running this call) once a later flush has finished."""
+        flusher = self._loops.get(loop)
+        if flusher is None:
+            for old in [old for old in self._loops if old.is_closed()]:  # loops of finished asyncio.run calls
+                self._loops.pop(old).close()
+            flusher = self._loops[loop] = _LoopFlusher(self, loop)
+        flusher.request(futures)
+
+    def close(self) -> None:
+        """Stop the flushing processes (each flushes what it was asked first) and close the file."""
+        for flusher in self._loops.values():
+            flusher.close()
+        self._loops.clear()
+        self._inline.close()
+
+
+if __name__ == "__main__":
+    import signal
+
+    # the worker decides when this process ends (by closing the pipe): its last answers must still be flushed
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    database = Path(sys.argv[1])
+    checkpointer = Checkpointer(database, commits=int(sys.argv[2]), seconds=float(sys.argv[3]))
+    serve_flushes(database, sys.stdin.fileno(), sys.stdout.fileno(), checkpointer)

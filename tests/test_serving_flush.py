@@ -1,0 +1,214 @@
+"""``power`` durability: the flushing process beside each event loop, its checkpoints, and its failures.
+
+The flushing process is the real program (``workbench/serving/_wal.py``); where a test needs a slow or broken
+disk, it runs that program with ``os.fdatasync`` replaced inside the process (the ``flush_disk`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.serving import DecisionLog, _wal, new_decision_id
+
+
+def decisions(shard: int, count: int) -> list[dict]:
+    return [
+        {
+            "id": new_decision_id(shard),
+            "time": "t",
+            "model": "m",
+            "version": 1,
+            "model_sha256": "s",
+            "route": "champion",
+            "input": {"a": i},
+            "score": i / 10,
+            "decision": "approve",
+            "reasons": [],
+            "latency_ms": 0.1,
+            "client": "los",
+            "related": None,
+        }
+        for i in range(count)
+    ]
+
+
+def test_answers_wait_for_the_flush_and_what_came_meanwhile_shares_the_next(tmp_path, flush_disk, flushing_processes):
+    gate, notes = flush_disk("held")
+    log = DecisionLog(tmp_path / "decisions", durability="power")
+    records = decisions(log.claim_shard(), 40)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(log.append(records[:1]))
+        for _ in range(20):  # the loop keeps turning while the disk holds the flush
+            await asyncio.sleep(0.005)
+        assert not first.done() and log.commits == 1
+        rest = [asyncio.ensure_future(log.append([r])) for r in records[1:]]
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+        assert not any(task.done() for task in rest)  # nobody is answered before the disk has the records
+        assert log.commits == 1  # and they wait in memory: a commit now would wait for the pages being flushed
+        gate.touch()
+        await asyncio.gather(first, *rest)
+
+    asyncio.run(scenario())
+    wal = log.path / f"shard-{log.shard:03d}.db-wal"
+    flushed = notes.read_text().split()
+    assert set(flushed) == {str(wal.stat().st_ino)}  # the flush is of the log SQLite writes
+    assert log.commits == 2 and len(flushed) == 2  # the 39 that came during the first flush: one commit, one flush
+    assert DecisionLog(log.path).count() == 40
+    log.close()
+    assert not flushing_processes(log.path)
+
+
+def test_a_failed_flush_refuses_every_later_decision(tmp_path, monkeypatch, flush_disk):
+    """After an fdatasync error the kernel may have dropped the pages: nothing more is acknowledged."""
+    log = DecisionLog(tmp_path / "decisions", durability="power")
+    records = decisions(log.claim_shard(), 4)
+    log.append_now(records[:1])
+    disk = flush_disk("broken")
+
+    async def scenario() -> list:
+        flushed = asyncio.ensure_future(log.append(records[1:2]))
+        await asyncio.sleep(0.05)
+        held = asyncio.ensure_future(log.append(records[2:3]))  # waits in memory for that flush's answer
+        await asyncio.sleep(0.05)
+        disk.gate.touch()
+        return await asyncio.gather(flushed, held, return_exceptions=True)
+
+    failures = asyncio.run(asyncio.wait_for(scenario(), 30))  # nobody is left waiting
+    assert [type(f) for f in failures] == [_wal.WalFlushError] * 2
+    assert "flushing the decision log" in str(failures[0]) and "Input/output error" in str(failures[0])
+    monkeypatch.undo()  # the disk recovers; the log must still refuse: its earlier pages may be gone
+    with pytest.raises(_wal.WalFlushError):
+        asyncio.run(log.append(records[3:]))
+    with pytest.raises(_wal.WalFlushError):
+        log.append_now(records[3:])
+    assert DecisionLog(log.path).get(records[2]["id"]) is None  # refused before it was written
+    assert DecisionLog(log.path).get(records[3]["id"]) is None
+    log.close()
+
+
+def test_a_failed_inline_flush_refuses_too(tmp_path, monkeypatch):
+    log = DecisionLog(tmp_path / "decisions", durability="power")
+    records = decisions(log.claim_shard(), 2)
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_wal.os, "fdatasync", broken)
+    with pytest.raises(_wal.WalFlushError, match="Input/output error"):
+        log.append_now(records[:1])
+    monkeypatch.undo()
+    with pytest.raises(_wal.WalFlushError):
+        asyncio.run(log.append(records[1:]))
+    log.close()
+
+
+def test_a_flushing_process_that_dies_leaves_nothing_acknowledged_after_it(tmp_path, flushing_processes):
+    log = DecisionLog(tmp_path / "decisions", durability="power")
+    records = decisions(log.claim_shard(), 3)
+
+    async def scenario() -> None:
+        await log.append(records[:1])
+        (pid,) = flushing_processes(log.path)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(_wal.WalFlushError, match="flushing process .* ended"):
+            await log.append(records[1:2])
+        with pytest.raises(_wal.WalFlushError):
+            await log.append(records[2:])
+
+    asyncio.run(scenario())
+    assert DecisionLog(log.path).get(records[0]["id"]) is not None
+    assert DecisionLog(log.path).get(records[2]["id"]) is None
+    log.close()
+
+
+def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monkeypatch):
+    """Checkpoints run between flushes, so the log restarts and stays small; the worker never checkpoints."""
+    monkeypatch.setattr(_wal.WalFlusher, "checkpoint_every", (20, 3600.0))
+    log = DecisionLog(tmp_path / "decisions", durability="power")
+    records = decisions(log.claim_shard(), 600)
+
+    async def scenario() -> None:
+        for record in records:  # one commit each: about four log pages each, 2,400 pages in all
+            await log.append([record])
+
+    asyncio.run(scenario())
+    wal = log.path / f"shard-{log.shard:03d}.db-wal"
+    assert log.commits == 600
+    assert wal.stat().st_size < 200 * 4096  # never more than the pages of 20-odd commits: the log restarted
+    assert DecisionLog(log.path).count() == 600
+    # the database file alone (without its log) already holds every row up to the last checkpoint
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(log.path / f"shard-{log.shard:03d}.db", alone / "shard-000.db")
+    assert 600 - 20 <= DecisionLog(alone).count() <= 600
+    log.close()
+
+
+def test_checkpoints_follow_commits_or_time(tmp_path):
+    import sqlite3
+
+    database = tmp_path / "shard.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE t (x)")
+    by_commits = _wal.Checkpointer(database, commits=3, seconds=3600)
+    for _ in range(2):
+        by_commits.after_flush(1)
+    assert by_commits.checkpoints == 0
+    by_commits.after_flush(1)
+    assert by_commits.checkpoints == 1
+    by_commits.after_flush(2)
+    assert by_commits.checkpoints == 1  # counted again from the last checkpoint
+    by_time = _wal.Checkpointer(database, commits=1000, seconds=0.05)
+    by_time.after_flush(1)
+    assert by_time.checkpoints == 0
+    time.sleep(0.06)
+    by_time.after_flush(1)
+    assert by_time.checkpoints == 1
+    by_commits.close()
+    by_time.close()
+
+
+def test_the_flushing_process_ends_with_its_worker_even_on_sigkill(tmp_path, flushing_processes):
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, sys, time\n"
+            "from workbench.serving import DecisionLog\n"
+            "from tests.test_serving_flush import decisions\n"
+            "log = DecisionLog(__import__('pathlib').Path(sys.argv[1]), durability='power')\n"
+            "async def main():\n"
+            "    await log.append(decisions(log.claim_shard(), 1))\n"
+            "    print('appended', flush=True)\n"
+            "    await asyncio.sleep(60)\n"
+            "asyncio.run(main())\n",
+            str(tmp_path / "decisions"),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout.readline().strip() == "appended"
+        assert len(flushing_processes(tmp_path / "decisions")) == 1
+        worker.kill()
+        worker.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while flushing_processes(tmp_path / "decisions") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not flushing_processes(tmp_path / "decisions")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
