@@ -134,50 +134,50 @@ def test_a_flushing_process_that_dies_leaves_nothing_acknowledged_after_it(tmp_p
 
 def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monkeypatch):
     """Checkpoints run between flushes, so the log restarts and stays small; the worker never checkpoints."""
-    monkeypatch.setattr(_wal.WalFlusher, "checkpoint_every", (20, 3600.0))
+    monkeypatch.setattr(_wal.WalFlusher, "checkpoint_pages", 100)
     log = DecisionLog(tmp_path / "decisions", durability="power")
     records = decisions(log.claim_shard(), 600)
 
     async def scenario() -> None:
-        for record in records:  # one commit each: about four log pages each, 2,400 pages in all
+        for record in records:  # one commit each, of a few log pages: about 2,000 pages in all
             await log.append([record])
 
     asyncio.run(scenario())
     wal = log.path / f"shard-{log.shard:03d}.db-wal"
     assert log.commits == 600
-    assert wal.stat().st_size < 200 * 4096  # never more than the pages of 20-odd commits: the log restarted
+    assert wal.stat().st_size < 120 * 4120  # 100 pages and the last commit's: the log started over each time
     assert DecisionLog(log.path).count() == 600
-    # the database file alone (without its log) already holds every row up to the last checkpoint
+    # the database file alone (without its log) already holds the rows up to the last checkpoint
     alone = tmp_path / "alone"
     alone.mkdir()
     shutil.copy(log.path / f"shard-{log.shard:03d}.db", alone / "shard-000.db")
-    assert 600 - 20 <= DecisionLog(alone).count() <= 600
+    assert 500 <= DecisionLog(alone).count() <= 600
     log.close()
 
 
-def test_checkpoints_follow_commits_or_time(tmp_path):
+def test_a_checkpoint_waits_for_the_log_to_reach_its_size(tmp_path):
     import sqlite3
 
     database = tmp_path / "shard.db"
-    with sqlite3.connect(database) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("CREATE TABLE t (x)")
-    by_commits = _wal.Checkpointer(database, commits=3, seconds=3600)
-    for _ in range(2):
-        by_commits.after_flush(1)
-    assert by_commits.checkpoints == 0
-    by_commits.after_flush(1)
-    assert by_commits.checkpoints == 1
-    by_commits.after_flush(2)
-    assert by_commits.checkpoints == 1  # counted again from the last checkpoint
-    by_time = _wal.Checkpointer(database, commits=1000, seconds=0.05)
-    by_time.after_flush(1)
-    assert by_time.checkpoints == 0
-    time.sleep(0.06)
-    by_time.after_flush(1)
-    assert by_time.checkpoints == 1
-    by_commits.close()
-    by_time.close()
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (x)")
+    checkpointer = _wal.Checkpointer(database, pages=50)
+    while checkpointer.log_pages() < 40:
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    checkpointer.after_flush()
+    assert checkpointer.checkpoints == 0
+    while checkpointer.log_pages() < 50:
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    checkpointer.after_flush()
+    assert checkpointer.checkpoints == 1
+    writer.execute("INSERT INTO t VALUES (1)")  # the first commit after a complete checkpoint restarts the log
+    assert checkpointer.log_pages() <= 2
+    checkpointer.after_flush()
+    assert checkpointer.checkpoints == 1
+    checkpointer.close()
+    writer.close()
 
 
 def test_the_flushing_process_ends_with_its_worker_even_on_sigkill(tmp_path, flushing_processes):

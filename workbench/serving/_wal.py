@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +28,8 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
-#: the flushing process checkpoints after this many commits (about SQLite's 1,000 pages), or this long after
-#: its last checkpoint
-CHECKPOINT_COMMITS, CHECKPOINT_SECONDS = 200, 1.0
+#: the flushing process checkpoints once the log holds this many pages (SQLite's own default)
+CHECKPOINT_PAGES = 1000
 #: the worker's own checkpoint (SQLite's, inside a commit) only if the flushing process fell this far behind
 FALLBACK_CHECKPOINT_PAGES = 20_000
 FLUSHED = b"k"  # the process's answer to one request: every commit written before the request is on disk
@@ -86,23 +84,34 @@ class WalFile:
 class Checkpointer:
     """Copies the log's committed pages into the database file, in the flushing process, between two flushes.
 
-    SQLite checkpoints by itself every 1,000 log pages, inside a commit: on the event loop, with two flushes
-    of its own (milliseconds during which the worker answers nobody). Here the flushing process does it, at
-    a moment the worker cannot be writing (it waits for this flush's answer before its next commit), so the
-    copy is complete and the next commit starts the log from its beginning again.
+    SQLite checkpoints by itself once the log holds 1,000 pages, inside a commit: on the event loop, with two
+    flushes of its own (milliseconds during which the worker answers nobody). Here the flushing process does
+    it at the same size, at a moment the worker cannot be writing (it waits for this flush's answer before its
+    next commit), so the copy is complete and the next commit starts the log from its beginning again.
     """
 
-    def __init__(self, database: Path, *, commits: int = CHECKPOINT_COMMITS, seconds: float = CHECKPOINT_SECONDS):
-        self.database, self.commits, self.seconds = database, commits, seconds
+    def __init__(self, database: Path, pages: int = CHECKPOINT_PAGES) -> None:
+        self.database, self.pages = database, pages
         self._connection: Any = None
-        self._since = 0  # commits flushed since the last checkpoint
-        self._last = time.monotonic()
+        self._index: int | None = None
         self.checkpoints = 0
 
-    def after_flush(self, commits: int) -> None:
-        """Checkpoint when enough commits (about 1,000 pages) or time went by since the last one."""
-        self._since += commits
-        if self._since < self.commits and time.monotonic() - self._last < self.seconds:
+    def log_pages(self) -> int:
+        """Pages in the log now: ``mxFrame`` of the wal-index header (https://www.sqlite.org/walformat.html)."""
+        if self._index is not None and os.fstat(self._index).st_nlink == 0:  # every connection closed once
+            os.close(self._index)
+            self._index = None
+        if self._index is None:
+            try:
+                self._index = os.open(self.database.with_name(self.database.name + "-shm"), os.O_RDONLY)
+            except FileNotFoundError:  # no connection has the database open: nothing in its log
+                return 0
+        header = os.pread(self._index, 20, 0)
+        return int.from_bytes(header[16:20], sys.byteorder) if len(header) == 20 else 0
+
+    def after_flush(self) -> None:
+        """Checkpoint when the log has grown to :attr:`pages`."""
+        if self.log_pages() < self.pages:
             return
         if self._connection is None:
             import sqlite3  # here, not at the top: the worker importing this module does not need it again
@@ -110,13 +119,15 @@ class Checkpointer:
             self._connection = sqlite3.connect(self.database, isolation_level=None, timeout=30.0)
             self._connection.execute("PRAGMA synchronous=NORMAL")  # flush the log before, the database after
         self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        self._since, self._last = 0, time.monotonic()
         self.checkpoints += 1
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._index is not None:
+            os.close(self._index)
+            self._index = None
 
 
 def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Checkpointer) -> None:
@@ -129,7 +140,7 @@ def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Che
                 return
             try:
                 log.flush()
-                checkpointer.after_flush(len(asked))
+                checkpointer.after_flush()
             except Exception as error:  # noqa: BLE001  (OSError or sqlite3.Error: the disk failed)
                 os.write(answers, FAILED + f"flushing the decision log {log.wal} failed: {error}\n".encode())
                 return
@@ -147,9 +158,8 @@ class _LoopFlusher:
     def __init__(self, owner: WalFlusher, loop: asyncio.AbstractEventLoop) -> None:
         self.owner, self.loop = owner, loop
         self.waiting: list[list[asyncio.Future]] = []  # one entry per request byte written, in order
-        commits, seconds = owner.checkpoint_every
         self.process = subprocess.Popen(
-            [*owner.command, str(owner.database), str(commits), str(seconds)],
+            [*owner.command, str(owner.database), str(owner.checkpoint_pages)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
@@ -236,10 +246,10 @@ class WalFlusher:
     the server answers errors, never an unflushed decision.
     """
 
-    #: the flushing process's command line, less its arguments (the database, the checkpoint policy)
+    #: the flushing process's command line, less its arguments (the database, the checkpoint size)
     command: tuple[str, ...] = (sys.executable, "-I", "-S", str(Path(__file__).resolve()))
-    #: the flushing process checkpoints after this many commits, or this many seconds after its last checkpoint
-    checkpoint_every: tuple[int, float] = (CHECKPOINT_COMMITS, CHECKPOINT_SECONDS)
+    #: the flushing process checkpoints once the log holds this many pages
+    checkpoint_pages: int = CHECKPOINT_PAGES
 
     def __init__(self, database: Path, when_idle: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
         self.database = database
@@ -290,5 +300,5 @@ if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     database = Path(sys.argv[1])
-    checkpointer = Checkpointer(database, commits=int(sys.argv[2]), seconds=float(sys.argv[3]))
+    checkpointer = Checkpointer(database, int(sys.argv[2]))
     serve_flushes(database, sys.stdin.fileno(), sys.stdout.fileno(), checkpointer)
