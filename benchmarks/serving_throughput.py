@@ -1,13 +1,16 @@
 """Requests per second and p50 / p99 latency of single-application scoring, three servers, one load generator.
 
-    python benchmarks/serving_throughput.py [--duration 10] [--workers 2] [--concurrency 1 16 64]
+    python benchmarks/serving_throughput.py [--duration 10] [--workers 2] [--concurrency 1 16 64] [--rounds 3]
 
 (a) ``workbench serve``: decision records durable before each answer, reason codes on;
 (b) ``mlflow models serve`` on the same registered version (``--env-manager local``);
 (c) a bare FastAPI endpoint on the same uvicorn stack that parses the same JSON body and returns a constant.
 
 Every server gets the same number of uvicorn workers; wrk (Debian's ``wrk``) sends the same body shape with a
-POST script, on the same machine, one server at a time. The German credit version is the one the shipped spec
+POST script, on the same machine, one server at a time. A round measures every server once (each started
+afresh); rounds repeat that, and the tables report per cell the median over rounds and, for the ratios and
+(a)'s p99, the range: on a shared virtual machine two runs minutes apart differ by 20-30 %, so one round of
+each server compares two different machines. The German credit version is the one the shipped spec
 selects, taken through validation, approval and promotion in a fresh project. Requires ``wrk`` on PATH.
 """
 
@@ -20,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,6 +162,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers for every server")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--servers", nargs="+", default=["a", "a2", "b", "c"], help="which of a, a2, b, c to run")
+    parser.add_argument("--rounds", type=int, default=3, help="times every server is measured, interleaved")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -232,53 +237,76 @@ def main() -> None:
             "/docs",
         ),
     }
-    results: dict[str, dict[int, dict[str, float]]] = {}
+    rounds: list[dict[str, dict[int, dict[str, float]]]] = []
     from workbench.serving import DecisionLog
 
     decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
     servers = {key: value for key, value in servers.items() if key in args.servers}
-    for key, (label, path, body, auth, command, ready) in servers.items():
-        port = _port()
-        command = [*command, "--port", str(port)] if key != "b" else [*command, "-p", str(port)]
-        process = _start(command, env, project)
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}{ready}", process)
-            url = f"http://127.0.0.1:{port}{path}"
-            _wrk(url, body, auth, 4, 3)  # warm up every worker
-            results[key] = {}
-            for connections in args.concurrency:
-                before = decisions.count() if key.startswith("a") else 0
-                measured = _wrk(url, body, auth, connections, args.duration)
-                if key.startswith("a"):
-                    measured["recorded"] = decisions.count() - before
-                results[key][connections] = measured
-                print(f"{label:38} c={connections:<3} {measured}", flush=True)
-        finally:
-            _stop(process)
+    for number in range(1, args.rounds + 1):
+        results: dict[str, dict[int, dict[str, float]]] = {}
+        for key, (label, path, body, auth, command, ready) in servers.items():
+            port = _port()
+            command = [*command, "--port", str(port)] if key != "b" else [*command, "-p", str(port)]
+            process = _start(command, env, project)
+            try:
+                _wait_ready(f"http://127.0.0.1:{port}{ready}", process)
+                url = f"http://127.0.0.1:{port}{path}"
+                _wrk(url, body, auth, 4, 3)  # warm up every worker
+                results[key] = {}
+                for connections in args.concurrency:
+                    before = decisions.count() if key.startswith("a") else 0
+                    measured = _wrk(url, body, auth, connections, args.duration)
+                    if key.startswith("a"):
+                        measured["recorded"] = decisions.count() - before
+                    results[key][connections] = measured
+                    print(f"round {number} {label:38} c={connections:<3} {measured}", flush=True)
+            finally:
+                _stop(process)
+        rounds.append(results)
+    _report(rounds, servers, args)
 
-    print(f"\nworkers per server: {args.workers}; wrk {args.duration} s per cell; one application per request")
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _report(rounds: list[dict], servers: dict, args: argparse.Namespace) -> None:
+    """Medians over rounds per cell; ratios taken within each round, then their median and range."""
+    print(
+        f"\nworkers per server: {args.workers}; wrk {args.duration} s per cell; one application per request; "
+        f"{len(rounds)} rounds, medians"
+    )
     print("| concurrency | server | requests/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---|---|---|---|---|")
     for connections in args.concurrency:
         for key, (label, *_rest) in servers.items():
-            m = results[key][connections]
+            cells = [r[key][connections] for r in rounds]
             print(
-                f"| {connections} | ({key}) {label} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} "
-                f"| {m['non_2xx']} |"
+                f"| {connections} | ({key}) {label} | {_median([m['rps'] for m in cells]):.0f} "
+                f"| {_median([m['p50_ms'] for m in cells]):.2f} | {_median([m['p99_ms'] for m in cells]):.2f} "
+                f"| {sum(m['non_2xx'] for m in cells)} |"
             )
-    print("\n| concurrency | durability | (a)/(b) requests/s | (a)/(c) requests/s | (a) p99 ms | records / answered |")
-    print("|---|---|---|---|---|---|")
-    if not {"b", "c"} <= set(results):
+    if not {"b", "c"} <= set(servers):
         return
+    print(
+        "\n| concurrency | durability | (a)/(b) requests/s | (a)/(c) requests/s (range) | (a) p99 ms (range) "
+        "| records / answered |"
+    )
+    print("|---|---|---|---|---|---|")
     for connections in args.concurrency:
-        b, c = results["b"][connections], results["c"][connections]
         for key, durability in (("a", "power (fsync)"), ("a2", "process (OS)")):
-            if key not in results:
+            if key not in servers:
                 continue
-            a = results[key][connections]
+            cells = [(r[key][connections], r["b"][connections], r["c"][connections]) for r in rounds]
+            to_b = [a["rps"] / max(b["rps"], 1e-9) for a, b, _ in cells]
+            to_c = [a["rps"] / c["rps"] for a, _, c in cells]
+            p99 = [a["p99_ms"] for a, _, _ in cells]
+            recorded = sum(a["recorded"] for a, _, _ in cells)
+            answered = sum(a["requests"] for a, _, _ in cells)
             print(
-                f"| {connections} | {durability} | {a['rps'] / max(b['rps'], 1e-9):.1f} | {a['rps'] / c['rps']:.2f} "
-                f"| {a['p99_ms']:.2f} | {a['recorded']} / {a['requests']} |"
+                f"| {connections} | {durability} | {_median(to_b):.1f} "
+                f"| {_median(to_c):.2f} ({min(to_c):.2f}-{max(to_c):.2f}) "
+                f"| {_median(p99):.2f} ({min(p99):.2f}-{max(p99):.2f}) | {recorded} / {answered} |"
             )
 
 
