@@ -132,10 +132,11 @@ def test_a_flushing_process_that_dies_leaves_nothing_acknowledged_after_it(tmp_p
     log.close()
 
 
-def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monkeypatch):
-    """Checkpoints run between flushes, so the log restarts and stays small; the worker never checkpoints."""
+@pytest.mark.parametrize("durability", ["power", "process"])
+def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monkeypatch, durability):
+    """Checkpoints run while the loop holds its commits, so the log restarts and stays small."""
     monkeypatch.setattr(_wal.WalFlusher, "checkpoint_pages", 100)
-    log = DecisionLog(tmp_path / "decisions", durability="power")
+    log = DecisionLog(tmp_path / "decisions", durability=durability)
     records = decisions(log.claim_shard(), 600)
 
     async def scenario() -> None:
@@ -155,6 +156,22 @@ def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monk
     log.close()
 
 
+def test_process_durability_answers_without_waiting_for_the_disk(tmp_path, flush_disk):
+    disk = flush_disk("held")  # never opened: a flush would wait forever
+    log = DecisionLog(tmp_path / "decisions", durability="process")
+    records = decisions(log.claim_shard(), 20)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(log.append([r]) for r in records[:10]))
+        for record in records[10:]:
+            await log.append([record])
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert not disk.notes.exists()  # no flush was asked for: the log is far from its checkpoint
+    assert DecisionLog(log.path).count() == 20
+    log.close()
+
+
 def test_a_checkpoint_waits_for_the_log_to_reach_its_size(tmp_path):
     import sqlite3
 
@@ -164,16 +181,16 @@ def test_a_checkpoint_waits_for_the_log_to_reach_its_size(tmp_path):
     writer.execute("PRAGMA wal_autocheckpoint=0")
     writer.execute("CREATE TABLE t (x)")
     checkpointer = _wal.Checkpointer(database, pages=50)
-    while checkpointer.log_pages() < 40:
+    while checkpointer.index.pages() < 40:
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
     checkpointer.after_flush()
     assert checkpointer.checkpoints == 0
-    while checkpointer.log_pages() < 50:
+    while checkpointer.index.pages() < 50:
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
     checkpointer.after_flush()
     assert checkpointer.checkpoints == 1
     writer.execute("INSERT INTO t VALUES (1)")  # the first commit after a complete checkpoint restarts the log
-    assert checkpointer.log_pages() <= 2
+    assert checkpointer.index.pages() <= 2
     checkpointer.after_flush()
     assert checkpointer.checkpoints == 1
     checkpointer.close()

@@ -1,19 +1,21 @@
-"""Flushing a decision shard's write-ahead log to disk off the event loop, for ``power`` durability.
+"""The process beside each event loop that flushes its decision shard's write-ahead log and checkpoints it.
 
 A flush is a disk wait of 0.3 ms to several milliseconds. Done inside the commit (SQLite's
-``synchronous=FULL``) it held up every request of the worker. Here a small flushing process (one per event
-loop) waits for the disk: the loop writes it one byte after a commit and goes on reading and scoring; the
-process answers one byte once ``fdatasync`` returned, and the loop releases that group's answers when it reads
-the answer. Requests that arrive meanwhile are committed together once the answer is in: a commit made while
-the log's pages are being flushed waits for that flush inside SQLite, on the loop.
+``synchronous=FULL``) it held up every request of the worker. With ``power`` durability a small flushing
+process (one per event loop) waits for the disk instead: the loop writes it one byte after a commit and goes
+on reading and scoring; the process answers one byte once ``fdatasync`` returned, and the loop releases that
+group's answers when it reads the answer. Requests that arrive meanwhile are committed together once the
+answer is in: a commit made while the log's pages are being flushed waits for that flush inside SQLite, on
+the loop.
+
+The same process checkpoints the log (see :class:`Checkpointer`), which SQLite would otherwise do inside a
+commit, on the loop, with two disk flushes of its own. With ``process`` durability that is all it does: the
+loop asks it only when the log is full, and answers its requests without waiting for any flush.
 
 A process rather than a thread: a thread coming back from the disk has to win the interpreter lock from the
 busy loop, forcing it off the CPU thousands of times a second; a process shares nothing with the worker but
-the pipe. The same process also checkpoints the log (see :class:`Checkpointer`), which SQLite would otherwise
-do inside a commit, on the loop.
-
-This file is the flushing process's program too (``python -I -S _wal.py DATABASE``): it imports only the
-standard library, so it starts in milliseconds. It ends when its worker closes the pipe or dies.
+the pipe. This file is the process's program too (``python -I -S _wal.py DATABASE PAGES``): it imports only
+the standard library, so it starts in milliseconds. It ends when its worker closes the pipe or dies.
 """
 
 from __future__ import annotations
@@ -81,37 +83,53 @@ class WalFile:
             self._fd = None
 
 
+class WalIndex:
+    """How many pages the log holds: ``mxFrame`` of the wal-index header (https://www.sqlite.org/walformat.html).
+
+    One ``pread`` of the shared-memory file every SQLite connection maps, without taking any lock: a reading
+    torn by a concurrent commit only moves a checkpoint by one commit.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + "-shm")
+        self._fd: int | None = None
+
+    def pages(self) -> int:
+        if self._fd is not None and os.fstat(self._fd).st_nlink == 0:  # every connection closed once
+            os.close(self._fd)
+            self._fd = None
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:  # no connection has the database open: nothing in its log
+                return 0
+        header = os.pread(self._fd, 20, 0)
+        return int.from_bytes(header[16:20], sys.byteorder) if len(header) == 20 else 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Checkpointer:
     """Copies the log's committed pages into the database file, in the flushing process, between two flushes.
 
     SQLite checkpoints by itself once the log holds 1,000 pages, inside a commit: on the event loop, with two
     flushes of its own (milliseconds during which the worker answers nobody). Here the flushing process does
-    it at the same size, at a moment the worker cannot be writing (it waits for this flush's answer before its
-    next commit), so the copy is complete and the next commit starts the log from its beginning again.
+    it at the same size, at a moment the worker cannot be writing (it waits for this answer before its next
+    commit), so the copy is complete and the next commit starts the log from its beginning again.
     """
 
     def __init__(self, database: Path, pages: int = CHECKPOINT_PAGES) -> None:
         self.database, self.pages = database, pages
+        self.index = WalIndex(database)
         self._connection: Any = None
-        self._index: int | None = None
         self.checkpoints = 0
-
-    def log_pages(self) -> int:
-        """Pages in the log now: ``mxFrame`` of the wal-index header (https://www.sqlite.org/walformat.html)."""
-        if self._index is not None and os.fstat(self._index).st_nlink == 0:  # every connection closed once
-            os.close(self._index)
-            self._index = None
-        if self._index is None:
-            try:
-                self._index = os.open(self.database.with_name(self.database.name + "-shm"), os.O_RDONLY)
-            except FileNotFoundError:  # no connection has the database open: nothing in its log
-                return 0
-        header = os.pread(self._index, 20, 0)
-        return int.from_bytes(header[16:20], sys.byteorder) if len(header) == 20 else 0
 
     def after_flush(self) -> None:
         """Checkpoint when the log has grown to :attr:`pages`."""
-        if self.log_pages() < self.pages:
+        if self.index.pages() < self.pages:
             return
         if self._connection is None:
             import sqlite3  # here, not at the top: the worker importing this module does not need it again
@@ -125,9 +143,7 @@ class Checkpointer:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-        if self._index is not None:
-            os.close(self._index)
-            self._index = None
+        self.index.close()
 
 
 def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Checkpointer) -> None:
@@ -256,6 +272,7 @@ class WalFlusher:
         self.wal = database.with_name(database.name + "-wal")
         self.when_idle = when_idle  # called on a loop whose flushes have all been answered
         self._inline = WalFile(self.wal)
+        self._index = WalIndex(database)
         self._loops: dict[asyncio.AbstractEventLoop, _LoopFlusher] = {}
         self.failure: WalFlushError | None = None
         self.flushes = 0
@@ -270,6 +287,10 @@ class WalFlusher:
             self.failure = WalFlushError(f"flushing the decision log {self.wal} failed: {error}")
             raise self.failure from error
         self.flushes += 1
+
+    def log_full(self) -> bool:
+        """True once the log holds enough pages for the flushing process to checkpoint it."""
+        return self._index.pages() >= self.checkpoint_pages
 
     def busy(self, loop: asyncio.AbstractEventLoop) -> bool:
         """True while a flush asked for on ``loop`` has not been answered."""
@@ -291,6 +312,7 @@ class WalFlusher:
             flusher.close()
         self._loops.clear()
         self._inline.close()
+        self._index.close()
 
 
 if __name__ == "__main__":
