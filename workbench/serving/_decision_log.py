@@ -196,10 +196,10 @@ class DecisionLog:
         if connection is None:
             self.claim_shard()
             connection = self._local.writer = _connect(self._shard_file(self.shard))
-            # the flushing process checkpoints; SQLite's own checkpoint inside a commit is only the safety net
-            connection.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
+            if self.durability == "power":  # the flushing process checkpoints; this is only the safety net
+                connection.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
             with self._claim_lock:
-                if self._flusher is None:
+                if self.durability == "power" and self._flusher is None:
                     self._flusher = WalFlusher(self._shard_file(self.shard), when_idle=self._commit_waiting)
         return connection
 
@@ -246,7 +246,7 @@ class DecisionLog:
 
     def _commit_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._flusher is not None and self._flusher.busy(loop):
-            return  # committed once answered: a commit now would wait for the pages being flushed or copied
+            return  # committed when that flush is answered: a commit would wait for the pages being flushed
         waiting = self._waiting.pop(loop, [])
         if not waiting:
             return
@@ -256,19 +256,17 @@ class DecisionLog:
             self._write([row for rows, _future in waiting for row in rows])
         except BaseException as exc:  # reported to every waiting request; nothing is acknowledged
             error = exc
-        if error is None and self.durability == "power":
+        if error is None and self._flusher is not None:
             self._flusher.release_after_flush(loop, futures)
             return
         settle(futures, error)
-        if error is None and self._flusher.log_full():  # ``process``: the flushing process only checkpoints
-            self._flusher.release_after_flush(loop, [])
         if error is not None and not isinstance(error, Exception):
             raise error
 
     def append_now(self, records: list[dict[str, Any]]) -> None:
         """Blocking append (commands and tests): returns once the records are durable."""
         self._write([_row(r) for r in records])
-        if self.durability == "power":
+        if self._flusher is not None:
             self._flusher.flush()
 
     # --- reading ----------------------------------------------------------------------------------------

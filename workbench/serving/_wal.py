@@ -1,4 +1,4 @@
-"""The process beside each event loop that flushes its decision shard's write-ahead log and checkpoints it.
+"""Flushing a decision shard's write-ahead log to disk off the event loop, for ``power`` durability.
 
 A flush is a disk wait of 0.3 ms to several milliseconds. Done inside the commit (SQLite's
 ``synchronous=FULL``) it held up every request of the worker. With ``power`` durability a small flushing
@@ -9,8 +9,8 @@ answer is in: a commit made while the log's pages are being flushed waits for th
 the loop.
 
 The same process checkpoints the log (see :class:`Checkpointer`), which SQLite would otherwise do inside a
-commit, on the loop, with two disk flushes of its own. With ``process`` durability that is all it does: the
-loop asks it only when the log is full, and answers its requests without waiting for any flush.
+commit, on the loop, with two disk flushes of its own. (``process`` durability keeps SQLite's checkpoint:
+handing it to this process there measured slower, see BENCHMARKS.md.)
 
 A process rather than a thread: a thread coming back from the disk has to win the interpreter lock from the
 busy loop, forcing it off the CPU thousands of times a second; a process shares nothing with the worker but
@@ -86,8 +86,8 @@ class WalFile:
 class WalIndex:
     """How many pages the log holds: ``mxFrame`` of the wal-index header (https://www.sqlite.org/walformat.html).
 
-    One ``pread`` of the shared-memory file every SQLite connection maps, without taking any lock: a reading
-    torn by a concurrent commit only moves a checkpoint by one commit.
+    One ``pread`` of the shared-memory file every SQLite connection maps, without taking any lock: the worker
+    is not committing while the flushing process reads it.
     """
 
     def __init__(self, database: Path) -> None:
@@ -272,7 +272,6 @@ class WalFlusher:
         self.wal = database.with_name(database.name + "-wal")
         self.when_idle = when_idle  # called on a loop whose flushes have all been answered
         self._inline = WalFile(self.wal)
-        self._index = WalIndex(database)
         self._loops: dict[asyncio.AbstractEventLoop, _LoopFlusher] = {}
         self.failure: WalFlushError | None = None
         self.flushes = 0
@@ -287,10 +286,6 @@ class WalFlusher:
             self.failure = WalFlushError(f"flushing the decision log {self.wal} failed: {error}")
             raise self.failure from error
         self.flushes += 1
-
-    def log_full(self) -> bool:
-        """True once the log holds enough pages for the flushing process to checkpoint it."""
-        return self._index.pages() >= self.checkpoint_pages
 
     def busy(self, loop: asyncio.AbstractEventLoop) -> bool:
         """True while a flush asked for on ``loop`` has not been answered."""
@@ -312,7 +307,6 @@ class WalFlusher:
             flusher.close()
         self._loops.clear()
         self._inline.close()
-        self._index.close()
 
 
 if __name__ == "__main__":
