@@ -12,10 +12,10 @@ The same process checkpoints the log (see :class:`Checkpointer`), which SQLite w
 commit, on the loop, with two disk flushes of its own. (``process`` durability keeps SQLite's checkpoint:
 handing it to this process there measured slower, see BENCHMARKS.md.)
 
-A process rather than a thread: a thread coming back from the disk has to win the interpreter lock from the
-busy loop, forcing it off the CPU thousands of times a second; a process shares nothing with the worker but
-the pipe. This file is the process's program too (``python -I -S _wal.py DATABASE PAGES``): it imports only
-the standard library, so it starts in milliseconds. It ends when its worker closes the pipe or dies.
+A process rather than a thread: a thread coming back from the disk has to take the interpreter lock from the
+busy loop (a forced hand-over for every flush); a process shares nothing with the worker but the pipe. This
+file is the process's program too (``python -I -S _wal.py DATABASE PAGES``): it imports only the standard
+library, so it starts in milliseconds. It ends when its worker closes the pipe or dies.
 """
 
 from __future__ import annotations
