@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from workbench.serving import CanaryJudge, DecisionLog, InputError, InputSchema, new_decision_id
@@ -60,6 +61,30 @@ def test_compiled_gbm_equals_predict_proba_and_shap_on_every_row(german_training
     log_odds = np.log(scores / (1 - scores))
     base = float(np.atleast_1d(shap.TreeExplainer(model.named_steps["model"]).expected_value)[-1])
     assert np.abs(contributions.sum(axis=1) + base - log_odds).max() <= 1e-9
+
+
+def test_the_load_check_covers_the_one_row_path(german_training, german_spec, german_inputs, monkeypatch):
+    """One application (the common request) takes a branch of its own; the check at load time scores it too."""
+    from workbench.serving import _compiled
+    from workbench.serving._deployment import _choose_scorer
+
+    split = german_training.split
+    development, validation = german_inputs.iloc[split.development], german_inputs.iloc[split.validation]
+    model = german_training.model
+    scorer, path, check = _choose_scorer(model, german_spec, german_inputs, development, validation)
+    assert path == "compiled" and check["max_score_difference"] <= 1e-12
+    for row in validation.iloc[:25].to_dict("records"):  # each one alone agrees with the artefact
+        alone = scorer.score([row])[0][0]
+        assert abs(alone - model.predict_proba(pd.DataFrame([row]))[0, 1]) <= 1e-12
+    one_row = _compiled._TreeEnsemblePath.log_odds_and_contributions
+
+    def off_by_a_little_for_one_row(self, encoded):
+        log_odds, contributions = one_row(self, encoded)
+        return (log_odds + 1e-9, contributions) if len(encoded) == 1 else (log_odds, contributions)
+
+    monkeypatch.setattr(_compiled._TreeEnsemblePath, "log_odds_and_contributions", off_by_a_little_for_one_row)
+    _, path, check = _choose_scorer(model, german_spec, german_inputs, development, validation)
+    assert path == "generic" and check["max_score_difference"] > 1e-12
 
 
 def test_compiled_scorecard_is_exact(scorecard_training, german_inputs):
