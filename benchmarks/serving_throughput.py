@@ -23,13 +23,13 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import new_project  # noqa: E402
@@ -266,10 +266,6 @@ def main() -> None:
     _report(rounds, servers, args)
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def _report(rounds: list[dict], servers: dict, args: argparse.Namespace) -> None:
     """Medians over rounds per cell; ratios taken within each round, then their median and range."""
     print(
@@ -282,8 +278,8 @@ def _report(rounds: list[dict], servers: dict, args: argparse.Namespace) -> None
         for key, (label, *_rest) in servers.items():
             cells = [r[key][connections] for r in rounds]
             print(
-                f"| {connections} | ({key}) {label} | {_median([m['rps'] for m in cells]):.0f} "
-                f"| {_median([m['p50_ms'] for m in cells]):.2f} | {_median([m['p99_ms'] for m in cells]):.2f} "
+                f"| {connections} | ({key}) {label} | {median([m['rps'] for m in cells]):.0f} "
+                f"| {median([m['p50_ms'] for m in cells]):.2f} | {median([m['p99_ms'] for m in cells]):.2f} "
                 f"| {sum(m['non_2xx'] for m in cells)} |"
             )
     if not {"b", "c"} <= set(servers):
@@ -304,9 +300,9 @@ def _report(rounds: list[dict], servers: dict, args: argparse.Namespace) -> None
             recorded = sum(a["recorded"] for a, _, _ in cells)
             answered = sum(a["requests"] for a, _, _ in cells)
             print(
-                f"| {connections} | {durability} | {_median(to_b):.1f} "
-                f"| {_median(to_c):.2f} ({min(to_c):.2f}-{max(to_c):.2f}) "
-                f"| {_median(p99):.2f} ({min(p99):.2f}-{max(p99):.2f}) | {recorded} / {answered} |"
+                f"| {connections} | {durability} | {median(to_b):.1f} "
+                f"| {median(to_c):.2f} ({min(to_c):.2f}-{max(to_c):.2f}) "
+                f"| {median(p99):.2f} ({min(p99):.2f}-{max(p99):.2f}) | {recorded} / {answered} |"
             )
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.serving import CanaryJudge, DecisionLog, InputError, InputSchema, new_decision_id
+from workbench.serving import CanaryJudge, InputError, InputSchema
 from workbench.serving._compiled import CompiledScorer
 from workbench.spec import parse_spec
 from workbench.training import model_inputs, train
@@ -179,54 +177,6 @@ def test_canonical_rows_keep_spec_order_and_types(schema, good):
     (row,) = schema.check([dict(reversed(list(good.items())))])
     assert list(row) == schema.names
     assert isinstance(row["duration_months"], int) and isinstance(row["housing"], str)
-
-
-def _decisions(shard: int, count: int) -> list[dict]:
-    return [
-        {
-            "id": new_decision_id(shard),
-            "time": "t",
-            "model": "m",
-            "version": 1,
-            "model_sha256": "s",
-            "route": "champion",
-            "input": {"a": i},
-            "score": i / 10,
-            "decision": "approve",
-            "reasons": [],
-            "latency_ms": 0.1,
-            "client": "los",
-            "related": None,
-        }
-        for i in range(count)
-    ]
-
-
-def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
-    log = DecisionLog(tmp_path / "decisions")
-    shard = log.claim_shard()
-    records = _decisions(shard, 50)
-    ids = [r["id"] for r in records]
-
-    async def many() -> None:
-        await asyncio.gather(*(log.append([r]) for r in records))
-
-    asyncio.run(many())
-    other = DecisionLog(tmp_path / "decisions")  # another process's view of the same folder
-    assert other.count() == 50 and other.get(ids[7])["input"] == {"a": 7}
-    assert other.claim_shard() != shard  # a second writer gets its own shard file
-    assert other.get("not-an-id") is None and other.ids() == sorted(ids)
-    assert log.commits < 50  # group commit: concurrent appends shared transactions
-    with pytest.raises(Exception, match="UNIQUE"):
-        log.append_now([records[0]])  # an id is recorded once; the failure reaches the caller
-    # a batch beyond one statement's parameters is still one transaction: all of it, or none of it
-    big = [{**records[0], "id": new_decision_id(shard), "input": {"a": i}} for i in range(5000)]
-    with pytest.raises(Exception, match="UNIQUE"):
-        log.append_now([*big, {**big[-1]}])
-    assert other.count() == 50
-    log.append_now(big)
-    assert other.count() == 5050 and other.get(big[4999]["id"])["input"] == {"a": 4999}
-    log.close()
 
 
 def _judge(**limits):

@@ -130,6 +130,10 @@ def _servable(name: str, version: int, tags: dict[str, str]) -> None:
         )
 
 
+def _worst(found: np.ndarray, expected: np.ndarray) -> float:
+    return float(np.abs(found - expected).max())
+
+
 def _choose_scorer(
     model: Pipeline, spec: ModelSpec, inputs: pd.DataFrame, development: pd.DataFrame, validation: pd.DataFrame
 ) -> tuple[Scorer, str, dict[str, Any]]:
@@ -148,14 +152,13 @@ def _choose_scorer(
     except NotCompilable as reason:
         log.warning("serving %s through the generic path: %s", spec.name, reason)
         return generic, "generic", {"compiled": False, "reason": str(reason)}
-    single_scores = np.concatenate([s for s, _ in singly])
-    single_contributions = np.vstack([c for _, c in singly])
-    score_difference = float(max(np.abs(scores - expected_scores).max(), np.abs(single_scores - expected_scores).max()))
-    contribution_difference = float(
-        max(
-            np.abs(contributions - expected_contributions).max(),
-            np.abs(single_contributions - expected_contributions).max(),
-        )
+    # the worst difference over both ways of scoring
+    score_difference = max(
+        _worst(scores, expected_scores), _worst(np.concatenate([s for s, _ in singly]), expected_scores)
+    )
+    contribution_difference = max(
+        _worst(contributions, expected_contributions),
+        _worst(np.vstack([c for _, c in singly]), expected_contributions),
     )
     check = {
         "rows": len(rows),

@@ -212,7 +212,6 @@ class _LoopFlusher:
         """Release one group per FLUSHED byte; a FAILED answer and its reason fail every group still waiting."""
         done = 0 if self._failing else len(data) - len(data.lstrip(FLUSHED))
         released, self.waiting = self.waiting[:done], self.waiting[done:]
-        self.owner.flushes += done
         for futures in released:
             settle(futures, None)
         if done and not self.waiting and self.owner.when_idle is not None:
@@ -274,7 +273,6 @@ class WalFlusher:
         self._inline = WalFile(self.wal)
         self._loops: dict[asyncio.AbstractEventLoop, _LoopFlusher] = {}
         self.failure: WalFlushError | None = None
-        self.flushes = 0
 
     def flush(self) -> None:
         """Flush now, on the calling thread (after every commit of ``append_now``)."""
@@ -285,7 +283,6 @@ class WalFlusher:
         except OSError as error:
             self.failure = WalFlushError(f"flushing the decision log {self.wal} failed: {error}")
             raise self.failure from error
-        self.flushes += 1
 
     def busy(self, loop: asyncio.AbstractEventLoop) -> bool:
         """True while a flush asked for on ``loop`` has not been answered."""

@@ -1,4 +1,5 @@
-"""``power`` durability: the flushing process beside each event loop, its checkpoints, and its failures.
+"""The decision log: group commits read back from any process, and ``power`` durability's flushing process
+beside each event loop, its checkpoints and its failures.
 
 The flushing process is the real program (``workbench/serving/_wal.py``); where a test needs a slow or broken
 disk, it runs that program with ``os.fdatasync`` replaced inside the process (the ``flush_disk`` fixture).
@@ -39,6 +40,33 @@ def decisions(shard: int, count: int) -> list[dict]:
         }
         for i in range(count)
     ]
+
+
+def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
+    log = DecisionLog(tmp_path / "decisions")
+    shard = log.claim_shard()
+    records = decisions(shard, 50)
+    ids = [r["id"] for r in records]
+
+    async def many() -> None:
+        await asyncio.gather(*(log.append([r]) for r in records))
+
+    asyncio.run(many())
+    other = DecisionLog(tmp_path / "decisions")  # another process's view of the same folder
+    assert other.count() == 50 and other.get(ids[7])["input"] == {"a": 7}
+    assert other.claim_shard() != shard  # a second writer gets its own shard file
+    assert other.get("not-an-id") is None and other.ids() == sorted(ids)
+    assert log.commits < 50  # group commit: concurrent appends shared transactions
+    with pytest.raises(Exception, match="UNIQUE"):
+        log.append_now([records[0]])  # an id is recorded once; the failure reaches the caller
+    # a batch beyond one statement's parameters is still one transaction: all of it, or none of it
+    big = [{**records[0], "id": new_decision_id(shard), "input": {"a": i}} for i in range(5000)]
+    with pytest.raises(Exception, match="UNIQUE"):
+        log.append_now([*big, {**big[-1]}])
+    assert other.count() == 50
+    log.append_now(big)
+    assert other.count() == 5050 and other.get(big[4999]["id"])["input"] == {"a": 4999}
+    log.close()
 
 
 def test_answers_wait_for_the_flush_and_what_came_meanwhile_shares_the_next(tmp_path, flush_disk, flushing_processes):
@@ -203,7 +231,7 @@ def test_the_flushing_process_ends_with_its_worker_even_on_sigkill(tmp_path, flu
             "-c",
             "import asyncio, sys, time\n"
             "from workbench.serving import DecisionLog\n"
-            "from tests.test_serving_flush import decisions\n"
+            "from tests.test_decision_log import decisions\n"
             "log = DecisionLog(__import__('pathlib').Path(sys.argv[1]), durability='power')\n"
             "async def main():\n"
             "    await log.append(decisions(log.claim_shard(), 1))\n"
