@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
             "app": "workbench.serving._app:app_from_environment",
             "factory": True,
             "loop": "uvloop",
-            "http": "httptools",
+            "http": "workbench.serving._http:CoalescingHttpToolsProtocol",
             "log_level": "warning",
             "access_log": False,
             "timeout_graceful_shutdown": 10,
