@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.serving import DecisionLog, _wal, new_decision_id
+from workbench.serving import DecisionLog, _decision_log, _wal, new_decision_id
 
 
 def decisions(shard: int, count: int) -> list[dict]:
@@ -66,6 +66,29 @@ def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
     assert other.count() == 50
     log.append_now(big)
     assert other.count() == 5050 and other.get(big[4999]["id"])["input"] == {"a": 4999}
+    log.close()
+
+
+def test_linked_decisions_are_found_by_index_and_only_links_are_indexed(tmp_path):
+    import sqlite3
+
+    folder = tmp_path / "decisions"
+    folder.mkdir()
+    with sqlite3.connect(folder / "shard-000.db") as old:  # a shard written by an earlier version
+        old.executescript(_decision_log._SCHEMA.split("--")[0])  # the table as it was and is
+        old.execute("CREATE INDEX decisions_time ON decisions (model, time)")
+    log = DecisionLog(folder, durability="process")
+    shard = log.claim_shard()
+    champion, challenger = decisions(shard, 2)
+    log.append_now([champion, {**challenger, "route": "shadow", "related": champion["id"]}])
+    assert [r["id"] for r in log.related(champion["id"])] == [challenger["id"]]
+    with sqlite3.connect(folder / "shard-000.db") as connection:
+        indexes = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        plan = connection.execute("EXPLAIN QUERY PLAN SELECT id FROM decisions WHERE related = ?", ("x",)).fetchall()
+        entries = connection.execute("SELECT COUNT(*) FROM decisions INDEXED BY decisions_related WHERE related > ''")
+        assert entries.fetchone()[0] == 1  # the champion-only decision has no entry
+    assert "decisions_time" not in indexes and "decisions_related" in indexes
+    assert "decisions_related" in str(plan)
     log.close()
 
 

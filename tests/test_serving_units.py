@@ -308,3 +308,21 @@ def test_registry_watch_trusts_only_a_settled_sqlite_file(tmp_path, monkeypatch)
     every_round = RegistryWatch(f"sqlite:///{database}", full_check_seconds=0.0)
     every_round.asked(every_round.stamp())
     assert not every_round.unchanged()  # the full check is due: ask whatever the files say
+
+
+def test_record_times_are_iso_utc_with_microseconds_and_ids_are_unique():
+    from datetime import UTC, datetime, timedelta
+
+    from workbench.serving._decision_log import new_decision_id, shard_of
+    from workbench.serving._server import _now
+
+    before = datetime.now(UTC)
+    stamps = [_now() for _ in range(1000)]
+    after = datetime.now(UTC)
+    for stamp in (stamps[0], stamps[-1]):
+        parsed = datetime.fromisoformat(stamp)
+        assert parsed.utcoffset() == timedelta(0) and len(stamp) == len(before.isoformat(timespec="microseconds"))
+        assert before - timedelta(microseconds=1) <= parsed <= after
+    assert stamps == sorted(stamps)
+    ids = [new_decision_id(7) for _ in range(10_000)]
+    assert len(set(ids)) == len(ids) and {shard_of(i) for i in ids} == {7}
