@@ -184,7 +184,7 @@ def test_a_flushing_process_that_dies_leaves_nothing_acknowledged_after_it(tmp_p
 
 
 def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monkeypatch):
-    """Checkpoints run while the loop holds its commits, so the log restarts and stays small."""
+    """Checkpoints end while the loop holds its commits, so the log restarts and stays small."""
     monkeypatch.setattr(_wal.WalFlusher, "checkpoint_pages", 100)
     log = DecisionLog(tmp_path / "decisions", durability="power")
     records = decisions(log.claim_shard(), 600)
@@ -196,7 +196,8 @@ def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monk
     asyncio.run(scenario())
     wal = log.path / f"shard-{log.shard:03d}.db-wal"
     assert log.commits == 600
-    assert wal.stat().st_size < 120 * 4120  # 100 pages and the last commit's: the log started over each time
+    # 100 pages and those committed while a checkpoint copied: the log started over each time (without: 2,000)
+    assert wal.stat().st_size < 200 * 4120
     assert DecisionLog(log.path).count() == 600
     # the database file alone (without its log) already holds the rows up to the last checkpoint
     alone = tmp_path / "alone"
@@ -222,7 +223,8 @@ def test_process_durability_answers_without_waiting_for_the_disk(tmp_path, flush
     log.close()
 
 
-def test_a_checkpoint_waits_for_the_log_to_reach_its_size(tmp_path):
+def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_path):
+    """Due at the size; the first part runs while commits go on; the last part lets the log restart."""
     import sqlite3
 
     database = tmp_path / "shard.db"
@@ -233,18 +235,72 @@ def test_a_checkpoint_waits_for_the_log_to_reach_its_size(tmp_path):
     checkpointer = _wal.Checkpointer(database, pages=50)
     while checkpointer.index.pages() < 40:
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
-    checkpointer.after_flush()
-    assert checkpointer.checkpoints == 0
+    assert not checkpointer.due(checkpointer.index.pages())
     while checkpointer.index.pages() < 50:
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
-    checkpointer.after_flush()
+    assert checkpointer.due(checkpointer.index.pages())
+    checkpointer.start()
+    assert not checkpointer.due(10_000)  # one at a time
+    for _ in range(20):  # commits go on while the first part copies
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    deadline = time.monotonic() + 30
+    while not checkpointer.finish_due():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    checkpointer.finish()  # the writer is quiet now: everything it committed is copied
     assert checkpointer.checkpoints == 1
+    copied = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     writer.execute("INSERT INTO t VALUES (1)")  # the first commit after a complete checkpoint restarts the log
-    assert checkpointer.index.pages() <= 2
-    checkpointer.after_flush()
-    assert checkpointer.checkpoints == 1
+    assert checkpointer.index.pages() <= 2 and not checkpointer.due(checkpointer.index.pages())
+    # a reader in the middle of a read keeps the log from restarting: not checkpointed again at every flush,
+    # only once it has grown by the size again
+    copied.execute("BEGIN")
+    copied.execute("SELECT COUNT(*) FROM t").fetchone()
+    while checkpointer.index.pages() < 60:
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    checkpointer.start()
+    while not checkpointer.finish_due():
+        time.sleep(0.01)
+    checkpointer.finish()
+    writer.execute("INSERT INTO t VALUES (2)")
+    held = checkpointer.index.pages()
+    assert held > 50 and not checkpointer.due(held)
+    while checkpointer.index.pages() < held + 50:
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    assert checkpointer.due(checkpointer.index.pages())
+    copied.execute("COMMIT")
+    copied.close()
     checkpointer.close()
     writer.close()
+
+
+def test_a_checkpoint_holds_commits_only_for_its_last_part(tmp_path, monkeypatch):
+    """The worker side: answers are released before the last part, commits wait for RESUME."""
+    flusher = _wal.WalFlusher(tmp_path / "shard.db")
+    idle: list[str] = []
+    flusher.when_idle = lambda loop: idle.append("idle")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        waiting = _wal._LoopFlusher.__new__(_wal._LoopFlusher)  # the answer handling alone, no process
+        waiting.owner, waiting.loop, waiting._failing, waiting.holding = flusher, loop, b"", False
+        flusher._loops[loop] = waiting
+        first, second = loop.create_future(), loop.create_future()
+        waiting.waiting = [[first], [second]]
+        waiting._take(_wal.FLUSHED + _wal.FLUSHED + _wal.HOLD)
+        assert first.done() and second.done() and flusher.busy(loop) and idle == []
+        waiting._take(_wal.RESUME)
+        assert not flusher.busy(loop) and idle == ["idle"]
+        # a failure during the last part: held records are refused, not kept waiting
+        third = loop.create_future()
+        waiting.waiting = [[third]]
+        monkeypatch.setattr(_wal._LoopFlusher, "close", lambda self: None)
+        waiting._take(_wal.FLUSHED + _wal.HOLD + _wal.FAILED + b"the disk is gone\n")
+        assert third.result() is None and not flusher.busy(loop) and idle == ["idle", "idle"]
+        assert "the disk is gone" in str(flusher.failure)
+
+    asyncio.run(scenario())
+    flusher._loops.clear()
 
 
 def test_the_flushing_process_ends_with_its_worker_even_on_sigkill(tmp_path, flushing_processes):

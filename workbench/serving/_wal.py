@@ -10,7 +10,8 @@ the loop.
 
 The same process checkpoints the log (see :class:`Checkpointer`), which SQLite would otherwise do inside a
 commit, on the loop, with two disk flushes of its own. (``process`` durability keeps SQLite's checkpoint:
-handing it to this process there measured slower, see BENCHMARKS.md.)
+handing it to this process there measured slower, see BENCHMARKS.md.) The bulk of a checkpoint runs beside
+the flushes; only its short last part holds the worker's commits (:data:`HOLD` ... :data:`RESUME`).
 
 A process rather than a thread: a thread coming back from the disk has to take the interpreter lock from the
 busy loop (a forced hand-over for every flush); a process shares nothing with the worker but the pipe. This
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,9 @@ CHECKPOINT_PAGES = 1000
 FALLBACK_CHECKPOINT_PAGES = 20_000
 FLUSHED = b"k"  # the process's answer to one request: every commit written before the request is on disk
 FAILED = b"e"  # followed by the reason and a newline: the flush failed, the process ends
+HOLD = b"h"  # after the answers: a checkpoint's last part runs now, commit nothing until RESUME
+RESUME = b"r"  # the checkpoint is complete: the next commit starts the log from its beginning
+_FLUSHED, _HOLD, _RESUME = FLUSHED[0], HOLD[0], RESUME[0]  # as iterating over bytes gives them
 
 
 def settle(futures: list[asyncio.Future], error: BaseException | None) -> None:
@@ -113,33 +118,85 @@ class WalIndex:
 
 
 class Checkpointer:
-    """Copies the log's committed pages into the database file, in the flushing process, between two flushes.
+    """Copies the log's committed pages into the database file, in the flushing process, in two parts.
 
     SQLite checkpoints by itself once the log holds 1,000 pages, inside a commit: on the event loop, with two
     flushes of its own (milliseconds during which the worker answers nobody). Here the flushing process does
-    it at the same size, at a moment the worker cannot be writing (it waits for this answer before its next
-    commit), so the copy is complete and the next commit starts the log from its beginning again.
+    it at the same size. The log must then restart from its beginning: a log that only grows makes every
+    flush a flush of the file's size too, several times dearer. SQLite restarts it at the first commit after
+    a checkpoint that copied every page, so the copy must end at a moment the worker is not committing, and
+    holding the worker's commits for a whole checkpoint (1,000 pages copied, the database file flushed: 4 ms
+    alone, 12 ms beside a loaded worker) held every request arriving meanwhile.
+
+    Hence two parts: :meth:`start_if_due` copies the log in a thread of this process while flushes and
+    commits go on (a ``PASSIVE`` checkpoint copies the pages committed before it began and blocks nobody);
+    once it is done, :meth:`finish` copies the few pages committed meanwhile while the worker holds its
+    commits, between a flush and the next commit.
     """
 
     def __init__(self, database: Path, pages: int = CHECKPOINT_PAGES) -> None:
         self.database, self.pages = database, pages
         self.index = WalIndex(database)
         self._connection: Any = None
-        self.checkpoints = 0
+        self.checkpoints = 0  # completed: both parts
+        self._copying: threading.Thread | None = None
+        self._copied = threading.Event()  # the first part ended (or failed): the last part is due
+        self._error: BaseException | None = None
+        self._settled_at = -1  # log pages when the last checkpoint ended, until the log restarts
 
-    def after_flush(self) -> None:
-        """Checkpoint when the log has grown to :attr:`pages`."""
-        if self.index.pages() < self.pages:
-            return
+    def _checkpoint(self) -> None:
         if self._connection is None:
             import sqlite3  # here, not at the top: the worker importing this module does not need it again
 
-            self._connection = sqlite3.connect(self.database, isolation_level=None, timeout=30.0)
+            self._connection = sqlite3.connect(
+                self.database, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
             self._connection.execute("PRAGMA synchronous=NORMAL")  # flush the log before, the database after
         self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def due(self, pages: int) -> bool:
+        """True when a log of ``pages`` pages should be checkpointed (none under way).
+
+        Once more only after the log restarted, or grew by :attr:`pages` again (a reader kept it from
+        restarting): not after every flush while it cannot restart.
+        """
+        if self._copying is not None or pages < self.pages:
+            return False
+        return not self._settled_at <= pages < self._settled_at + self.pages
+
+    def start(self) -> None:
+        """Begin the first part: copy the log in the background while the worker goes on committing."""
+        self._copied.clear()
+        self._copying = threading.Thread(target=self._copy, name="checkpoint", daemon=True)
+        self._copying.start()
+
+    def _copy(self) -> None:
+        try:
+            self._checkpoint()
+        except Exception as error:  # noqa: BLE001  (sqlite3.Error or OSError: reported by finish_due)
+            self._error = error
+        self._copied.set()
+
+    def finish_due(self) -> bool:
+        """True when the first part is done and the last is due; raises what the first part failed with."""
+        if self._copying is None or not self._copied.is_set():
+            return False
+        if self._error is not None:
+            raise self._error
+        return True
+
+    def finish(self) -> None:
+        """The last part, while the worker commits nothing: the pages committed since the first part began."""
+        self._copying.join()
+        self._copying = None
+        self._checkpoint()
+        self._settled_at = self.index.pages()
         self.checkpoints += 1
 
     def close(self) -> None:
+        if self._copying is not None:
+            self._copying.join()
+            self._copying = None
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -147,7 +204,11 @@ class Checkpointer:
 
 
 def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Checkpointer) -> None:
-    """The flushing process's loop: per read of requests, one flush and one answer per request byte read."""
+    """The flushing process's loop: per read of requests, one flush and one answer per request byte read.
+
+    Between a flush and its answer the worker commits nothing: the moment to read the log's size, and to
+    finish a checkpoint (announced with :data:`HOLD` after the answers, so they are not kept waiting).
+    """
     log = WalFile(database.with_name(database.name + "-wal"))
     try:
         while True:
@@ -156,11 +217,19 @@ def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Che
                 return
             try:
                 log.flush()
-                checkpointer.after_flush()
+                finishing = checkpointer.finish_due()
+                starting = not finishing and checkpointer.due(checkpointer.index.pages())
+                if finishing:
+                    os.write(answers, FLUSHED * len(asked) + HOLD)
+                    checkpointer.finish()
+                    os.write(answers, RESUME)
+                    continue
             except Exception as error:  # noqa: BLE001  (OSError or sqlite3.Error: the disk failed)
                 os.write(answers, FAILED + f"flushing the decision log {log.wal} failed: {error}\n".encode())
                 return
             os.write(answers, FLUSHED * len(asked))
+            if starting:
+                checkpointer.start()
     except BrokenPipeError:  # the worker is gone: nobody waits for the answer
         return
     finally:
@@ -184,6 +253,7 @@ class _LoopFlusher:
         os.set_blocking(self._answers, False)
         loop.add_reader(self._answers, self._read)
         self._failing = b""  # a FAILED answer read so far
+        self.holding = False  # between HOLD and RESUME: the process is finishing a checkpoint
 
     def request(self, futures: list[asyncio.Future]) -> None:
         if self.owner.failure is not None:
@@ -209,21 +279,35 @@ class _LoopFlusher:
         self._take(data)
 
     def _take(self, data: bytes) -> None:
-        """Release one group per FLUSHED byte; a FAILED answer and its reason fail every group still waiting."""
-        done = 0 if self._failing else len(data) - len(data.lstrip(FLUSHED))
+        """Release one group per FLUSHED byte and follow HOLD / RESUME; FAILED fails every group still waiting."""
+        if self._failing:
+            self._failing += data
+            data = b""
+        done = read = 0
+        while read < len(data):
+            answer = data[read]
+            if answer == _FLUSHED:
+                done += 1
+            elif answer == _HOLD:
+                self.holding = True
+            elif answer == _RESUME:
+                self.holding = False
+            else:  # FAILED and its reason follow the flushes that succeeded
+                self._failing = data[read:]
+                break
+            read += 1
         released, self.waiting = self.waiting[:done], self.waiting[done:]
         for futures in released:
             settle(futures, None)
-        if done and not self.waiting and self.owner.when_idle is not None:
+        if read and not self.waiting and not self.holding and self.owner.when_idle is not None:
             self.owner.when_idle(self.loop)
-        if done < len(data):  # FAILED and its reason follow the flushes that succeeded
-            self._failing += data[done:]
-            if self._failing.endswith(b"\n"):
-                self._fail(self._failing[1:].decode(errors="replace").strip())
+        if self._failing.endswith(b"\n"):
+            self._fail(self._failing[1:].decode(errors="replace").strip())
 
     def _fail(self, reason: str) -> None:
         if self.owner.failure is None:
             self.owner.failure = WalFlushError(reason)
+        self.holding = False  # nothing more will be committed: what is held back is refused below
         waiting, self.waiting = self.waiting, []
         for futures in waiting:
             settle(futures, self.owner.failure)
@@ -285,9 +369,9 @@ class WalFlusher:
             raise self.failure from error
 
     def busy(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """True while a flush asked for on ``loop`` has not been answered."""
+        """True while a flush asked for on ``loop`` has not been answered, or a checkpoint holds commits."""
         flusher = self._loops.get(loop)
-        return flusher is not None and bool(flusher.waiting)
+        return flusher is not None and (bool(flusher.waiting) or flusher.holding)
 
     def release_after_flush(self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future]) -> None:
         """Settle ``futures`` (on ``loop``, which must be running this call) once a later flush has finished."""
