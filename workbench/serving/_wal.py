@@ -128,7 +128,7 @@ class Checkpointer:
     holding the worker's commits for a whole checkpoint (1,000 pages copied, the database file flushed: 4 ms
     alone, 12 ms beside a loaded worker) held every request arriving meanwhile.
 
-    Hence two parts: :meth:`start_if_due` copies the log in a thread of this process while flushes and
+    Hence two parts: :meth:`start` copies the log in a thread of this process while flushes and
     commits go on (a ``PASSIVE`` checkpoint copies the pages committed before it began and blocks nobody);
     once it is done, :meth:`finish` copies the few pages committed meanwhile while the worker holds its
     commits, between a flush and the next commit.
@@ -158,11 +158,14 @@ class Checkpointer:
         """True when a log of ``pages`` pages should be checkpointed (none under way).
 
         Once more only after the log restarted, or grew by :attr:`pages` again (a reader kept it from
-        restarting): not after every flush while it cannot restart.
+        restarting): not after every flush while it cannot restart. Called after every flush, so it sees
+        the log smaller than at the last checkpoint's end whenever it restarted.
         """
+        if pages < self._settled_at:  # the log restarted since the last checkpoint
+            self._settled_at = -1
         if self._copying is not None or pages < self.pages:
             return False
-        return not self._settled_at <= pages < self._settled_at + self.pages
+        return self._settled_at < 0 or pages >= self._settled_at + self.pages
 
     def start(self) -> None:
         """Begin the first part: copy the log in the background while the worker goes on committing."""
