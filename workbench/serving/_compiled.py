@@ -206,15 +206,14 @@ class _TreeEnsemblePath:
         self.flat_leaf = self.leaf.reshape(-1)
         self.flat_shap = shap_values.reshape(n_trees * self.n_patterns, k)
         self.offsets = np.arange(n_trees) * self.n_patterns
-        self.flat_features = self.shap_features.ravel()
         self.powers = 2 ** np.arange(width)
         # one row: splits as flat arrays, bit values small enough for a byte (width <= 7), and each cell's
         # leaf beside its SHAP values in a slot of its own, so one bincount sums contributions and log-odds
         self.flat_columns, self.flat_thresholds = self.columns.ravel(), self.thresholds.ravel()
         self.bits = self.powers.astype(np.uint8)
         self.row_table = np.concatenate([self.flat_shap, self.flat_leaf[:, None]], axis=1)
-        self.row_slots = np.concatenate([self.shap_features, np.full((n_trees, 1), self.n_features + 1)], axis=1)
-        self.row_slots = self.row_slots.ravel()
+        leaf_slot = np.full((n_trees, 1), self.n_features + 1)
+        self.row_slots = np.concatenate([self.shap_features, leaf_slot], axis=1).ravel()
 
     def log_odds_and_contributions(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log-odds per row and contributions per raw feature."""

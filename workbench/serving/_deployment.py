@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 import mlflow
@@ -114,7 +115,7 @@ def reason_codes(spec: ModelSpec, contributions: np.ndarray) -> list[list[dict[s
     features = spec.features.all
     out = []
     for row in contributions.tolist():
-        pushing = sorted(((value, j) for j, value in enumerate(row) if value > 0), key=_larger_first)[:k]
+        pushing = sorted(((value, j) for j, value in enumerate(row) if value > 0), key=itemgetter(0), reverse=True)[:k]
         out.append(
             [
                 {"feature": features[j], "text": texts.get(features[j], features[j]), "contribution": value}
@@ -122,10 +123,6 @@ def reason_codes(spec: ModelSpec, contributions: np.ndarray) -> list[list[dict[s
             ]
         )
     return out
-
-
-def _larger_first(pair: tuple[float, int]) -> float:
-    return -pair[0]
 
 
 def _servable(name: str, version: int, tags: dict[str, str]) -> None:

@@ -139,8 +139,7 @@ class Checkpointer:
         self.index = WalIndex(database)
         self._connection: Any = None
         self.checkpoints = 0  # completed: both parts
-        self._copying: threading.Thread | None = None
-        self._copied = threading.Event()  # the first part ended (or failed): the last part is due
+        self._copying: threading.Thread | None = None  # the first part; once it has ended, the last is due
         self._error: BaseException | None = None
         self._settled_at = -1  # log pages when the last checkpoint ended, until the log restarts
 
@@ -169,7 +168,6 @@ class Checkpointer:
 
     def start(self) -> None:
         """Begin the first part: copy the log in the background while the worker goes on committing."""
-        self._copied.clear()
         self._copying = threading.Thread(target=self._copy, name="checkpoint", daemon=True)
         self._copying.start()
 
@@ -178,11 +176,10 @@ class Checkpointer:
             self._checkpoint()
         except Exception as error:  # noqa: BLE001  (sqlite3.Error or OSError: reported by finish_due)
             self._error = error
-        self._copied.set()
 
     def finish_due(self) -> bool:
         """True when the first part is done and the last is due; raises what the first part failed with."""
-        if self._copying is None or not self._copied.is_set():
+        if self._copying is None or self._copying.is_alive():
             return False
         if self._error is not None:
             raise self._error
@@ -220,13 +217,12 @@ def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Che
                 return
             try:
                 log.flush()
-                finishing = checkpointer.finish_due()
-                starting = not finishing and checkpointer.due(checkpointer.index.pages())
-                if finishing:
+                if checkpointer.finish_due():
                     os.write(answers, FLUSHED * len(asked) + HOLD)
                     checkpointer.finish()
                     os.write(answers, RESUME)
                     continue
+                starting = checkpointer.due(checkpointer.index.pages())
             except Exception as error:  # noqa: BLE001  (OSError or sqlite3.Error: the disk failed)
                 os.write(answers, FAILED + f"flushing the decision log {log.wal} failed: {error}\n".encode())
                 return
