@@ -284,6 +284,36 @@ def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_pat
     writer.close()
 
 
+def test_each_part_of_a_checkpoint_flushes_the_database_file_itself(tmp_path, monkeypatch):
+    """SQLite flushes the database only after copying the whole log, which the first part rarely does while
+    commits go on: without its own flush, the last part (commits held) would write the first part's pages."""
+    import sqlite3
+
+    flushed: list[str] = []
+    real = os.fdatasync
+    monkeypatch.setattr(_wal.os, "fdatasync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    database = tmp_path / "shard.db"
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (x)")
+    checkpointer = _wal.Checkpointer(database, pages=50)
+    while not checkpointer.due(checkpointer.index.pages()):
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    checkpointer.start()
+    for _ in range(20):
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    deadline = time.monotonic() + 30
+    while not checkpointer.finish_due():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert flushed == [str(database)]
+    checkpointer.finish()
+    assert flushed == [str(database)] * 2
+    checkpointer.close()
+    writer.close()
+
+
 def test_a_checkpoint_holds_commits_only_for_its_last_part(tmp_path, monkeypatch):
     """The worker side: answers are released before the last part, commits wait for RESUME."""
     flusher = _wal.WalFlusher(tmp_path / "shard.db")

@@ -143,15 +143,28 @@ class Checkpointer:
         self._error: BaseException | None = None
         self._settled_at = -1  # log pages when the last checkpoint ended, until the log restarts
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, log_flushed: bool) -> None:
+        """Copy the log's pages into the database file and flush it.
+
+        SQLite flushes the log first (``synchronous=NORMAL``): pages committed since the last flush must not
+        reach the database before they are safe in the log. It flushes the database only after copying the
+        whole log, so the flush here does it for a copy that is not complete, and the last part's flush then
+        writes only that part's pages. When the log was flushed just before and nothing was committed since
+        (the last part), SQLite's own flush of the log is skipped (``OFF``).
+        """
         if self._connection is None:
             import sqlite3  # here, not at the top: the worker importing this module does not need it again
 
             self._connection = sqlite3.connect(
                 self.database, isolation_level=None, timeout=30.0, check_same_thread=False
             )
-            self._connection.execute("PRAGMA synchronous=NORMAL")  # flush the log before, the database after
+        self._connection.execute(f"PRAGMA synchronous={'OFF' if log_flushed else 'NORMAL'}")
         self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        fd = os.open(self.database, os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
 
     def due(self, pages: int) -> bool:
         """True when a log of ``pages`` pages should be checkpointed (none under way).
@@ -173,7 +186,7 @@ class Checkpointer:
 
     def _copy(self) -> None:
         try:
-            self._checkpoint()
+            self._checkpoint(log_flushed=False)
         except Exception as error:  # noqa: BLE001  (sqlite3.Error or OSError: reported by finish_due)
             self._error = error
 
@@ -189,7 +202,7 @@ class Checkpointer:
         """The last part, while the worker commits nothing: the pages committed since the first part began."""
         self._copying.join()
         self._copying = None
-        self._checkpoint()
+        self._checkpoint(log_flushed=True)
         self._settled_at = self.index.pages()
         self.checkpoints += 1
 
