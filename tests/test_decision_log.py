@@ -207,6 +207,70 @@ def test_the_flushing_process_checkpoints_and_the_log_starts_over(tmp_path, monk
     log.close()
 
 
+def test_process_durability_checkpoints_in_threads_holding_commits_only_for_the_last_part(tmp_path, monkeypatch):
+    """Without a flushing process, threads of the worker checkpoint: the log restarts and stays small, and
+    records appended during the last part wait for it, then are committed."""
+    monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 100)
+    real_finish = _wal.Checkpointer.finish
+    finished: list[float] = []
+
+    def slow_finish(self, log_flushed=True):
+        assert not log_flushed  # nothing flushes the log in process durability: SQLite must, before copying
+        time.sleep(0.3)
+        real_finish(self, log_flushed)
+        finished.append(time.monotonic())
+
+    monkeypatch.setattr(_wal.Checkpointer, "finish", slow_finish)
+    log = DecisionLog(tmp_path / "decisions", durability="process")
+    records = decisions(log.claim_shard(), 600)
+    held: list[tuple[float, float]] = []
+
+    async def scenario() -> None:
+        for record in records[:-1]:  # one commit each, of a few log pages: about 2,000 pages in all
+            if log._checkpoints is not None and log._checkpoints.holding and not held:
+                asked = time.monotonic()
+                await log.append([record])  # waits for the last part
+                held.append((asked, time.monotonic()))
+            else:
+                await log.append([record])
+            await asyncio.sleep(0)
+        while log._checkpoints.holding:
+            await asyncio.sleep(0.01)
+        await log.append([records[-1]])
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert len(finished) >= 2 and log._checkpoints.failures == []
+    (asked, answered) = held[0]
+    assert answered >= min(f for f in finished if f > asked) - 0.01  # released only once the last part ended
+    wal = log.path / f"shard-{log.shard:03d}.db-wal"
+    assert wal.stat().st_size < 300 * 4120  # without the restarts: about 2,000 pages
+    assert DecisionLog(log.path).count() == 600
+    log.close()
+
+
+def test_a_failed_checkpoint_in_process_durability_costs_no_decision(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 50)
+
+    def broken(self, log_flushed):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(_wal.Checkpointer, "_checkpoint", broken)
+    log = DecisionLog(tmp_path / "decisions", durability="process")
+    records = decisions(log.claim_shard(), 300)
+
+    async def scenario() -> None:
+        for record in records:
+            await log.append([record])
+            await asyncio.sleep(0)
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert log._checkpoints.failures and "disk I/O error" in log._checkpoints.failures[-1]
+    assert DecisionLog(log.path).count() == 300  # every commit stood; the log only grew
+    log.close()
+
+
 def test_process_durability_answers_without_waiting_for_the_disk(tmp_path, flush_disk):
     disk = flush_disk("held")  # never opened: a flush would wait forever
     log = DecisionLog(tmp_path / "decisions", durability="process")

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from workbench.paths import registry_store
-from workbench.serving._wal import FALLBACK_CHECKPOINT_PAGES, WalFlusher, settle
+from workbench.serving._wal import FALLBACK_CHECKPOINT_PAGES, ThreadCheckpoints, WalFlusher, settle
 
 _COLUMNS = (
     "id",
@@ -153,7 +153,8 @@ class DecisionLog:
         self._claim_lock = threading.Lock()  # claiming the shard
         self._write_lock = threading.Lock()
         self._shard_lock: Any = None
-        self._flusher: WalFlusher | None = None
+        self._flusher: WalFlusher | None = None  # power durability
+        self._checkpoints: ThreadCheckpoints | None = None  # process durability
         self.shard: int | None = None
         self.commits = 0
 
@@ -208,11 +209,13 @@ class DecisionLog:
         if connection is None:
             self.claim_shard()
             connection = self._local.writer = _connect(self._shard_file(self.shard))
-            if self.durability == "power":  # the flushing process checkpoints; this is only the safety net
-                connection.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
+            # the flushing process or a thread checkpoints (off the loop); SQLite's own is only the safety net
+            connection.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
             with self._claim_lock:
                 if self.durability == "power" and self._flusher is None:
                     self._flusher = WalFlusher(self._shard_file(self.shard), when_idle=self._commit_waiting)
+                if self.durability == "process" and self._checkpoints is None:
+                    self._checkpoints = ThreadCheckpoints(self._shard_file(self.shard), self._commit_waiting)
         return connection
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
@@ -259,6 +262,8 @@ class DecisionLog:
     def _commit_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._flusher is not None and self._flusher.busy(loop):
             return  # committed when that flush is answered: a commit would wait for the pages being flushed
+        if self._checkpoints is not None and self._checkpoints.holding:
+            return  # committed when the checkpoint's last part is done
         waiting = self._waiting.pop(loop, [])
         if not waiting:
             return
@@ -274,6 +279,8 @@ class DecisionLog:
         settle(futures, error)
         if error is not None and not isinstance(error, Exception):
             raise error
+        if error is None and self._checkpoints is not None:
+            self._checkpoints.after_commit(loop)
 
     def append_now(self, records: list[dict[str, Any]]) -> None:
         """Blocking append (commands and tests): returns once the records are durable."""
@@ -344,6 +351,9 @@ class DecisionLog:
         if self._flusher is not None:
             self._flusher.close()
             self._flusher = None
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
         writer = getattr(self._local, "writer", None)
         if writer is not None:
             writer.close()

@@ -9,9 +9,9 @@ answer is in: a commit made while the log's pages are being flushed waits for th
 the loop.
 
 The same process checkpoints the log (see :class:`Checkpointer`), which SQLite would otherwise do inside a
-commit, on the loop, with two disk flushes of its own. (``process`` durability keeps SQLite's checkpoint:
-handing it to this process there measured slower, see BENCHMARKS.md.) The bulk of a checkpoint runs beside
-the flushes; only its short last part holds the worker's commits (:data:`HOLD` ... :data:`RESUME`).
+commit, on the loop, with two disk flushes of its own. The bulk of a checkpoint runs beside the flushes; only
+its short last part holds the worker's commits (:data:`HOLD` ... :data:`RESUME`). ``process`` durability has
+no flushing process; threads of the worker run the same two parts (:class:`ThreadCheckpoints`).
 
 A process rather than a thread: a thread coming back from the disk has to take the interpreter lock from the
 busy loop (a forced hand-over for every flush); a process shares nothing with the worker but the pipe. This
@@ -198,13 +198,21 @@ class Checkpointer:
             raise self._error
         return True
 
-    def finish(self) -> None:
-        """The last part, while the worker commits nothing: the pages committed since the first part began."""
+    def finish(self, log_flushed: bool = True) -> None:
+        """The last part, while the worker commits nothing: the pages committed since the first part began.
+
+        ``log_flushed``: the log was flushed after the worker's last commit (``power`` durability's flushing
+        process finishes right after a flush), so SQLite need not flush it again first.
+        """
         self._copying.join()
         self._copying = None
-        self._checkpoint(log_flushed=True)
+        self._checkpoint(log_flushed)
         self._settled_at = self.index.pages()
         self.checkpoints += 1
+
+    def abandon(self) -> None:
+        """Forget a first part that failed (its error was reported); the next one starts afresh."""
+        self._copying, self._error = None, None
 
     def close(self) -> None:
         if self._copying is not None:
@@ -247,6 +255,79 @@ def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Che
     finally:
         checkpointer.close()
         log.close()
+
+
+class ThreadCheckpoints:
+    """``process`` durability's checkpoints, both parts in a thread of the worker: commits held only for the last.
+
+    Without them SQLite checkpoints inside a commit, on the event loop, with a flush of the log and one of the
+    database (4 MB each at 1,000 pages): every request of the worker waited. Here, after a commit, a full log
+    starts the first part in a thread (SQLite works without the interpreter lock); at a later commit that
+    finds the first part done, the worker holds its commits (records wait in memory, requests are still read
+    and scored) while a thread runs the last part, and commits again as soon as it is done. A failed
+    checkpoint is logged and the log keeps growing until the next one succeeds (SQLite's own at
+    :data:`FALLBACK_CHECKPOINT_PAGES` remains): nothing committed depends on it.
+    """
+
+    #: a checkpoint begins once the log holds this many pages
+    checkpoint_pages: int = CHECKPOINT_PAGES
+
+    def __init__(self, database: Path, when_idle: Callable[[asyncio.AbstractEventLoop], None]) -> None:
+        self.checkpointer = Checkpointer(database, self.checkpoint_pages)
+        self.when_idle = when_idle  # commits what waited, on the loop, once the last part is done
+        self.holding = False
+        self.failures: list[str] = []  # the most recent checkpoint failures, for the log and for tests
+        self._finishing: threading.Thread | None = None
+
+    def after_commit(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop, right after a commit: begin the last part if the first is done, or the first if due."""
+        if self.holding:  # a commit of append_now's during the last part: that part is under way already
+            return
+        checkpointer = self.checkpointer
+        try:
+            finish = checkpointer.finish_due()
+        except Exception as error:  # noqa: BLE001  (sqlite3.Error or OSError in the first part)
+            checkpointer.abandon()
+            self._failed(error)
+            return
+        if finish:
+            self.holding = True
+            self._finishing = threading.Thread(target=self._finish, args=(loop,), name="checkpoint", daemon=True)
+            self._finishing.start()
+        elif checkpointer.due(checkpointer.index.pages()):
+            checkpointer.start()
+
+    def _finish(self, loop: asyncio.AbstractEventLoop) -> None:
+        error: BaseException | None = None
+        try:
+            self.checkpointer.finish(log_flushed=False)  # commits since the last one are not flushed
+        except Exception as failure:  # noqa: BLE001
+            error = failure
+        try:
+            loop.call_soon_threadsafe(self._finished, loop, error)
+        except RuntimeError:  # the loop has ended: nobody waits for its commits
+            self.holding = False
+
+    def _finished(self, loop: asyncio.AbstractEventLoop, error: BaseException | None) -> None:
+        self.holding = False
+        if error is not None:
+            self._failed(error)
+        self.when_idle(loop)
+
+    def _failed(self, error: BaseException) -> None:
+        import logging
+
+        message = f"checkpointing {self.checkpointer.database} failed: {error}"
+        logging.getLogger("workbench.serving").warning(message)
+        self.failures = [*self.failures[-9:], message]
+
+    def close(self) -> None:
+        """Wait for a checkpoint under way, then close its connection."""
+        if self._finishing is not None:
+            self._finishing.join()
+            self._finishing = None
+        self.holding = False
+        self.checkpointer.close()
 
 
 class _LoopFlusher:
