@@ -243,7 +243,7 @@ def test_process_durability_checkpoints_in_threads_holding_commits_only_for_the_
     (asked, answered) = held[0]
     assert answered >= min(f for f in finished if f > asked) - 0.01  # released only once the last part ended
     wal = log.path / f"shard-{log.shard:03d}.db-wal"
-    assert wal.stat().st_size < 300 * 4120  # without the restarts: about 2,000 pages
+    assert wal.stat().st_size < 1000 * 4120  # it restarted: without, about 2,000 pages
     assert DecisionLog(log.path).count() == 600
     log.close()
 
