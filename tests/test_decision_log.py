@@ -253,7 +253,10 @@ def test_a_failed_checkpoint_in_process_durability_costs_no_decision(tmp_path, m
 
     monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 50)
 
+    attempts: list[int] = []
+
     def broken(self, log_flushed):
+        attempts.append(self.index.pages())
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(_wal.Checkpointer, "_checkpoint", broken)
@@ -268,6 +271,8 @@ def test_a_failed_checkpoint_in_process_durability_costs_no_decision(tmp_path, m
     asyncio.run(asyncio.wait_for(scenario(), 60))
     assert log._checkpoints.failures and "disk I/O error" in log._checkpoints.failures[-1]
     assert DecisionLog(log.path).count() == 300  # every commit stood; the log only grew
+    # retried each time the log grew by the checkpoint size again, not at every one of the 300 commits
+    assert 2 <= len(attempts) and all(b - a >= 50 for a, b in zip(attempts, attempts[1:], strict=False))
     log.close()
 
 

@@ -211,8 +211,10 @@ class Checkpointer:
         self.checkpoints += 1
 
     def abandon(self) -> None:
-        """Forget a first part that failed (its error was reported); the next one starts afresh."""
+        """Forget a checkpoint that failed (its error was reported): the next is due once the log grew by
+        :attr:`pages` again, not at every commit while the disk keeps failing."""
         self._copying, self._error = None, None
+        self._settled_at = self.index.pages()
 
     def close(self) -> None:
         if self._copying is not None:
@@ -311,11 +313,12 @@ class ThreadCheckpoints:
     def _finished(self, loop: asyncio.AbstractEventLoop, error: BaseException | None) -> None:
         self.holding = False
         if error is not None:
+            self.checkpointer.abandon()
             self._failed(error)
         self.when_idle(loop)
 
     def _failed(self, error: BaseException) -> None:
-        import logging
+        import logging  # here: the flushing process, which runs this file, starts without it
 
         message = f"checkpointing {self.checkpointer.database} failed: {error}"
         logging.getLogger("workbench.serving").warning(message)
