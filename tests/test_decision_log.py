@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -70,8 +71,6 @@ def test_decision_log_commits_before_returning_and_reads_back(tmp_path):
 
 
 def test_linked_decisions_are_found_by_index_and_only_links_are_indexed(tmp_path):
-    import sqlite3
-
     folder = tmp_path / "decisions"
     folder.mkdir()
     with sqlite3.connect(folder / "shard-000.db") as old:  # a shard written by an earlier version
@@ -249,8 +248,6 @@ def test_process_durability_checkpoints_in_threads_holding_commits_only_for_the_
 
 
 def test_a_failed_checkpoint_in_process_durability_costs_no_decision(tmp_path, monkeypatch):
-    import sqlite3
-
     monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 50)
 
     attempts: list[int] = []
@@ -292,15 +289,19 @@ def test_process_durability_answers_without_waiting_for_the_disk(tmp_path, flush
     log.close()
 
 
-def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_path):
-    """Due at the size; the first part runs while commits go on; the last part lets the log restart."""
-    import sqlite3
-
-    database = tmp_path / "shard.db"
+def _log_writer(database: Path):
+    """A connection committing to ``database`` in WAL mode without SQLite's own checkpoints, table ``t``."""
     writer = sqlite3.connect(database, isolation_level=None)
     writer.execute("PRAGMA journal_mode=WAL")
     writer.execute("PRAGMA wal_autocheckpoint=0")
     writer.execute("CREATE TABLE t (x)")
+    return writer
+
+
+def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_path):
+    """Due at the size; the first part runs while commits go on; the last part lets the log restart."""
+    database = tmp_path / "shard.db"
+    writer = _log_writer(database)
     checkpointer = _wal.Checkpointer(database, pages=50)
     while checkpointer.index.pages() < 40:
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
@@ -356,16 +357,11 @@ def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_pat
 def test_each_part_of_a_checkpoint_flushes_the_database_file_itself(tmp_path, monkeypatch):
     """SQLite flushes the database only after copying the whole log, which the first part rarely does while
     commits go on: without its own flush, the last part (commits held) would write the first part's pages."""
-    import sqlite3
-
     flushed: list[str] = []
     real = os.fdatasync
     monkeypatch.setattr(_wal.os, "fdatasync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
     database = tmp_path / "shard.db"
-    writer = sqlite3.connect(database, isolation_level=None)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("PRAGMA wal_autocheckpoint=0")
-    writer.execute("CREATE TABLE t (x)")
+    writer = _log_writer(database)
     checkpointer = _wal.Checkpointer(database, pages=50)
     while not checkpointer.due(checkpointer.index.pages()):
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
