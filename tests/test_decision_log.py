@@ -247,6 +247,44 @@ def test_process_durability_checkpoints_in_threads_holding_commits_only_for_the_
     log.close()
 
 
+def test_every_event_loop_held_by_a_checkpoint_commits_after_it(tmp_path, monkeypatch):
+    """Two threads, each with its own event loop, append to one log: a loop whose commit waited for the last
+    part of a checkpoint started on the other loop commits once it is done (none is left waiting)."""
+    import threading
+
+    monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 50)
+    real_finish = _wal.Checkpointer.finish
+
+    def slow_finish(self, log_flushed=True):
+        time.sleep(0.05)
+        real_finish(self, log_flushed)
+
+    monkeypatch.setattr(_wal.Checkpointer, "finish", slow_finish)
+    log = DecisionLog(tmp_path / "decisions", durability="process")
+    records = decisions(log.claim_shard(), 600)
+    errors: list[BaseException] = []
+
+    def run(part: list[dict]) -> None:
+        async def scenario() -> None:
+            for record in part:
+                await log.append([record])
+
+        try:
+            asyncio.run(asyncio.wait_for(scenario(), 60))
+        except BaseException as error:  # noqa: BLE001  (reported below, from the test's thread)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(records[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert log._checkpoints.checkpointer.checkpoints >= 2
+    assert DecisionLog(log.path).count() == 600
+    log.close()
+
+
 def test_a_failed_checkpoint_in_process_durability_costs_no_decision(tmp_path, monkeypatch):
     monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 50)
 

@@ -262,7 +262,7 @@ class DecisionLog:
     def _commit_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._flusher is not None and self._flusher.busy(loop):
             return  # committed when that flush is answered: a commit would wait for the pages being flushed
-        if self._checkpoints is not None and self._checkpoints.holding:
+        if self._checkpoints is not None and self._checkpoints.holds(loop):
             return  # committed when the checkpoint's last part is done
         waiting = self._waiting.pop(loop, [])
         if not waiting:

@@ -276,10 +276,21 @@ class ThreadCheckpoints:
 
     def __init__(self, database: Path, when_idle: Callable[[asyncio.AbstractEventLoop], None]) -> None:
         self.checkpointer = Checkpointer(database, self.checkpoint_pages)
-        self.when_idle = when_idle  # commits what waited, on the loop, once the last part is done
+        self.when_idle = when_idle  # commits what waited on a loop, on that loop, once the last part is done
         self.holding = False
         self.failures: list[str] = []  # the most recent checkpoint failures, for the log and for tests
         self._finishing: threading.Thread | None = None
+        self._held: set[asyncio.AbstractEventLoop] = set()  # loops whose commits wait for the last part
+        self._lock = threading.Lock()
+
+    def holds(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """True while the last part runs: ``loop``'s commit must wait, and is made once that part is done."""
+        if not self.holding:
+            return False
+        with self._lock:  # not between the last part's end and its release of the loops it held
+            if self.holding:
+                self._held.add(loop)
+            return self.holding
 
     def after_commit(self, loop: asyncio.AbstractEventLoop) -> None:
         """On the loop, right after a commit: begin the last part if the first is done, or the first if due."""
@@ -294,28 +305,26 @@ class ThreadCheckpoints:
             return
         if finish:
             self.holding = True
-            self._finishing = threading.Thread(target=self._finish, args=(loop,), name="checkpoint", daemon=True)
+            self._finishing = threading.Thread(target=self._finish, name="checkpoint", daemon=True)
             self._finishing.start()
         elif checkpointer.due(checkpointer.index.pages()):
             checkpointer.start()
 
-    def _finish(self, loop: asyncio.AbstractEventLoop) -> None:
-        error: BaseException | None = None
+    def _finish(self) -> None:
+        """The last part, in its thread; then every loop that held a commit commits what waited."""
         try:
             self.checkpointer.finish(log_flushed=False)  # commits since the last one are not flushed
-        except Exception as failure:  # noqa: BLE001
-            error = failure
-        try:
-            loop.call_soon_threadsafe(self._finished, loop, error)
-        except RuntimeError:  # the loop has ended: nobody waits for its commits
-            self.holding = False
-
-    def _finished(self, loop: asyncio.AbstractEventLoop, error: BaseException | None) -> None:
-        self.holding = False
-        if error is not None:
+        except Exception as error:  # noqa: BLE001  (sqlite3.Error or OSError)
             self.checkpointer.abandon()
             self._failed(error)
-        self.when_idle(loop)
+        with self._lock:
+            held, self._held = self._held, set()
+            self.holding = False
+        for loop in held:
+            try:
+                loop.call_soon_threadsafe(self.when_idle, loop)
+            except RuntimeError:  # that loop has ended: nobody waits for its commits
+                continue
 
     def _failed(self, error: BaseException) -> None:
         import logging  # here: the flushing process, which runs this file, starts without it
