@@ -170,8 +170,9 @@ class Checkpointer:
         """True when a log of ``pages`` pages should be checkpointed (none under way).
 
         Once more only after the log restarted, or grew by :attr:`pages` again (a reader kept it from
-        restarting): not after every flush while it cannot restart. Called after every flush, so it sees
-        the log smaller than at the last checkpoint's end whenever it restarted.
+        restarting): not after every flush while it cannot restart. Called after every flush (or, in
+        ``process`` durability, every commit), so it sees the log smaller than at the last checkpoint's end
+        whenever it restarted.
         """
         if pages < self._settled_at:  # the log restarted since the last checkpoint
             self._settled_at = -1
@@ -198,11 +199,12 @@ class Checkpointer:
             raise self._error
         return True
 
-    def finish(self, log_flushed: bool = True) -> None:
+    def finish(self, log_flushed: bool = False) -> None:
         """The last part, while the worker commits nothing: the pages committed since the first part began.
 
         ``log_flushed``: the log was flushed after the worker's last commit (``power`` durability's flushing
-        process finishes right after a flush), so SQLite need not flush it again first.
+        process finishes right after a flush), so SQLite need not flush it again first. Without it SQLite
+        does, which is always safe.
         """
         self._copying.join()
         self._copying = None
@@ -242,7 +244,7 @@ def serve_flushes(database: Path, requests: int, answers: int, checkpointer: Che
                 log.flush()
                 if checkpointer.finish_due():
                     os.write(answers, FLUSHED * len(asked) + HOLD)
-                    checkpointer.finish()
+                    checkpointer.finish(log_flushed=True)  # just flushed, and the worker is holding
                     os.write(answers, RESUME)
                     continue
                 starting = checkpointer.due(checkpointer.index.pages())
@@ -294,7 +296,7 @@ class ThreadCheckpoints:
 
     def after_commit(self, loop: asyncio.AbstractEventLoop) -> None:
         """On the loop, right after a commit: begin the last part if the first is done, or the first if due."""
-        if self.holding:  # a commit of append_now's during the last part: that part is under way already
+        if self.holding:  # another loop's commit raced the last part's start: that part is under way already
             return
         checkpointer = self.checkpointer
         try:
@@ -313,7 +315,7 @@ class ThreadCheckpoints:
     def _finish(self) -> None:
         """The last part, in its thread; then every loop that held a commit commits what waited."""
         try:
-            self.checkpointer.finish(log_flushed=False)  # commits since the last one are not flushed
+            self.checkpointer.finish(log_flushed=False)  # commits since the last are not flushed: SQLite does
         except Exception as error:  # noqa: BLE001  (sqlite3.Error or OSError)
             self.checkpointer.abandon()
             self._failed(error)
