@@ -61,10 +61,15 @@ def register(app: typer.Typer) -> None:
         from workbench.registry import configure, tracking_uri
         from workbench.serving import DeploymentError, ModelServer, decision_log_path
         from workbench.serving import _balancer as balancer
+        from workbench.serving._app import switch_interval
         from workbench.serving._decision_log import DecisionLog
 
         if durability not in ("power", "process"):
             _fail(f"--durability: {durability!r} is not power or process")
+        try:
+            switch_interval()
+        except ValueError as error:
+            _fail(str(error))
         name = _served_model(model)
         try:  # refuse early, with the reason, rather than in every worker
             preflight = ModelServer(name, configure(), DecisionLog(), AuditTrail(), refresh_seconds=0)

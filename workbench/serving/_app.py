@@ -60,7 +60,29 @@ def _body_doc(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 #: seconds a thread may hold the GIL while another waits (Python's default: 0.005)
-SWITCH_INTERVAL = float(os.environ.get("WORKBENCH_SWITCH_INTERVAL", "0.0005"))
+DEFAULT_SWITCH_INTERVAL = 0.0005
+
+
+def switch_interval() -> float:
+    """``WORKBENCH_SWITCH_INTERVAL`` (seconds, default 0.0005); a malformed value is refused, naming the variable.
+
+    Read when a worker starts and checked by ``workbench serve`` before any worker does, so a typo stops the
+    command with its reason instead of failing every worker.
+    """
+    text = os.environ.get("WORKBENCH_SWITCH_INTERVAL")
+    if text is None:
+        return DEFAULT_SWITCH_INTERVAL
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:  # NaN fails too
+        raise ValueError(
+            f"WORKBENCH_SWITCH_INTERVAL: {text!r} is not a number of seconds above 0 and at most 1 "
+            f"(default {DEFAULT_SWITCH_INTERVAL})"
+        )
+    return value
+
 
 _ERRORS = {
     "400": {"description": "malformed JSON"},
@@ -136,7 +158,7 @@ def create_app(
             gc.freeze()
             gc.set_threshold(50_000, 20, 20)  # a request allocates little that cycles; collect young objects rarely
             # the registry follower's queries hold the GIL in 5 ms slices by default; requests waited behind them
-            sys.setswitchinterval(SWITCH_INTERVAL)
+            sys.setswitchinterval(switch_interval())
         yield
         server.stop()
         server.decisions.close()  # on the loop's thread, which owns the writing connection (nothing pending)
