@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -250,8 +251,6 @@ def test_process_durability_checkpoints_in_threads_holding_commits_only_for_the_
 def test_every_event_loop_held_by_a_checkpoint_commits_after_it(tmp_path, monkeypatch):
     """Two threads, each with its own event loop, append to one log: a loop whose commit waited for the last
     part of a checkpoint started on the other loop commits once it is done (none is left waiting)."""
-    import threading
-
     monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 50)
     real_finish = _wal.Checkpointer.finish
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from workbench.serving import CanaryJudge, InputError, InputSchema
+from workbench.serving._app import switch_interval
 from workbench.serving._compiled import CompiledScorer
 from workbench.spec import parse_spec
 from workbench.training import model_inputs, train
@@ -276,9 +282,6 @@ def test_the_fast_check_agrees_with_the_field_by_field_check(schema, german_inpu
 
 
 def test_registry_watch_trusts_only_a_settled_sqlite_file(tmp_path, monkeypatch):
-    import os
-    import time
-
     from workbench.serving import _registry_watch
     from workbench.serving._registry_watch import RegistryWatch
 
@@ -330,8 +333,6 @@ def test_record_times_are_iso_utc_with_microseconds_and_ids_are_unique():
 
 @pytest.mark.parametrize("text", ["fast", "0", "-0.001", "nan", "2"])
 def test_a_malformed_switch_interval_is_refused_naming_the_variable(text, monkeypatch):
-    from workbench.serving._app import switch_interval
-
     monkeypatch.setenv("WORKBENCH_SWITCH_INTERVAL", text)
     with pytest.raises(ValueError, match=f"WORKBENCH_SWITCH_INTERVAL: '{text}' is not a number of seconds"):
         switch_interval()
@@ -342,10 +343,6 @@ def test_a_malformed_switch_interval_is_refused_naming_the_variable(text, monkey
 
 
 def test_serve_stops_on_a_malformed_switch_interval_before_starting_anything(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     environment = {**os.environ, "WORKBENCH_SWITCH_INTERVAL": "5ms", "WORKBENCH_HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "serve", "--port", "1"],
