@@ -220,7 +220,7 @@ def test_canary_judge_passes_a_healthy_canary_and_names_each_breach():
 
 
 def test_rollout_setting_changes_only_from_the_generation_read(tmp_path, monkeypatch):
-    from workbench.serving import read_setting, write_setting
+    from workbench.governance import read_setting, write_setting
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
     (tmp_path / "registry_store").mkdir()

@@ -11,7 +11,6 @@ from scipy.integrate import quad
 from scipy.stats import beta, binomtest, chi2, ks_2samp
 from sklearn.metrics import roc_auc_score
 
-from workbench.metrics import ks_statistic
 from workbench.stats import (
     Bins,
     binomial_test,
@@ -21,6 +20,7 @@ from workbench.stats import (
     hosmer_lemeshow,
     information_value,
     jeffreys_test,
+    ks_statistic,
     psi,
     psi_from_counts,
     traffic_light,

@@ -15,10 +15,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from workbench.decision import reason_codes
 from workbench.spec import ModelSpec
 
 
-def _column_owners(preprocess: ColumnTransformer, features: list[str]) -> np.ndarray:
+def column_owners(preprocess: ColumnTransformer, features: list[str]) -> np.ndarray:
     """For each encoded column, the index of the raw feature it comes from."""
     owners: list[int] = []
     for _name, transformer, columns in preprocess.transformers_:
@@ -62,7 +63,7 @@ class ContributionExplainer:
         self.features = list(spec.features.all)
         self.preprocess: ColumnTransformer = model.named_steps["preprocess"]
         self.estimator = model.named_steps["model"]
-        owners = _column_owners(self.preprocess, self.features)
+        owners = column_owners(self.preprocess, self.features)
         self.aggregate = np.zeros((len(owners), len(self.features)))
         self.aggregate[np.arange(len(owners)), owners] = 1.0
         if isinstance(self.estimator, LogisticRegression):
@@ -101,13 +102,13 @@ class ContributionExplainer:
 
     def reasons(self, inputs: pd.DataFrame, k: int | None = None) -> list[list[Reason]]:
         """Top-k features pushing each case towards the adverse outcome, with their notice texts."""
-        k = k or self.spec.decision.reason_codes
-        texts = self.spec.decision.adverse_action_texts
-        out = []
-        for _, row in self.contributions(inputs).iterrows():
-            top = row[row > 0].sort_values(ascending=False).head(k)
-            out.append([Reason(name, float(value), texts.get(name, name)) for name, value in top.items()])
-        return out
+        codes = reason_codes(
+            self.contributions(inputs).to_numpy(),
+            self.features,
+            self.spec.decision.adverse_action_texts,
+            k or self.spec.decision.reason_codes,
+        )
+        return [[Reason(r["feature"], r["contribution"], r["text"]) for r in row] for row in codes]
 
     def importance(self, inputs: pd.DataFrame) -> pd.DataFrame:
         """Global importance: mean absolute contribution per feature, largest first."""

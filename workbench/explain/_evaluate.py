@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from workbench.explain._contributions import ContributionExplainer  # noqa: E402
-from workbench.explain._lime import LimeExplainer  # noqa: E402
-from workbench.validation import Finding, ValidationContext  # noqa: E402
-from workbench.validation._result import figure_png  # noqa: E402
+from workbench.explain._contributions import ContributionExplainer
+from workbench.explain._lime import LimeExplainer
+from workbench.findings import figure_png, new_figure
+from workbench.validation import Finding, ValidationContext
 
 #: Below this share of declined cases whose top SHAP reason LIME also ranks in its top-k, reasons are doubtful.
 AGREEMENT_FLOOR = 0.6
@@ -34,7 +30,7 @@ class ExplainabilityReport:
 
     def to_dict(self, findings: list[Finding] | None = None) -> dict:
         """JSON-ready form with the findings it raised, as logged to the validator's run."""
-        from workbench.validation._result import table_records
+        from workbench.findings import table_records
 
         return {
             "method": self.method,
@@ -49,7 +45,7 @@ class ExplainabilityReport:
 
 
 def _importance_figure(importance: pd.DataFrame) -> bytes:
-    fig, ax = plt.subplots(figsize=(5.6, 0.28 * len(importance) + 1))
+    fig, ax = new_figure(figsize=(5.6, 0.28 * len(importance) + 1))
     ordered = importance.iloc[::-1]
     ax.barh(ordered["feature"], ordered["mean_abs_contribution"], color="#4c72b0")
     ax.set(xlabel="mean |contribution| (log-odds)", title="Global importance, validation sample")
@@ -58,7 +54,7 @@ def _importance_figure(importance: pd.DataFrame) -> bytes:
 
 
 def _dependence_figure(inputs: pd.DataFrame, contributions: pd.DataFrame, feature: str, numeric: bool) -> bytes:
-    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    fig, ax = new_figure(figsize=(4.8, 3.4))
     if numeric:
         ax.scatter(inputs[feature], contributions[feature], s=8, alpha=0.6)
     else:

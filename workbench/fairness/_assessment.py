@@ -195,7 +195,7 @@ class FairnessReport:
 
     def to_dict(self, findings: list | None = None) -> dict[str, Any]:
         """JSON-ready form with the findings it raised, as logged to the validator's run."""
-        from workbench.validation._result import table_records
+        from workbench.findings import table_records
 
         return {
             "floor": self.floor,

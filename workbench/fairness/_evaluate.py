@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from workbench.fairness._assessment import (  # noqa: E402
+from workbench.fairness._assessment import (
     INTERSECTION_SEPARATOR,
     FairnessReport,
     assess_attribute,
     intersection,
     outcome_rates,
 )
-from workbench.fairness._proxies import proxy_screen  # noqa: E402
-from workbench.validation import Finding, ValidationContext  # noqa: E402
-from workbench.validation._result import figure_png  # noqa: E402
+from workbench.fairness._proxies import proxy_screen
+from workbench.findings import figure_png, new_figure
+from workbench.validation import Finding, ValidationContext
 
 PROXY_WARN_AUC = 0.70
 PROXY_FAIL_AUC = 0.80
@@ -70,7 +66,7 @@ def assess_fairness(ctx: ValidationContext, n_boot: int = 500) -> FairnessReport
         attributes=attributes,
         proxies=proxies,
         floor=spec.thresholds.disparate_impact_floor,
-        cutoff=spec.decision.cutoff,
+        cutoff=ctx.rule.threshold,
         observed=observed,
     )
 
@@ -120,7 +116,7 @@ def fairness_findings(report: FairnessReport) -> list[Finding]:
 
 def approval_figure(report: FairnessReport) -> bytes:
     """Approval rate by group for each attribute, with the reference group's rate times the floor."""
-    fig, axes = plt.subplots(1, len(report.attributes), figsize=(3.6 * len(report.attributes), 3.4), squeeze=False)
+    fig, axes = new_figure(1, len(report.attributes), figsize=(3.6 * len(report.attributes), 3.4), squeeze=False)
     for ax, item in zip(axes[0], report.attributes, strict=True):
         table = item.groups
         colors = ["#4c72b0" if g == item.reference else "#dd8452" for g in table["group"]]

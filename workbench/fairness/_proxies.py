@@ -13,7 +13,7 @@ from scipy.stats import chi2_contingency
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from workbench.training._families import FAMILIES
+from workbench.estimators import FAMILIES
 
 
 def cramers_v(a: pd.Series, b: pd.Series) -> float:

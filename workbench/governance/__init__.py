@@ -1,7 +1,15 @@
-"""Governance: users and roles, the lifecycle rules, and the hash-chained audit trail."""
+"""Governance: users and roles, the lifecycle rules, the rollout setting, and the hash-chained audit trail."""
 
 from workbench.governance._audit import AuditTrail, Problem, audit_path
 from workbench.governance._inventory import inventory
+from workbench.governance._rollout_setting import (
+    MODES,
+    RolloutError,
+    RolloutSetting,
+    read_setting,
+    rollout_path,
+    write_setting,
+)
 from workbench.governance._service import ALIASES, RULES, GovernanceError, GovernanceService
 from workbench.governance._store import InMemoryVersionStore, MlflowVersionStore, VersionStore
 from workbench.governance._users import (
@@ -11,12 +19,14 @@ from workbench.governance._users import (
     User,
     UserError,
     UserStore,
+    token_sha256,
     users_path,
 )
 
 __all__ = [
     "ALIASES",
     "MIN_SECRET_LENGTH",
+    "MODES",
     "ROLES",
     "RULES",
     "AuditTrail",
@@ -26,13 +36,19 @@ __all__ = [
     "InMemoryVersionStore",
     "MlflowVersionStore",
     "Problem",
+    "RolloutError",
+    "RolloutSetting",
     "User",
     "UserError",
     "UserStore",
     "VersionStore",
     "audit_path",
     "inventory",
+    "read_setting",
+    "rollout_path",
+    "token_sha256",
     "users_path",
+    "write_setting",
 ]
 
 

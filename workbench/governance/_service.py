@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workbench.governance._audit import AuditTrail
+from workbench.governance._rollout_setting import MODES, write_setting
 from workbench.governance._store import VersionStore
 from workbench.governance._users import User
+from workbench.registry import SERVABLE_STATUSES, STATUS_TAG, Status
 
 ALIASES = ("champion", "challenger")
-STATUS_FOR_ALIAS = {"champion": "production", "challenger": "challenger"}
-DEPLOYED_STATUSES = ("approved", "production", "challenger", "under_review")
+STATUS_FOR_ALIAS = {"champion": Status.PRODUCTION, "challenger": Status.CHALLENGER}
 
 
 class GovernanceError(PermissionError):
@@ -35,24 +36,42 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-    "register": Rule("developer", ("development",)),
-    "start_validation": Rule("validator", ("development", "validated", "under_review")),
-    "validate": Rule("validator", ("development", "validated", "under_review")),
-    "approve": Rule("approver", ("validated",)),
-    "approve_override": Rule("approver", ("development", "under_review")),
-    "reject": Rule("approver", ("development", "validated", "under_review", "approved")),
-    "promote_champion": Rule("deployer", ("approved", "challenger")),
-    "promote_challenger": Rule("deployer", ("approved",)),
+    "register": Rule("developer", (Status.DEVELOPMENT,)),
+    "start_validation": Rule("validator", (Status.DEVELOPMENT, Status.VALIDATED, Status.UNDER_REVIEW)),
+    "validate": Rule("validator", (Status.DEVELOPMENT, Status.VALIDATED, Status.UNDER_REVIEW)),
+    "approve": Rule("approver", (Status.VALIDATED,)),
+    "approve_override": Rule("approver", (Status.DEVELOPMENT, Status.UNDER_REVIEW)),
+    "reject": Rule("approver", (Status.DEVELOPMENT, Status.VALIDATED, Status.UNDER_REVIEW, Status.APPROVED)),
+    "promote_champion": Rule("deployer", (Status.APPROVED, Status.CHALLENGER)),
+    "promote_challenger": Rule("deployer", (Status.APPROVED,)),
     "archive": Rule(
         ("deployer", "admin"),
-        ("development", "validated", "approved", "rejected", "production", "challenger", "under_review"),
+        (
+            Status.DEVELOPMENT,
+            Status.VALIDATED,
+            Status.APPROVED,
+            Status.REJECTED,
+            Status.PRODUCTION,
+            Status.CHALLENGER,
+            Status.UNDER_REVIEW,
+        ),
     ),
     "add_finding": Rule(
-        "validator", ("development", "validated", "under_review", "approved", "production", "challenger")
+        "validator",
+        (
+            Status.DEVELOPMENT,
+            Status.VALIDATED,
+            Status.UNDER_REVIEW,
+            Status.APPROVED,
+            Status.PRODUCTION,
+            Status.CHALLENGER,
+        ),
     ),
-    "set_rollout": Rule("deployer", ("challenger",)),
-    "nominate_challenger": Rule("developer", ("development",)),
-    "mark_under_review": Rule(("validator", "admin"), ("production", "challenger", "validated", "approved")),
+    "set_rollout": Rule("deployer", (Status.CHALLENGER,)),
+    "nominate_challenger": Rule("developer", (Status.DEVELOPMENT,)),
+    "mark_under_review": Rule(
+        ("validator", "admin"), (Status.PRODUCTION, Status.CHALLENGER, Status.VALIDATED, Status.APPROVED)
+    ),
 }
 
 
@@ -90,7 +109,7 @@ class GovernanceService:
         target = f"{name}/{version}"
         role = self._role(user, rule)
         try:
-            before = self.store.tags(name, version).get("status", "development")
+            before = self.store.tags(name, version).get(STATUS_TAG, Status.DEVELOPMENT)
         except LookupError as error:
             self._refuse(user, role or "-", action, target, reason, None, str(error), details)
         needed = rule.role if isinstance(rule.role, str) else " or ".join(rule.role)
@@ -106,7 +125,7 @@ class GovernanceService:
         failures += [message for ok, message in checks if not ok]
         if failures:
             self._refuse(user, role or "-", action, target, reason, before, "; ".join(failures), details)
-        after = (changes or {}).get("status", before)
+        after = (changes or {}).get(STATUS_TAG, before)
         if changes:
             self.store.set_tags(name, version, changes)
         return self.audit.append(
@@ -168,7 +187,7 @@ class GovernanceService:
                     f"the version was developed by {tags.get('developed_by')}, not {user.name}",
                 )
             ],
-            changes={"status": "development", "developed_by": user.name},
+            changes={STATUS_TAG: Status.DEVELOPMENT, "developed_by": user.name},
         )
 
     def start_validation(self, user: User, name: str, version: int, reason: str = "independent validation"):
@@ -212,11 +231,11 @@ class GovernanceService:
         }
         if run_id:
             changes["validation_run_id"] = run_id
-        before = tags.get("status", "development")
+        before = tags.get(STATUS_TAG, Status.DEVELOPMENT)
         if outcome == "validated":
-            changes["status"] = "validated"
-        elif before == "validated":
-            changes["status"] = "under_review"  # a re-validation that finds high-severity issues withdraws it
+            changes[STATUS_TAG] = Status.VALIDATED
+        elif before == Status.VALIDATED:
+            changes[STATUS_TAG] = Status.UNDER_REVIEW  # a re-validation that finds high-severity issues withdraws it
         return self._request(
             user,
             "validate",
@@ -245,7 +264,7 @@ class GovernanceService:
             ),
         ]
         changes = {
-            "status": "approved",
+            STATUS_TAG: Status.APPROVED,
             "approved_by": user.name,
             "approval_date": _now(),
             "approved_model_sha256": current_sha,
@@ -292,7 +311,12 @@ class GovernanceService:
             version,
             comment,
             checks,
-            {"status": "rejected", "rejected_by": user.name, "rejection_date": _now(), "rejection_comment": comment},
+            {
+                STATUS_TAG: Status.REJECTED,
+                "rejected_by": user.name,
+                "rejection_date": _now(),
+                "rejection_comment": comment,
+            },
         )
 
     def promote(self, user: User, name: str, version: int, alias: str, reason: str):
@@ -325,13 +349,13 @@ class GovernanceService:
             version,
             reason,
             checks,
-            {"status": STATUS_FOR_ALIAS[alias], f"{alias}_since": _now(), "deployed_by": user.name},
+            {STATUS_TAG: STATUS_FOR_ALIAS[alias], f"{alias}_since": _now(), "deployed_by": user.name},
             details={"alias": alias, "previous": previous, "model_sha256": current_sha},
         )
         self.store.set_alias(name, alias, version)
         if previous is not None and previous != version:
-            replaced = "archived" if alias == "champion" else "approved"
-            self.store.set_tags(name, previous, {"status": replaced})
+            replaced = Status.ARCHIVED if alias == "champion" else Status.APPROVED
+            self.store.set_tags(name, previous, {STATUS_TAG: replaced})
             self.audit.append(
                 actor=user.name,
                 role=record["role"],
@@ -356,10 +380,10 @@ class GovernanceService:
         version's shadow or canary traffic, which is a deployer's decision.
         """
         holder = self.store.alias_holder(name, "challenger")
-        status = self._tags(name, holder).get("status") if holder not in (None, version) else None
+        status = self._tags(name, holder).get(STATUS_TAG) if holder not in (None, version) else None
         checks = [
             (
-                status not in DEPLOYED_STATUSES,
+                status not in SERVABLE_STATUSES,
                 f"@challenger is held by {name}/{holder} ({status}); a deployer archives it or promotes this "
                 "version once it is approved",
             )
@@ -370,7 +394,7 @@ class GovernanceService:
 
     def archive(self, user: User, name: str, version: int, reason: str):
         """Retire a version; any alias pointing at it is removed."""
-        record = self._request(user, "archive", name, version, reason, [], {"status": "archived"})
+        record = self._request(user, "archive", name, version, reason, [], {STATUS_TAG: Status.ARCHIVED})
         for alias in ALIASES:
             if self.store.alias_holder(name, alias) == version:
                 self.store.remove_alias(name, alias)
@@ -389,8 +413,8 @@ class GovernanceService:
         ]
         key = f"open_findings_{severity}"
         changes = {key: str(int(tags.get(key, 0) or 0) + 1)} if severity in ("high", "medium", "low") else {}
-        if severity == "high" and tags.get("status") == "validated":
-            changes["status"] = "under_review"
+        if severity == "high" and tags.get(STATUS_TAG) == Status.VALIDATED:
+            changes[STATUS_TAG] = Status.UNDER_REVIEW
         return self._request(
             user,
             "add_finding",
@@ -404,15 +428,13 @@ class GovernanceService:
 
     def mark_under_review(self, user: User, name: str, version: int, reason: str):
         """A monitoring breach or a concern puts a version under review (it keeps serving until replaced)."""
-        return self._request(user, "mark_under_review", name, version, reason, [], {"status": "under_review"})
+        return self._request(user, "mark_under_review", name, version, reason, [], {STATUS_TAG: Status.UNDER_REVIEW})
 
     def set_rollout(self, user: User, name: str, mode: str, reason: str, share: float = 0.0):
         """Put the @challenger in shadow, in canary on a share of traffic, or take it out (``off``).
 
         Every scoring-server process follows the new setting within its refresh interval.
         """
-        from workbench.serving._rollout import MODES, write_setting
-
         version = self.store.alias_holder(name, "challenger")
         checks = [(mode in MODES, f"mode: {mode!r} is not one of {', '.join(MODES)}")]
         if mode == "canary":

@@ -45,7 +45,8 @@ class PeriodCounts:
 def count_chunk(chunk: pd.DataFrame, reference: MonitoringReference) -> PeriodCounts:
     """Counts of one chunk of one period (columns: the features, ``score``, ``decision``, ``top_reason``)."""
     counts = PeriodCounts(rows=len(chunk))
-    counts.declines = int((chunk["decision"] == "decline").sum())
+    adverse = chunk["decision"] == reference.rule.adverse_label
+    counts.declines = int(adverse.sum())
     counts.score_sum = float(chunk["score"].sum())
     for name, feature in reference.features.items():
         column = chunk[name]
@@ -70,7 +71,7 @@ def count_chunk(chunk: pd.DataFrame, reference: MonitoringReference) -> PeriodCo
             counts.feature_cells[name] = feature.category_counts(column.dropna().astype(str))
     counts.score_bins = reference.score_bins.counts(chunk["score"].to_numpy(dtype=float))
     if "top_reason" in chunk:
-        declined = chunk.loc[chunk["decision"] == "decline", "top_reason"].dropna()
+        declined = chunk.loc[adverse, "top_reason"].dropna()
         counts.top_reasons = {str(k): int(v) for k, v in declined.value_counts().items()}
     return counts
 

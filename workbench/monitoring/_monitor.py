@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from workbench.decision import decision_rule
 from workbench.monitoring._drift import PeriodCounts, count_chunk, drift_table
 from workbench.monitoring._reference import MonitoringReference
 from workbench.spec import ModelSpec
@@ -287,7 +288,11 @@ class Monitor:
                 continue
             known = grouped.dropna(subset=[attribute.name])
             for key, chunk in known.groupby("period"):
-                rates = (chunk["decision"] == "approve").groupby(chunk[attribute.name]).agg(["mean", "size"])
+                rates = (
+                    (chunk["decision"] == decision_rule(self.spec).favourable_label)
+                    .groupby(chunk[attribute.name])
+                    .agg(["mean", "size"])
+                )
                 if attribute.reference not in rates.index:
                     continue
                 base = rates.loc[attribute.reference, "mean"]

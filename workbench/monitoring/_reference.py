@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from workbench.registry import get_version
-from workbench.serving._deployment import load_artefact, load_reference
+from workbench.decision import DecisionRule, decision_rule
+from workbench.registry import get_version, load_artefact, load_recorded_samples
 from workbench.spec import ModelSpec
 from workbench.stats import Bins, fit_bins
 
@@ -69,6 +69,11 @@ class MonitoringReference:
     reference_scores: np.ndarray
     reference_approval_rate: float
 
+    @property
+    def rule(self) -> DecisionRule:
+        """The version's decision rule, whose labels the decision records carry."""
+        return decision_rule(self.spec)
+
 
 def build_reference(spec: ModelSpec, validation: pd.DataFrame, scores: np.ndarray, name: str, version: int):
     """Bin the validation sample (deciles for numbers, one bin per level for categories)."""
@@ -94,7 +99,7 @@ def build_reference(spec: ModelSpec, validation: pd.DataFrame, scores: np.ndarra
         score_bins=score_bins,
         score_counts=score_bins.counts(scores),
         reference_scores=scores,
-        reference_approval_rate=float(np.mean(scores < spec.decision.cutoff)),
+        reference_approval_rate=decision_rule(spec).favourable_rate(scores),
     )
 
 
@@ -102,6 +107,6 @@ def reference_for(client: MlflowClient, name: str, version: int) -> MonitoringRe
     """The reference of a registered version, from the registry alone."""
     entry = get_version(client, name, version)
     model, _sha = load_artefact(client, name, version)
-    recorded = load_reference(client, name, version, dict(entry.tags), entry.run_id)
+    recorded = load_recorded_samples(client, name, version, dict(entry.tags), entry.run_id)
     scores = model.predict_proba(recorded.validation)[:, 1]
     return build_reference(recorded.spec, recorded.validation, scores, name, int(version))

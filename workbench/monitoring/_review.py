@@ -28,7 +28,7 @@ def latest_monitoring(model: str) -> dict | None:
 
 def build_review(client: MlflowClient, days: int = 7, now: datetime | None = None, pdf: bool = True) -> list[Path]:
     """Write the committee's review of the last ``days`` days; returns the files."""
-    from workbench.reports._render import render_html, write_pdf
+    from workbench.reports import render_html, write_pdf
 
     now = now or datetime.now(UTC)
     since = now - timedelta(days=days)

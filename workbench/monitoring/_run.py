@@ -12,14 +12,14 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
-from workbench.governance import GovernanceService, MlflowVersionStore
-from workbench.governance._users import User
+from workbench.findings import new_figure
+from workbench.governance import GovernanceService, MlflowVersionStore, User
 from workbench.monitoring._monitor import Monitor, MonitoringResult
 from workbench.monitoring._record import alerts_text
 from workbench.monitoring._reference import reference_for
 from workbench.monitoring._store import OutcomeStore, export_decisions, monitoring_dir
 from workbench.paths import reports_root
-from workbench.serving._decision_log import DecisionLog
+from workbench.serving import DecisionLog
 
 PERIOD_NAMES = {"D": "day", "W": "week", "M": "month"}
 
@@ -55,13 +55,8 @@ def run_monitoring(
 
 def trend_png(result: MonitoringResult) -> bytes:
     """Score PSI, largest feature PSI, approval rate and AUC by period, limits dashed (PNG bytes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     periods = result.periods
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    fig, axes = new_figure(2, 2, figsize=(10, 6), sharex=True)
     x = range(len(periods))
     panels = [
         ("score PSI", periods["score_psi"], result.settings["max_psi"]),
@@ -80,13 +75,12 @@ def trend_png(result: MonitoringResult) -> bytes:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     return buffer.getvalue()
 
 
 def write_report(result: MonitoringResult, spec=None, folder: Path | None = None, pdf: bool = True) -> list[Path]:
     """The monitoring report as HTML (and PDF) with trend plots, plus the result as JSON."""
-    from workbench.reports._render import render_html, write_pdf
+    from workbench.reports import render_html, write_pdf
 
     spec = spec or result.spec
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -14,7 +14,7 @@ import pandas as pd
 from workbench.monitoring._simulator import Drift, ProductionSimulator
 from workbench.monitoring._store import OutcomeStore, monitoring_dir
 from workbench.registry import configure, recorded_spec
-from workbench.serving._decision_log import DecisionLog
+from workbench.serving import DecisionLog
 
 Post = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
 BATCH = 100

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.paths import registry_store
-from workbench.serving._decision_log import DecisionLog
+from workbench.serving import DecisionLog
 
 ANSWERED_ROUTES = ("champion", "canary")
 _OUTCOMES = """

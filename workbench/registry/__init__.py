@@ -8,7 +8,8 @@ from workbench.registry._evidence import (
     read_evidence,
     start_validation_run,
 )
-from workbench.registry._lifecycle import STATUS_TAG, STATUSES
+from workbench.registry._lifecycle import SERVABLE_STATUSES, STATUS_TAG, STATUSES, Status
+from workbench.registry._recorded import RecordedSamples, RecordMismatchError, load_artefact, load_recorded_samples
 from workbench.registry._records import (
     SPEC_ARTIFACT,
     log_data_validation,
@@ -34,14 +35,20 @@ __all__ = [
     "log_evidence",
     "read_evidence",
     "start_validation_run",
+    "SERVABLE_STATUSES",
     "SPEC_ARTIFACT",
     "STATUSES",
     "STATUS_TAG",
+    "RecordMismatchError",
+    "RecordedSamples",
+    "Status",
     "VersionNotFoundError",
     "configure",
     "ensure_experiment",
     "get_version",
+    "load_artefact",
     "load_model",
+    "load_recorded_samples",
     "log_data_validation",
     "log_spec",
     "model_sha256",

@@ -5,7 +5,7 @@ from workbench.serving._auth import TokenIndex
 from workbench.serving._decision_log import DecisionLog, decision_log_path, new_decision_id
 from workbench.serving._deployment import Deployment, DeploymentError, GenericScorer, load_deployment
 from workbench.serving._inputs import InputError, InputProblem, InputSchema
-from workbench.serving._rollout import CanaryJudge, RolloutSetting, read_setting, rollout_path, write_setting
+from workbench.serving._rollout import CanaryJudge
 from workbench.serving._server import ModelServer
 
 __all__ = [
@@ -18,14 +18,10 @@ __all__ = [
     "InputProblem",
     "InputSchema",
     "ModelServer",
-    "RolloutSetting",
     "TokenIndex",
     "app_from_environment",
     "create_app",
     "decision_log_path",
     "load_deployment",
     "new_decision_id",
-    "read_setting",
-    "rollout_path",
-    "write_setting",
 ]

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 
-from workbench.governance import UserStore
-from workbench.governance._users import User, token_sha256
+from workbench.governance import User, UserStore, token_sha256
 
 
 class TokenIndex:

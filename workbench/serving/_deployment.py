@@ -1,39 +1,41 @@
 """Loading a registered version for serving: only approved artefacts whose bytes are the approved bytes.
 
-The artefact is downloaded once, hashed, and loaded from that same download, so what is checked is what
-serves. The spec, data and split are the ones recorded with the version (hash-checked), which gives the input
-contract, the development background for contributions and the validation sample on which the fast scoring
-path must equal the artefact's own ``predict_proba``.
+The artefact and the recorded samples come from the registry (:func:`workbench.registry.load_artefact`,
+:func:`workbench.registry.load_recorded_samples`): the spec gives the input contract, the development sample
+the background for contributions, and the validation sample is where the fast scoring path must equal the
+artefact's own ``predict_proba``.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import dataclass, field
-from operator import itemgetter
+from functools import cached_property
 from typing import Any, Protocol
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from workbench.data import load_model_data, make_split
+from workbench.decision import DecisionRule, decision_rule
 from workbench.explain import ContributionExplainer
-from workbench.provenance import directory_sha256
-from workbench.registry import STATUS_TAG, get_version, model_uri, recorded_spec
+from workbench.registry import (
+    SERVABLE_STATUSES,
+    STATUS_TAG,
+    RecordMismatchError,
+    get_version,
+    load_artefact,
+    load_recorded_samples,
+)
 from workbench.serving._compiled import CompiledScorer, NotCompilable
 from workbench.serving._inputs import InputSchema
 from workbench.spec import ModelSpec
-from workbench.training import model_inputs
 
 log = logging.getLogger("workbench.serving")
 
 MAX_SCORE_DIFFERENCE = 1e-12
 MAX_CONTRIBUTION_DIFFERENCE = 1e-9
-SERVABLE_STATUSES = ("approved", "production", "challenger", "under_review")
 
 
 class DeploymentError(RuntimeError):
@@ -86,10 +88,10 @@ class Deployment:
     reference_scores: np.ndarray
     tags: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def cutoff(self) -> float:
-        """Decline at or above this score."""
-        return self.spec.decision.cutoff
+    @cached_property
+    def rule(self) -> DecisionRule:
+        """The spec's decision rule (the one definition every path uses)."""
+        return decision_rule(self.spec)
 
     def describe(self) -> dict[str, Any]:
         """What /health reports about this version."""
@@ -102,27 +104,6 @@ class Deployment:
             "method": self.scorer.method,
             "path_check": self.path_check,
         }
-
-
-def reason_codes(spec: ModelSpec, contributions: np.ndarray) -> list[list[dict[str, Any]]]:
-    """Top-k features pushing each case towards the adverse outcome, with the spec's adverse-action texts.
-
-    Largest contribution first; equal ones in the spec's feature order. Plain Python over a row's few features
-    (a list sort) costs a third less per request than numpy's argsort on an array this small.
-    """
-    k = spec.decision.reason_codes
-    texts = spec.decision.adverse_action_texts
-    features = spec.features.all
-    out = []
-    for row in contributions.tolist():
-        pushing = sorted(((value, j) for j, value in enumerate(row) if value > 0), key=itemgetter(0), reverse=True)[:k]
-        out.append(
-            [
-                {"feature": features[j], "text": texts.get(features[j], features[j]), "contribution": value}
-                for value, j in pushing
-            ]
-        )
-    return out
 
 
 def _servable(name: str, version: int, tags: dict[str, str]) -> None:
@@ -178,34 +159,6 @@ def _choose_scorer(
     return compiled, "compiled", {"compiled": True, **check}
 
 
-def load_artefact(client: MlflowClient, name: str, version: int) -> tuple[Pipeline, str]:
-    """The version's pipeline and the sha256 of exactly the bytes it was loaded from."""
-    with tempfile.TemporaryDirectory() as folder:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, version), dst_path=folder)
-        return mlflow.sklearn.load_model(local), directory_sha256(local)
-
-
-@dataclass
-class Reference:
-    """The recorded spec and the samples a version was developed and validated on."""
-
-    spec: ModelSpec
-    inputs: pd.DataFrame
-    development: pd.DataFrame
-    validation: pd.DataFrame
-
-
-def load_reference(client: MlflowClient, name: str, version: int, tags: dict[str, str], run_id: str) -> Reference:
-    """The spec recorded with the version, its data (hash-checked) and its split (hash-checked)."""
-    spec = recorded_spec(client, run_id)
-    data = load_model_data(spec, expected_sha256=tags.get("data_sha256"))
-    split = make_split(data.frame, spec)
-    if tags.get("split_sha256") and split.sha256 != tags["split_sha256"]:
-        raise DeploymentError(f"{name}/{version}: the recorded split cannot be re-derived from the data")
-    inputs = model_inputs(data.frame, spec)
-    return Reference(spec, inputs, inputs.iloc[split.development], inputs.iloc[split.validation])
-
-
 def load_deployment(client: MlflowClient, name: str, version: int, *, compile_path: bool = True) -> Deployment:
     """Load an approved version whose artefact hashes to the approved sha256, ready to score."""
     record = get_version(client, name, version)
@@ -217,7 +170,10 @@ def load_deployment(client: MlflowClient, name: str, version: int, *, compile_pa
             f"{name}/{version}: the artefact's sha256 {sha[:12]}... differs from the approved "
             f"{tags['approved_model_sha256'][:12]}...; refusing to serve a changed model"
         )
-    ref = load_reference(client, name, version, tags, record.run_id)
+    try:
+        ref = load_recorded_samples(client, name, version, tags, record.run_id)
+    except RecordMismatchError as error:
+        raise DeploymentError(str(error)) from None
     if compile_path:
         scorer, path, check = _choose_scorer(model, ref.spec, ref.inputs, ref.development, ref.validation)
     else:

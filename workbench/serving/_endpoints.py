@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from workbench.governance._users import User
+from workbench.governance import User
 from workbench.serving import _metrics as metrics
 from workbench.serving import _protocols as protocols
 from workbench.serving._auth import TokenIndex

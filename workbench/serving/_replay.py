@@ -13,9 +13,10 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from workbench.registry import get_version
+from workbench.decision import decision_rule, spec_reason_codes
+from workbench.registry import get_version, load_artefact, load_recorded_samples
 from workbench.serving._decision_log import DecisionLog
-from workbench.serving._deployment import GenericScorer, load_artefact, load_reference, reason_codes
+from workbench.serving._deployment import GenericScorer
 
 SCORE_TOLERANCE = 1e-12
 CONTRIBUTION_TOLERANCE = 1e-9
@@ -74,7 +75,7 @@ def replay_decision(decision_id: str, client: MlflowClient, decisions: DecisionL
     name, version = recorded["model"], int(recorded["version"])
     entry = get_version(client, name, version)
     model, sha = load_artefact(client, name, version)
-    reference = load_reference(client, name, version, dict(entry.tags), entry.run_id)
+    reference = load_recorded_samples(client, name, version, dict(entry.tags), entry.run_id)
     scorer = GenericScorer(model, reference.spec, reference.development)
     scores, contributions = scorer.score([recorded["input"]])
     score = float(scores[0])
@@ -83,8 +84,8 @@ def replay_decision(decision_id: str, client: MlflowClient, decisions: DecisionL
         "version": version,
         "model_sha256": sha,
         "score": score,
-        "decision": "decline" if score >= reference.spec.decision.cutoff else "approve",
-        "reasons": reason_codes(reference.spec, contributions)[0],
+        "decision": decision_rule(reference.spec).label(score),
+        "reasons": spec_reason_codes(reference.spec, contributions)[0],
         "method": scorer.method,
     }
     return Replay(decision_id, recorded, replayed, _compare(recorded, replayed))

@@ -17,12 +17,13 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from workbench.governance import AuditTrail, MlflowVersionStore
+from workbench.decision import spec_reason_codes
+from workbench.governance import AuditTrail, MlflowVersionStore, RolloutSetting, read_setting, write_setting
 from workbench.serving._decision_log import DecisionLog, new_decision_id
-from workbench.serving._deployment import Deployment, DeploymentError, load_deployment, reason_codes
+from workbench.serving._deployment import Deployment, DeploymentError, load_deployment
 from workbench.serving._inputs import InputError
 from workbench.serving._registry_watch import RegistryWatch
-from workbench.serving._rollout import CanaryJudge, RolloutSetting, read_setting, write_setting
+from workbench.serving._rollout import CanaryJudge
 
 log = logging.getLogger("workbench.serving")
 
@@ -186,7 +187,7 @@ class ModelServer:
         shard = self.decisions.shard if self.decisions.shard is not None else self.decisions.claim_shard()
         rows = champion.schema.check(applications)
         scores, contributions = champion.scorer.score(rows)
-        reasons = reason_codes(champion.spec, contributions)
+        reasons = spec_reason_codes(champion.spec, contributions)
         latency = (time.perf_counter() - started) * 1000.0
         when = _now()
         records = [
@@ -199,7 +200,7 @@ class ModelServer:
                 "route": "champion",
                 "input": row,
                 "score": float(score),
-                "decision": "decline" if score >= champion.cutoff else "approve",
+                "decision": champion.rule.label(score),
                 "reasons": reason,
                 "latency_ms": latency,
                 "client": client,
@@ -245,7 +246,7 @@ class ModelServer:
         try:
             rows = challenger.schema.check(applications)
             scores, contributions = challenger.scorer.score(rows)
-            reasons = reason_codes(challenger.spec, contributions)
+            reasons = spec_reason_codes(challenger.spec, contributions)
         except (InputError, ArithmeticError, ValueError, RuntimeError, KeyError, TypeError) as error:
             log.warning("challenger %s/%s failed: %s", self.model, challenger.version, error)
             return [], True, (time.perf_counter() - started) * 1000.0
@@ -258,7 +259,7 @@ class ModelServer:
                 "model_sha256": challenger.model_sha256,
                 "input": row,
                 "score": float(score),
-                "decision": "decline" if score >= challenger.cutoff else "approve",
+                "decision": challenger.rule.label(score),
                 "reasons": reason,
                 "latency_ms": took,
                 "related": None,

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workbench.estimators import FAMILIES
+
 
 class KeyedProblems(ValueError):
     """Cross-field problems that each know their own spec key (pydantic would file them under the root)."""
@@ -162,8 +164,6 @@ class CandidateSpec(_Strict):
     @field_validator("family")
     @classmethod
     def _known_family(cls, value: str) -> str:
-        from workbench.training._families import FAMILIES
-
         if value not in FAMILIES:
             raise ValueError(f"unknown model family {value!r}; known: {', '.join(sorted(FAMILIES))}")
         return value

@@ -8,6 +8,7 @@ from workbench.stats._calibration import (
     traffic_light,
 )
 from workbench.stats._delong import AucComparison, AucInterval, delong_auc, delong_test
+from workbench.stats._performance import ks_statistic, performance_summary
 from workbench.stats._psi import EMPTY_BIN_SHARE, Bins, fit_bins, psi, psi_from_counts, psi_table
 from workbench.stats._woe import information_value, woe_table
 
@@ -24,6 +25,8 @@ __all__ = [
     "hosmer_lemeshow",
     "information_value",
     "jeffreys_test",
+    "ks_statistic",
+    "performance_summary",
     "psi",
     "psi_from_counts",
     "psi_table",

@@ -1,7 +1,9 @@
-"""Training: candidate families, fitting and champion selection on the development sample."""
+"""Training: fitting the spec's candidate families and choosing the champion on the development sample.
 
-from workbench.training._families import FAMILIES, ModelFamily
-from workbench.training._scorecard import StatsmodelsScorecard
+``FAMILIES``, ``ModelFamily`` and ``StatsmodelsScorecard`` are re-exported from :mod:`workbench.estimators`.
+"""
+
+from workbench.estimators import FAMILIES, ModelFamily, StatsmodelsScorecard
 from workbench.training._train import CandidateResult, TrainingResult, model_inputs, train
 
 __all__ = [

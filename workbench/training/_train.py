@@ -17,9 +17,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from workbench.data import ModelData, Split, adverse_target, make_split
-from workbench.metrics import performance_summary
+from workbench.decision import DecisionRule, decision_rule
+from workbench.estimators import FAMILIES
 from workbench.spec import ModelSpec
-from workbench.training._families import FAMILIES
+from workbench.stats import performance_summary
 
 
 def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
@@ -124,6 +125,7 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
     folds = StratifiedKFold(n_splits=spec.selection.cv_folds, shuffle=True, random_state=spec.split.seed)
 
     candidates = []
+    rule = decision_rule(spec)
     for candidate in spec.candidates:
         family = FAMILIES[candidate.family]
         pipeline = family.build(
@@ -141,8 +143,8 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
                 interpretable=family.interpretable,
                 pipeline=pipeline,
                 cv_auc=cv_auc,
-                development=performance_summary(y_dev, pipeline.predict_proba(x_dev)[:, 1], spec.decision.cutoff),
-                validation=performance_summary(y_val, pipeline.predict_proba(x_val)[:, 1], spec.decision.cutoff),
+                development=_summary(y_dev, pipeline.predict_proba(x_dev)[:, 1], rule),
+                validation=_summary(y_val, pipeline.predict_proba(x_val)[:, 1], rule),
             )
         )
 
@@ -168,6 +170,10 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
     return result
 
 
+def _summary(y: np.ndarray, scores: np.ndarray, rule: DecisionRule) -> dict[str, float]:
+    return performance_summary(y, scores, rule.favourable_rate(scores))
+
+
 def _metrics(result: TrainingResult, chosen: CandidateResult) -> dict[str, float]:
     metrics: dict[str, float] = {
         "cv_auc_mean": float(chosen.cv_auc.mean()),
@@ -179,9 +185,7 @@ def _metrics(result: TrainingResult, chosen: CandidateResult) -> dict[str, float
         for key, value in getattr(chosen, sample).items():
             metrics[f"{sample}_{key}"] = value
     # the artefact itself, not the fitting estimator, is what is registered: record its own holdout AUC
-    artefact_summary = performance_summary(
-        result.validation_target, result.validation_scores(), result.spec.decision.cutoff
-    )
+    artefact_summary = _summary(result.validation_target, result.validation_scores(), decision_rule(result.spec))
     metrics["artefact_validation_auc"] = artefact_summary["auc"]
     for candidate in result.candidates:
         metrics[f"candidate.{candidate.family}.cv_auc_mean"] = float(candidate.cv_auc.mean())

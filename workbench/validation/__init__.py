@@ -3,6 +3,7 @@
 Importing this package registers every test (each category module adds its own); ``TESTS`` lists them.
 """
 
+from workbench.findings import Finding, TestResult
 from workbench.validation import (  # noqa: F401  (registration side effect)
     _backtesting_tests,
     _benchmarking_tests,
@@ -24,7 +25,6 @@ from workbench.validation._context import (
 )
 from workbench.validation._decision_tests import cutoff_sweep, decision_summary
 from workbench.validation._registry import CATEGORIES, TESTS, ValidationTest, validation_test
-from workbench.validation._result import Finding, TestResult
 from workbench.validation._run import ValidationReport, run_validation
 
 __all__ = [

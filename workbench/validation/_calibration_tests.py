@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 
+from workbench.findings import figure_png, new_figure
 from workbench.stats import hosmer_lemeshow
 from workbench.validation._registry import judge, result, validation_test
-from workbench.validation._result import figure_png
 
 
 @validation_test(
@@ -29,7 +28,7 @@ def curve(ctx, test):
     observed, predicted = calibration_curve(ctx.y_val, ctx.p_val, n_bins=10, strategy="quantile")
     table = pd.DataFrame({"mean_predicted": predicted, "observed_rate": observed, "gap": observed - predicted})
     worst = float(table["gap"].abs().max())
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = new_figure(figsize=(4.8, 4.4))
     ax.plot(predicted, observed, "o-", label="model")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
     ax.set(xlabel="mean predicted probability", ylabel="observed adverse rate", title="Calibration, validation")

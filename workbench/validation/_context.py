@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 
 from workbench.data import ModelData, Split, adverse_target, load_model_data, make_split
+from workbench.decision import DecisionRule, decision_rule
 from workbench.registry import configure, get_version, load_model, recorded_spec
 from workbench.spec import ModelSpec
 from workbench.training import FAMILIES, model_inputs
@@ -138,10 +139,15 @@ class ValidationContext:
         rows = np.sort(np.random.default_rng(self.spec.split.seed).choice(len(x), max_rows, replace=False))
         return x.iloc[rows], y[rows]
 
+    @cached_property
+    def rule(self) -> DecisionRule:
+        """The spec's decision rule (the one every path uses)."""
+        return decision_rule(self.spec)
+
     @property
     def decisions(self) -> np.ndarray:
-        """1 where the validation sample would be declined at the spec's cut-off."""
-        return (self.p_val >= self.spec.decision.cutoff).astype(int)
+        """1 where the decision rule takes the adverse decision on the validation sample."""
+        return self.rule.adverse(self.p_val).astype(int)
 
 
 def load_context(name: str, version: int | str, client: MlflowClient | None = None) -> ValidationContext:

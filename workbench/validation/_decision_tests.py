@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
+from workbench.decision import DecisionRule
+from workbench.findings import figure_png, new_figure
 from workbench.validation._registry import result, validation_test
-from workbench.validation._result import figure_png
 
 
 def decision_summary(
-    y: np.ndarray, p: np.ndarray, cutoff: float, approve_adverse: float, decline_good: float
+    y: np.ndarray, p: np.ndarray, rule: DecisionRule, approve_adverse: float, decline_good: float
 ) -> dict[str, float]:
-    """Approval rate, adverse rate among approved, and expected cost per application at a cut-off."""
-    approved = p < cutoff
+    """Approval rate, adverse rate among approved, and expected cost per application under a decision rule."""
+    approved = ~rule.adverse(p)
     cost = approve_adverse * np.sum(approved & (y == 1)) + decline_good * np.sum(~approved & (y == 0))
     return {
-        "cutoff": cutoff,
+        "cutoff": rule.threshold,
         "approval_rate": float(approved.mean()),
         "adverse_rate_approved": float(y[approved].mean()) if approved.any() else float("nan"),
         "adverse_caught": float(np.mean(~approved[y == 1])) if (y == 1).any() else float("nan"),
@@ -26,10 +26,15 @@ def decision_summary(
     }
 
 
-def cutoff_sweep(y: np.ndarray, p: np.ndarray, approve_adverse: float, decline_good: float) -> pd.DataFrame:
-    """Decision summary at cut-offs 0.01 to 0.99."""
+def cutoff_sweep(
+    y: np.ndarray, p: np.ndarray, rule: DecisionRule, approve_adverse: float, decline_good: float
+) -> pd.DataFrame:
+    """Decision summary of the rule at cut-offs 0.01 to 0.99."""
     return pd.DataFrame(
-        [decision_summary(y, p, c, approve_adverse, decline_good) for c in np.round(np.arange(0.01, 1.0, 0.01), 2)]
+        [
+            decision_summary(y, p, rule.with_threshold(c), approve_adverse, decline_good)
+            for c in np.round(np.arange(0.01, 1.0, 0.01), 2)
+        ]
     )
 
 
@@ -47,10 +52,10 @@ def cutoff_sweep(y: np.ndarray, p: np.ndarray, approve_adverse: float, decline_g
 )
 def at_cutoff(ctx, test):
     costs = ctx.spec.decision.costs
-    summary = decision_summary(
-        ctx.y_val, ctx.p_val, ctx.spec.decision.cutoff, costs.approve_adverse, costs.decline_good
+    summary = decision_summary(ctx.y_val, ctx.p_val, ctx.rule, costs.approve_adverse, costs.decline_good)
+    approve_all = decision_summary(
+        ctx.y_val, ctx.p_val, ctx.rule.with_threshold(1.0 + 1e-9), costs.approve_adverse, costs.decline_good
     )
-    approve_all = decision_summary(ctx.y_val, ctx.p_val, 1.0 + 1e-9, costs.approve_adverse, costs.decline_good)
     outcome = "fail" if summary["adverse_rate_approved"] >= ctx.y_val.mean() else "pass"
     return result(
         test,
@@ -75,13 +80,11 @@ def at_cutoff(ctx, test):
 )
 def sweep(ctx, test):
     costs = ctx.spec.decision.costs
-    table = cutoff_sweep(ctx.y_val, ctx.p_val, costs.approve_adverse, costs.decline_good)
+    table = cutoff_sweep(ctx.y_val, ctx.p_val, ctx.rule, costs.approve_adverse, costs.decline_good)
     best = table.loc[table["expected_cost"].idxmin()]
-    current = decision_summary(
-        ctx.y_val, ctx.p_val, ctx.spec.decision.cutoff, costs.approve_adverse, costs.decline_good
-    )
+    current = decision_summary(ctx.y_val, ctx.p_val, ctx.rule, costs.approve_adverse, costs.decline_good)
     excess = current["expected_cost"] / best["expected_cost"] - 1 if best["expected_cost"] > 0 else 0.0
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = new_figure(figsize=(5.6, 3.6))
     ax.plot(table["cutoff"], table["expected_cost"], label="expected cost per application")
     ax.plot(table["cutoff"], table["approval_rate"], label="approval rate")
     ax.axvline(ctx.spec.decision.cutoff, color="black", linestyle="--", label="spec cut-off")

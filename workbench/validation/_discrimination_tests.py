@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
-
-from workbench.metrics import ks_statistic  # noqa: E402
-from workbench.stats import delong_auc  # noqa: E402
-from workbench.validation._registry import judge, result, validation_test  # noqa: E402
-from workbench.validation._result import figure_png  # noqa: E402
+from workbench.findings import figure_png, new_figure
+from workbench.stats import delong_auc, ks_statistic
+from workbench.validation._registry import judge, result, validation_test
 
 
 @validation_test(
@@ -108,7 +103,7 @@ def ks(ctx, test):
 def roc(ctx, test):
     from sklearn.metrics import roc_auc_score
 
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = new_figure(figsize=(4.8, 4.4))
     for label, score in (("model", ctx.p_val), ("LR benchmark", ctx.p_benchmark)):
         fpr, tpr, _ = roc_curve(ctx.y_val, score)
         ax.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(ctx.y_val, score):.3f})")
@@ -151,7 +146,7 @@ def cap(ctx, test):
     model_area = np.trapezoid(captured, population) - 0.5
     perfect_area = 0.5 * (1 - base)
     ratio = float(model_area / perfect_area)
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = new_figure(figsize=(4.8, 4.4))
     ax.plot(population, captured, label=f"model (AR {ratio:.3f})")
     ax.plot([0, base, 1], [0, 1, 1], "--", label="perfect")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="random")

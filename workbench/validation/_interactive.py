@@ -15,7 +15,7 @@ from workbench.validation._decision_tests import decision_summary
 def fairness_ratios(ctx: ValidationContext, cutoff: float) -> dict[str, float]:
     """Approval-rate ratio of the least approved group to the reference group, per protected attribute."""
     groups = ctx.groups("validation")
-    approved = ctx.p_val < cutoff
+    approved = ~ctx.rule.with_threshold(cutoff).adverse(ctx.p_val)
     out = {}
     for attribute in ctx.spec.protected_attributes:
         rates = pd.Series(approved).groupby(groups[attribute.name].to_numpy()).mean()
@@ -27,7 +27,8 @@ def fairness_ratios(ctx: ValidationContext, cutoff: float) -> dict[str, float]:
 def cutoff_row(ctx: ValidationContext, cutoff: float) -> dict[str, float]:
     """Approval rate, adverse rate among approved, expected cost and fairness ratios at one cut-off."""
     costs = ctx.spec.decision.costs
-    return decision_summary(ctx.y_val, ctx.p_val, cutoff, costs.approve_adverse, costs.decline_good) | fairness_ratios(
+    rule = ctx.rule.with_threshold(cutoff)
+    return decision_summary(ctx.y_val, ctx.p_val, rule, costs.approve_adverse, costs.decline_good) | fairness_ratios(
         ctx, cutoff
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from workbench.validation._result import Severity, TestResult
+from workbench.findings import Severity, TestResult
 
 CATEGORIES = (
     "data",

@@ -9,10 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.findings import Finding, TestResult, finding_from
 from workbench.policy import SEVERITY_ORDER
 from workbench.validation._context import ValidationContext
 from workbench.validation._registry import CATEGORIES, TESTS, ValidationTest
-from workbench.validation._result import Finding, TestResult, finding_from
 
 
 @dataclass

@@ -14,7 +14,6 @@ MIN_SEGMENT = 40
 
 def _segment_rows(ctx, column_values: dict[str, np.ndarray]) -> pd.DataFrame:
     rows = []
-    cutoff = ctx.spec.decision.cutoff
     for column, values in column_values.items():
         for level in pd.unique(values):
             members = values == level
@@ -31,7 +30,7 @@ def _segment_rows(ctx, column_values: dict[str, np.ndarray]) -> pd.DataFrame:
                     "adverse_rate": float(y.mean()),
                     "mean_pd": float(p.mean()),
                     "auc": auc,
-                    "approval_rate": float((p < cutoff).mean()),
+                    "approval_rate": ctx.rule.favourable_rate(p),
                     "calibration_p": float(test.pvalue),
                 }
             )

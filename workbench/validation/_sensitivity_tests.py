@@ -22,7 +22,7 @@ from workbench.validation._registry import result, validation_test
 )
 def perturbation(ctx, test):
     base = ctx.p_val
-    cutoff = ctx.spec.decision.cutoff
+    base_adverse = ctx.rule.adverse(base)
     rows = []
     for name in ctx.spec.features.numeric:
         for factor in (1.01, 1.10):
@@ -35,7 +35,7 @@ def perturbation(ctx, test):
                     "change": f"+{factor - 1:.0%}",
                     "mean_abs_score_change": float(np.mean(np.abs(score - base))),
                     "max_abs_score_change": float(np.max(np.abs(score - base))),
-                    "decision_flips": float(np.mean((score >= cutoff) != (base >= cutoff))),
+                    "decision_flips": float(np.mean(ctx.rule.adverse(score) != base_adverse)),
                 }
             )
     table = pd.DataFrame(rows)
@@ -65,8 +65,7 @@ def perturbation(ctx, test):
     remediation="Document the exposure; consider policy overlays.",
 )
 def stress(ctx, test):
-    cutoff = ctx.spec.decision.cutoff
-    base_pd, base_approval = float(ctx.p_val.mean()), float((ctx.p_val < cutoff).mean())
+    base_pd, base_approval = float(ctx.p_val.mean()), ctx.rule.favourable_rate(ctx.p_val)
     rows = [{"scenario": "baseline", "mean_pd": base_pd, "approval_rate": base_approval}]
     for name in ctx.spec.features.numeric:
         for factor in (0.75, 1.25):
@@ -77,7 +76,7 @@ def stress(ctx, test):
                 {
                     "scenario": f"{name} x{factor}",
                     "mean_pd": float(score.mean()),
-                    "approval_rate": float((score < cutoff).mean()),
+                    "approval_rate": ctx.rule.favourable_rate(score),
                 }
             )
     table = pd.DataFrame(rows)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+if TYPE_CHECKING:  # scikit-learn is imported by the builders: checking a spec's family names needs none of it
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,11 @@ def preprocessing(
     ``drop_reference`` drops each feature's first level, which an unpenalised logit with an intercept needs
     to be identifiable.
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
     encoder = OneHotEncoder(
         drop="first" if drop_reference else None,
         handle_unknown="infrequent_if_exist",
@@ -55,7 +58,9 @@ def preprocessing(
 def _scorecard(
     numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int, **params: Any
 ) -> Pipeline:
-    from workbench.training._scorecard import StatsmodelsScorecard
+    from sklearn.pipeline import Pipeline
+
+    from workbench.estimators._scorecard import StatsmodelsScorecard
 
     return Pipeline(
         [
@@ -71,6 +76,9 @@ def _scorecard(
 def _gradient_boosting(
     numeric: list[str], categorical: list[str], *, min_category_count: int, seed: int, **params: Any
 ) -> Pipeline:
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
     settings = {"n_estimators": 200, "learning_rate": 0.05, "max_depth": 2, "subsample": 0.8, **params}
     return Pipeline(
         [

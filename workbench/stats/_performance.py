@@ -1,4 +1,4 @@
-"""Headline performance measures for a binary score, shared by training, validation and monitoring."""
+"""Performance measures for a binary score, shared by training, validation and monitoring."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ def ks_statistic(y: np.ndarray, score: np.ndarray) -> float:
     return float(ks_2samp(score[y == 1], score[y == 0]).statistic)
 
 
-def performance_summary(y: np.ndarray, score: np.ndarray, cutoff: float) -> dict[str, float]:
-    """AUC, Gini, KS, Brier score, adverse rate and approval rate (score below the cut-off)."""
+def performance_summary(y: np.ndarray, score: np.ndarray, favourable_rate: float) -> dict[str, float]:
+    """AUC, Gini, KS, Brier score, adverse rate, and the approval rate the decision rule gives these scores.
+
+    ``favourable_rate`` comes from :class:`workbench.decision.DecisionRule` (statistics do not decide).
+    """
     y = np.asarray(y, dtype=float)
     score = np.asarray(score, dtype=float)
     auc = float(roc_auc_score(y, score))
@@ -25,5 +28,5 @@ def performance_summary(y: np.ndarray, score: np.ndarray, cutoff: float) -> dict
         "ks": ks_statistic(y, score),
         "brier": float(brier_score_loss(y, score)),
         "adverse_rate": float(y.mean()),
-        "approval_rate": float((score < cutoff).mean()),
+        "approval_rate": float(favourable_rate),
     }

@@ -1,0 +1,43 @@
+"""Reason codes: the features that pushed a case towards the adverse outcome, with their notice texts.
+
+One definition for the explainability report, the scoring server, replay and batch scoring, so that the
+reasons on an adverse-action notice equal the ones validation reviewed. Ordering: largest contribution
+first; equal contributions in the spec's feature order (a stable sort), so the same inputs always give the
+same notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+
+def reason_codes(
+    contributions: np.ndarray, features: Sequence[str], texts: Mapping[str, str], k: int
+) -> list[list[dict[str, Any]]]:
+    """Top-``k`` features with a positive contribution (log-odds) per row, as JSON-ready records.
+
+    ``contributions`` is rows x features in ``features`` order. Each reason is
+    ``{"feature", "text", "contribution"}``; the text falls back to the feature's name. Plain Python over a
+    row's few features: a list sort costs a third less per request than numpy's argsort on arrays this small.
+    """
+    out = []
+    for row in np.asarray(contributions, dtype=float).reshape(-1, len(features)).tolist():
+        pushing = sorted(((value, j) for j, value in enumerate(row) if value > 0), key=itemgetter(0), reverse=True)
+        out.append(
+            [
+                {"feature": features[j], "text": texts.get(features[j], features[j]), "contribution": value}
+                for value, j in pushing[:k]
+            ]
+        )
+    return out
+
+
+def spec_reason_codes(spec, contributions: np.ndarray) -> list[list[dict[str, Any]]]:
+    """Reason codes with the spec's feature order, adverse-action texts and number of reasons."""
+    return reason_codes(
+        contributions, spec.features.all, spec.decision.adverse_action_texts, spec.decision.reason_codes
+    )
