@@ -15,7 +15,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "workbench"
 
 LAYERS: list[set[str]] = [
     # foundations: no workbench imports but each other's public faces
-    {"workbench", "paths", "policy", "provenance", "stats", "findings", "estimators", "datasets", "_startup", "_kernels"},
+    {
+        "workbench",
+        "paths",
+        "policy",
+        "provenance",
+        "stats",
+        "findings",
+        "estimators",
+        "datasets",
+        "_startup",
+        "_kernels",
+    },
     {"spec"},
     {"decision", "data"},
     {"training"},
@@ -102,7 +113,11 @@ def test_the_checks_catch_a_violation(tmp_path, monkeypatch, detector):
     (fake / "spec").mkdir(parents=True)
     (fake / "__init__.py").write_text("")
     (fake / "spec" / "__init__.py").write_text("")
-    line = "from workbench.serving import ModelServer\n" if detector == "upward" else "from workbench.data._load import x\n"
+    line = (
+        "from workbench.serving import ModelServer\n"
+        if detector == "upward"
+        else "from workbench.data._load import x\n"
+    )
     (fake / "spec" / "_schema.py").write_text(line)
     (fake / "serving").mkdir()
     (fake / "serving" / "__init__.py").write_text("")
@@ -110,3 +125,25 @@ def test_the_checks_catch_a_violation(tmp_path, monkeypatch, detector):
     check = test_imports_point_down if detector == "upward" else test_no_private_imports_across_packages
     with pytest.raises(AssertionError, match="spec/_schema.py:1"):
         check()
+
+
+def test_notebooks_use_the_public_api_only():
+    """The notebooks are documents a validator reads: they import each package's public face, nothing private."""
+    import json
+
+    private = []
+    for path in sorted((PACKAGE.parent / "notebooks").glob("*.ipynb")):
+        for index, cell in enumerate(json.loads(path.read_text("utf-8"))["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            tree = ast.parse(
+                "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            )
+            for node in ast.walk(tree):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                for name in names:
+                    if name.startswith("workbench") and any(p.startswith("_") for p in name.split(".")[1:]):
+                        private.append(f"{path.name} cell {index}: {name}")
+    assert not private, "notebooks importing private modules:\n" + "\n".join(private)

@@ -8,13 +8,14 @@ from workbench.fairness._assessment import (
     intersection,
     outcome_rates,
 )
-from workbench.fairness._evaluate import assess_fairness, fairness_findings
+from workbench.fairness._evaluate import approval_figure, assess_fairness, fairness_findings
 from workbench.fairness._proxies import cramers_v, proxy_screen
 
 __all__ = [
     "INTERSECTION_SEPARATOR",
     "AttributeFairness",
     "FairnessReport",
+    "approval_figure",
     "assess_attribute",
     "assess_fairness",
     "cramers_v",

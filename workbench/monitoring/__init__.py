@@ -2,8 +2,12 @@
 
 from workbench.monitoring._drift import PeriodCounts, chi_square_from_counts, count_chunk, drift_table, ks_from_cells
 from workbench.monitoring._monitor import Alert, Monitor, MonitoringResult
+from workbench.monitoring._record import alerts_text, read_monitoring_run, record_monitoring_run
 from workbench.monitoring._reference import FeatureReference, MonitoringReference, build_reference, reference_for
-from workbench.monitoring._simulate import simulated_periods
+from workbench.monitoring._retrain import RetrainingError, RetrainingResult, prepare_retraining_data, retrain
+from workbench.monitoring._review import build_review, latest_monitoring
+from workbench.monitoring._run import act_on_alerts, champion_version, run_monitoring, trend_png, write_report
+from workbench.monitoring._simulate import simulate_traffic, simulated_periods
 from workbench.monitoring._store import (
     OutcomeImport,
     OutcomeStore,
@@ -15,6 +19,21 @@ from workbench.monitoring._store import (
 
 __all__ = [
     "Alert",
+    "RetrainingError",
+    "RetrainingResult",
+    "act_on_alerts",
+    "alerts_text",
+    "build_review",
+    "champion_version",
+    "latest_monitoring",
+    "prepare_retraining_data",
+    "read_monitoring_run",
+    "record_monitoring_run",
+    "retrain",
+    "run_monitoring",
+    "simulate_traffic",
+    "trend_png",
+    "write_report",
     "FeatureReference",
     "Monitor",
     "MonitoringReference",

@@ -63,8 +63,9 @@ def _results(evidence: Evidence) -> list[dict[str, Any]]:
     return results
 
 
-def _value(results: list[dict[str, Any]], test_id: str, key: str) -> Any:
-    return next((r["values"].get(key) for r in results if r["test_id"] == test_id), None)
+def _headline(evidence: Evidence) -> dict[str, Any]:
+    """The headline figures the validation recorded (declared by the tests in the validation registry)."""
+    return evidence.documents["validation"].get("headline", {})
 
 
 def _packages(lock: str) -> list[str]:
@@ -120,7 +121,8 @@ def _history(evidence: Evidence) -> pd.DataFrame:
 
 def _limitations(evidence: Evidence, results: list[dict[str, Any]]) -> list[str]:
     n_val = int(evidence.training_metrics.get("n_validation", 0))
-    low, high = _value(results, "discrimination.auc", "ci_lower"), _value(results, "discrimination.auc", "ci_upper")
+    headline = _headline(evidence)
+    low, high = headline.get("auc_low"), headline.get("auc_high")
     items = [
         f"The development data has {evidence.data_validation.get('n_rows', '?')} rows; the validation sample has "
         f"{n_val}, so estimates are uncertain (AUC 95% CI {low:.3f}–{high:.3f}).",
@@ -165,16 +167,7 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         "counts": evidence.documents["validation"].get("counts", {}),
         "results": results,
         "sections": sections,
-        "headline": {
-            "auc": _value(results, "discrimination.auc", "auc"),
-            "auc_low": _value(results, "discrimination.auc", "ci_lower"),
-            "auc_high": _value(results, "discrimination.auc", "ci_upper"),
-            "gini": _value(results, "discrimination.gini", "gini"),
-            "ks": _value(results, "discrimination.ks", "ks"),
-            "psi": _value(results, "stability.score_psi", "psi"),
-            "hl_p": _value(results, "calibration.hosmer_lemeshow", "p_value"),
-            "approval": _value(results, "decision.at_cutoff", "approval_rate"),
-        },
+        "headline": _headline(evidence),
         "findings": findings,
         "high_findings": [f for f in findings if f["severity"] == "high"],
         "fairness": fairness,

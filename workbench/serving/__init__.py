@@ -5,12 +5,14 @@ from workbench.serving._auth import TokenIndex
 from workbench.serving._decision_log import DecisionLog, decision_log_path, new_decision_id
 from workbench.serving._deployment import Deployment, DeploymentError, GenericScorer, load_deployment
 from workbench.serving._inputs import InputError, InputProblem, InputSchema
+from workbench.serving._replay import DecisionNotFoundError, Replay, replay_decision
 from workbench.serving._rollout import CanaryJudge
 from workbench.serving._server import ModelServer
 
 __all__ = [
     "CanaryJudge",
     "DecisionLog",
+    "DecisionNotFoundError",
     "Deployment",
     "DeploymentError",
     "GenericScorer",
@@ -18,10 +20,12 @@ __all__ = [
     "InputProblem",
     "InputSchema",
     "ModelServer",
+    "Replay",
     "TokenIndex",
     "app_from_environment",
     "create_app",
     "decision_log_path",
     "load_deployment",
     "new_decision_id",
+    "replay_decision",
 ]

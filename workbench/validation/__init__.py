@@ -24,6 +24,7 @@ from workbench.validation._context import (
     load_context,
 )
 from workbench.validation._decision_tests import cutoff_sweep, decision_summary
+from workbench.validation._interactive import cutoff_explorer, static_cutoff_table, version_picker
 from workbench.validation._registry import CATEGORIES, TESTS, ValidationTest, validation_test
 from workbench.validation._run import ValidationReport, run_validation
 
@@ -37,9 +38,12 @@ __all__ = [
     "ValidationContext",
     "ValidationReport",
     "ValidationTest",
+    "cutoff_explorer",
     "cutoff_sweep",
     "decision_summary",
     "load_context",
     "run_validation",
+    "static_cutoff_table",
     "validation_test",
+    "version_picker",
 ]

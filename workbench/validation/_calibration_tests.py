@@ -78,6 +78,7 @@ def brier(ctx, test):
     thresholds=("calibration_p_value",),
     severity="medium",
     remediation="Recalibrate on recent outcomes.",
+    headline={"hosmer_lemeshow_p": "p_value"},
 )
 def hl(ctx, test):
     outcome_hl = hosmer_lemeshow(ctx.y_val, ctx.p_val, groups=10)

@@ -49,6 +49,7 @@ def cutoff_sweep(
     limitations="Uses historical outcomes of approved and declined alike (no reject inference).",
     severity="medium",
     remediation="Revisit the cut-off with the business owner.",
+    headline={"approval_rate": "approval_rate"},
 )
 def at_cutoff(ctx, test):
     costs = ctx.spec.decision.costs

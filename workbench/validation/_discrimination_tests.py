@@ -22,6 +22,7 @@ from workbench.validation._registry import judge, result, validation_test
     thresholds=("min_auc",),
     severity="high",
     remediation="Redevelop with better features or a different model family; do not use for decisions.",
+    headline={"auc": "auc", "auc_low": "ci_lower", "auc_high": "ci_upper"},
 )
 def auc(ctx, test):
     interval = delong_auc(ctx.y_val, ctx.p_val)
@@ -51,6 +52,7 @@ def auc(ctx, test):
     thresholds=("min_gini",),
     severity="high",
     remediation="As for AUC.",
+    headline={"gini": "gini"},
 )
 def gini(ctx, test):
     from sklearn.metrics import roc_auc_score
@@ -76,6 +78,7 @@ def gini(ctx, test):
     thresholds=("min_ks",),
     severity="medium",
     remediation="As for AUC.",
+    headline={"ks": "ks"},
 )
 def ks(ctx, test):
     value = ks_statistic(ctx.y_val, ctx.p_val)

@@ -1,7 +1,9 @@
 """The one registry of validation tests; notebooks, documents and the CLI all read from it.
 
 Adding a test is adding one decorated function in a category module: it receives the
-:class:`ValidationContext` and returns a :class:`TestResult`.
+:class:`ValidationContext` and returns a :class:`TestResult`. A test that supplies a figure for page 1 of the
+model document (and for the MLflow run's metrics) declares it in ``headline``: headline name -> the key of
+the value in its result; documents and notebooks read headline figures from there, never by test id.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ValidationTest:
     severity: Severity
     remediation: str
     run: Callable[..., TestResult] = field(compare=False, repr=False)
+    headline: tuple[tuple[str, str], ...] = ()
 
     def __call__(self, context) -> TestResult:
         """Run the test; its result carries the test's own identity and severity."""
@@ -63,8 +66,13 @@ def validation_test(
     thresholds: tuple[str, ...] = (),
     severity: Severity = "medium",
     remediation: str = "",
+    headline: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., TestResult]], Callable[..., TestResult]]:
-    """Register a test function under ``test_id``; ``thresholds`` name the spec keys it reads."""
+    """Register a test function under ``test_id``.
+
+    ``thresholds`` name the spec keys it reads; ``headline`` maps headline figure names to keys of the
+    result's ``values``.
+    """
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
 
@@ -83,7 +91,12 @@ def validation_test(
             severity,
             remediation or "Investigate and document.",
             function,
+            tuple((headline or {}).items()),
         )
+        taken = {name for t in TESTS.values() for name, _ in t.headline if t.test_id != test_id}
+        clash = taken & set(headline or {})
+        if clash:
+            raise ValueError(f"headline figure(s) {sorted(clash)} of {test_id!r} are declared by another test")
         return function
 
     return decorate

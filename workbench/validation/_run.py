@@ -58,6 +58,23 @@ class ValidationReport:
             rows, columns=["finding_id", "severity", "title", "detail", "remediation", "status", "source"]
         )
 
+    def headline(self) -> dict[str, float | None]:
+        """The headline figures the tests that ran declare in the registry (name -> value)."""
+        out: dict[str, float | None] = {}
+        for result in self.results:
+            for name, key in TESTS[result.test_id].headline if result.test_id in TESTS else ():
+                value = result.values.get(key)
+                out[name] = float(value) if isinstance(value, int | float) else None
+        return out
+
+    def figures(self) -> dict[str, bytes]:
+        """Every result's figures, named ``<test id>.<figure>``."""
+        return {f"{r.test_id}.{name}": png for r in self.results for name, png in r.figures.items()}
+
+    def metrics(self) -> dict[str, float | None]:
+        """What is logged as MLflow metrics of the validation run: the headline figures and the test counts."""
+        return self.headline() | {f"tests_{k}": v for k, v in self.counts().items()}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as logged to the version (figures are logged as PNG files beside it)."""
         return {
@@ -65,9 +82,23 @@ class ValidationReport:
             "version": self.version,
             "outcome": self.outcome,
             "counts": self.counts(),
+            "headline": self.headline(),
             "results": [r.to_dict() for r in self.results],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+    def evidence(self) -> dict[str, Any]:
+        """The validation evidence document: :meth:`to_dict` plus the catalogue of every registered test.
+
+        The catalogue travels with the evidence so a document built later describes the tests as they were
+        when this validation ran.
+        """
+        documented = ("category", "title", "purpose", "method", "high_risk_signs", "limitations", "thresholds")
+        catalogue = {
+            t.test_id: {key: getattr(t, key) for key in documented} | {"severity": t.severity}
+            for t in TESTS.values()
+        }
+        return self.to_dict() | {"tests": catalogue}
 
 
 def _safe_run(test: ValidationTest, context: ValidationContext) -> TestResult:

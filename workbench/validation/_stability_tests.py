@@ -19,6 +19,7 @@ from workbench.validation._registry import judge, result, validation_test
     thresholds=("psi_warn", "max_psi"),
     severity="high",
     remediation="Investigate the population shift.",
+    headline={"score_psi": "psi"},
 )
 def score_psi(ctx, test):
     bins = fit_bins(ctx.p_dev, n_bins=10)
