@@ -36,7 +36,7 @@ LAYERS: list[set[str]] = [
     {"serving"},
     {"pipeline", "notebook", "reproduce"},
     {"monitoring"},
-    {"app", "cli", "cli_governance", "cli_monitoring", "cli_serving"},
+    {"dashboard", "cli", "cli_governance", "cli_monitoring", "cli_serving"},
 ]
 LAYER_OF = {unit: height for height, units in enumerate(LAYERS) for unit in units}
 

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from workbench.monitoring import Monitor, build_reference, count_chunk, drift_table
-from workbench.monitoring._simulator import Drift, ProductionSimulator
+from workbench.monitoring._drifting_population import Drift, ProductionSimulator
 from workbench.stats import psi_from_counts
 from workbench.training import model_inputs
 

@@ -15,7 +15,7 @@ def production(served_project):
     from conftest import in_process_server
 
     from workbench.monitoring import OutcomeStore
-    from workbench.monitoring._simulate import simulate_traffic
+    from workbench.monitoring._traffic import simulate_traffic
 
     project, champion, challenger, tokens = served_project
     with in_process_server(project) as (server, app, client, decisions):

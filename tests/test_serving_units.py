@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from workbench.serving import CanaryJudge, InputError, InputSchema
-from workbench.serving._app import switch_interval
+from workbench.serving._asgi import switch_interval
 from workbench.serving._compiled import CompiledScorer
 from workbench.spec import parse_spec
 from workbench.training import model_inputs, train

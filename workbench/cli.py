@@ -267,7 +267,7 @@ def run_app(
     show: Annotated[bool, typer.Option(help="open a browser")] = False,
 ) -> None:
     """Serve the approval dashboard (login required) at http://ADDRESS:PORT/app."""
-    from workbench.app import serve
+    from workbench.dashboard import serve
     from workbench.registry import tracking_uri
 
     typer.echo(f"MRM Workbench app on http://{address}:{port}/app (registry {tracking_uri()})")

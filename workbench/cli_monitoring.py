@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="random seed")] = 0,
     ) -> None:
         """Send simulated applicants (drift injected) through the server; import outcomes once they are due."""
-        from workbench.monitoring._simulate import simulate_traffic
+        from workbench.monitoring._traffic import simulate_traffic
 
         if not token:
             _fail("--token: a scoring client's token is needed (or WORKBENCH_TOKEN)")

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         from workbench.registry import configure, tracking_uri
         from workbench.serving import DeploymentError, ModelServer, decision_log_path
         from workbench.serving import _balancer as balancer
-        from workbench.serving._app import switch_interval
+        from workbench.serving._asgi import switch_interval
         from workbench.serving._decision_log import DecisionLog
 
         if durability not in ("power", "process"):
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
             f"decisions in {decision_log_path()} ({durability} durability)"
         )
         config = {
-            "app": "workbench.serving._app:app_from_environment",
+            "app": "workbench.serving._asgi:app_from_environment",
             "factory": True,
             "loop": "uvloop",
             "http": "workbench.serving._http:CoalescingHttpToolsProtocol",

@@ -11,7 +11,6 @@ from workbench.governance._rollout_setting import (
     write_setting,
 )
 from workbench.governance._service import ALIASES, RULES, GovernanceError, GovernanceService
-from workbench.governance._store import InMemoryVersionStore, MlflowVersionStore, VersionStore
 from workbench.governance._users import (
     MIN_SECRET_LENGTH,
     ROLES,
@@ -22,6 +21,7 @@ from workbench.governance._users import (
     token_sha256,
     users_path,
 )
+from workbench.governance._version_store import InMemoryVersionStore, MlflowVersionStore, VersionStore
 
 __all__ = [
     "ALIASES",

@@ -15,8 +15,8 @@ from typing import Any
 
 from workbench.governance._audit import AuditTrail
 from workbench.governance._rollout_setting import MODES, write_setting
-from workbench.governance._store import VersionStore
 from workbench.governance._users import User
+from workbench.governance._version_store import VersionStore
 from workbench.registry import SERVABLE_STATUSES, STATUS_TAG, Status
 
 ALIASES = ("champion", "challenger")

@@ -1,14 +1,6 @@
 """Monitoring: drift, outcome performance, fairness and reason mix by period against the validation reference."""
 
-from workbench.monitoring._drift import PeriodCounts, chi_square_from_counts, count_chunk, drift_table, ks_from_cells
-from workbench.monitoring._monitor import Alert, Monitor, MonitoringResult
-from workbench.monitoring._record import alerts_text, read_monitoring_run, record_monitoring_run
-from workbench.monitoring._reference import FeatureReference, MonitoringReference, build_reference, reference_for
-from workbench.monitoring._retrain import RetrainingError, RetrainingResult, prepare_retraining_data, retrain
-from workbench.monitoring._review import build_review, latest_monitoring
-from workbench.monitoring._run import act_on_alerts, champion_version, run_monitoring, trend_png, write_report
-from workbench.monitoring._simulate import simulate_traffic, simulated_periods
-from workbench.monitoring._store import (
+from workbench.monitoring._decisions_and_outcomes import (
     OutcomeImport,
     OutcomeStore,
     RejectedOutcome,
@@ -16,6 +8,14 @@ from workbench.monitoring._store import (
     monitoring_dir,
     read_outcome_file,
 )
+from workbench.monitoring._drift import PeriodCounts, chi_square_from_counts, count_chunk, drift_table, ks_from_cells
+from workbench.monitoring._monitor import Alert, Monitor, MonitoringResult
+from workbench.monitoring._record import alerts_text, read_monitoring_run, record_monitoring_run
+from workbench.monitoring._reference import FeatureReference, MonitoringReference, build_reference, reference_for
+from workbench.monitoring._retrain import RetrainingError, RetrainingResult, prepare_retraining_data, retrain
+from workbench.monitoring._review import build_review, latest_monitoring
+from workbench.monitoring._run import act_on_alerts, champion_version, run_monitoring, trend_png, write_report
+from workbench.monitoring._traffic import simulate_traffic, simulated_periods
 
 __all__ = [
     "Alert",

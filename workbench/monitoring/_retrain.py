@@ -29,10 +29,10 @@ import yaml
 from mlflow import MlflowClient
 
 from workbench.governance import GovernanceError, GovernanceService, User
+from workbench.monitoring._decisions_and_outcomes import OutcomeStore, monitoring_dir
 from workbench.monitoring._monitor import period_labels
 from workbench.monitoring._record import alerts_text, read_monitoring_run
-from workbench.monitoring._simulate import simulated_periods
-from workbench.monitoring._store import OutcomeStore, monitoring_dir
+from workbench.monitoring._traffic import simulated_periods
 from workbench.paths import project_root
 from workbench.provenance import file_sha256
 from workbench.registry import get_version, recorded_spec

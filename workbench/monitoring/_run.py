@@ -14,10 +14,10 @@ from mlflow import MlflowClient
 
 from workbench.findings import new_figure
 from workbench.governance import GovernanceService, MlflowVersionStore, User
+from workbench.monitoring._decisions_and_outcomes import OutcomeStore, export_decisions, monitoring_dir
 from workbench.monitoring._monitor import Monitor, MonitoringResult
 from workbench.monitoring._record import alerts_text
 from workbench.monitoring._reference import reference_for
-from workbench.monitoring._store import OutcomeStore, export_decisions, monitoring_dir
 from workbench.paths import reports_root
 from workbench.serving import DecisionLog
 

@@ -1,13 +1,5 @@
 """The MLflow registry as system of record: store, lifecycle status, versions and training records."""
 
-from workbench.registry._evidence import (
-    EVIDENCE_FOLDERS,
-    IndependenceError,
-    conclude_validation,
-    log_evidence,
-    read_evidence,
-    start_validation_run,
-)
 from workbench.registry._lifecycle import SERVABLE_STATUSES, STATUS_TAG, STATUSES, Status
 from workbench.registry._recorded import RecordedSamples, RecordMismatchError, load_artefact, load_recorded_samples
 from workbench.registry._records import (
@@ -18,7 +10,15 @@ from workbench.registry._records import (
     register_training,
     start_pipeline_run,
 )
-from workbench.registry._store import configure, ensure_experiment, tracking_uri
+from workbench.registry._tracking import configure, ensure_experiment, tracking_uri
+from workbench.registry._validation_runs import (
+    EVIDENCE_FOLDERS,
+    IndependenceError,
+    conclude_validation,
+    log_evidence,
+    read_evidence,
+    start_validation_run,
+)
 from workbench.registry._versions import (
     VersionNotFoundError,
     get_version,

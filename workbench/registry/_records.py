@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 
 from workbench.provenance import environment_lock, environment_sha256, git_state
 from workbench.registry._lifecycle import STATUS_TAG
-from workbench.registry._store import configure, ensure_experiment
+from workbench.registry._tracking import configure, ensure_experiment
 from workbench.registry._versions import model_sha256
 from workbench.spec import ModelSpec, parse_spec, spec_sha256, spec_to_dict
 

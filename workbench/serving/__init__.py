@@ -1,6 +1,6 @@
 """The production scoring server: approved versions only, durable decision records, reason codes, rollout."""
 
-from workbench.serving._app import app_from_environment, create_app
+from workbench.serving._asgi import app_from_environment, create_app
 from workbench.serving._auth import TokenIndex
 from workbench.serving._decision_log import DecisionLog, decision_log_path, new_decision_id
 from workbench.serving._deployment import Deployment, DeploymentError, GenericScorer, load_deployment

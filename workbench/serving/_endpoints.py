@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from workbench.governance import User
-from workbench.serving import _metrics as metrics
+from workbench.serving import _prometheus as metrics
 from workbench.serving import _protocols as protocols
 from workbench.serving._auth import TokenIndex
 from workbench.serving._inputs import InputError

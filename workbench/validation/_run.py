@@ -95,8 +95,7 @@ class ValidationReport:
         """
         documented = ("category", "title", "purpose", "method", "high_risk_signs", "limitations", "thresholds")
         catalogue = {
-            t.test_id: {key: getattr(t, key) for key in documented} | {"severity": t.severity}
-            for t in TESTS.values()
+            t.test_id: {key: getattr(t, key) for key in documented} | {"severity": t.severity} for t in TESTS.values()
         }
         return self.to_dict() | {"tests": catalogue}
 

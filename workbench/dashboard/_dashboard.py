@@ -12,7 +12,7 @@ import html
 import pandas as pd
 import panel as pn
 
-from workbench.app._data import version_view
+from workbench.dashboard._data import version_view
 from workbench.governance import (
     AuditTrail,
     AuthenticationError,
@@ -267,7 +267,7 @@ class Dashboard:
         self._open_version()
 
 
-def create_app() -> pn.viewable.Viewable:
+def create_dashboard() -> pn.viewable.Viewable:
     """A new dashboard for one browser session."""
     pn.extension("tabulator", notifications=False)
     return Dashboard().root
@@ -277,7 +277,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", show: bool = False):
     """Serve the dashboard with Panel's own server (blocking)."""
     pn.extension("tabulator")
     return pn.serve(
-        {"app": create_app},
+        {"app": create_dashboard},
         port=port,
         address=address,
         show=show,

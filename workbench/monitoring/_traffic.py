@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from workbench.monitoring._simulator import Drift, ProductionSimulator
-from workbench.monitoring._store import OutcomeStore, monitoring_dir
+from workbench.monitoring._decisions_and_outcomes import OutcomeStore, monitoring_dir
+from workbench.monitoring._drifting_population import Drift, ProductionSimulator
 from workbench.registry import configure, recorded_spec
 from workbench.serving import DecisionLog
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from workbench.registry._store import ensure_experiment
+from workbench.registry._tracking import ensure_experiment
 from workbench.registry._versions import get_version
 
 EVIDENCE_FOLDERS = ("validation", "fairness", "explainability")

@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from workbench.governance import AuditTrail
 from workbench.registry import configure
-from workbench.serving import _metrics as metrics
+from workbench.serving import _prometheus as metrics
 from workbench.serving._auth import TokenIndex
 from workbench.serving._decision_log import DecisionLog
 from workbench.serving._endpoints import Answer, HttpProblem, ScoringEndpoints, is_scoring_path
