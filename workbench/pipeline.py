@@ -19,8 +19,6 @@ from workbench._kernels import KERNEL_QUIET, KernelFactory, kernel_environment, 
 from workbench._startup import defer_iri_grammar
 from workbench.paths import project_root, reports_root, version_reports_dir
 
-defer_iri_grammar()  # Papermill reads notebooks through nbformat and jsonschema
-
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
 #: the validator's notebooks, the longest first: they run side by side, as many at a time as there are cores
 VALIDATION_SUITE = ["03_validation.ipynb", "04_fairness.ipynb", "05_explainability.ipynb"]
@@ -78,6 +76,7 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
     ``kernel`` (a started ``jupyter_client`` kernel manager, see :mod:`workbench._kernels`) runs the notebook in
     that kernel instead of a new one, which saves the start-up and imports the kernel already paid for.
     """
+    defer_iri_grammar()  # Papermill reads notebooks through nbformat and jsonschema
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -253,6 +252,7 @@ def _execute_parallel(
 
     # imported here, before the threads: two threads importing one package at once can meet a partially
     # initialised module ("cannot import name ... from partially initialized module")
+    defer_iri_grammar()
     import jupyter_client.manager  # noqa: F401
     import papermill  # noqa: F401
 
