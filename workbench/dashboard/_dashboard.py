@@ -14,6 +14,7 @@ import panel as pn
 
 from workbench.dashboard._data import version_view
 from workbench.governance import (
+    RULES,
     AuditTrail,
     AuthenticationError,
     GovernanceError,
@@ -177,11 +178,8 @@ class Dashboard:
         user, status, tags = self.user, view.status, view.tags
         widgets: list = []
         independent = user.name not in (tags.get("developed_by"), tags.get("validated_by"))
-        if (
-            user.has("validator")
-            and user.name != tags.get("developed_by")
-            and status in ("development", "validated", "under_review")
-        ):
+        approvable = (*RULES["approve"].from_states, *RULES["approve_override"].from_states)
+        if user.has("validator") and user.name != tags.get("developed_by") and status in RULES["validate"].from_states:
             outcome = pn.widgets.Select(name="Validation outcome", options=["validated", "findings open"])
             reason = pn.widgets.TextAreaInput(name="Validation conclusion (mandatory)", height=70, width=640)
             record = pn.widgets.Button(name="Record validation outcome", button_type="primary")
@@ -197,7 +195,11 @@ class Dashboard:
                 )
             )
             widgets += [pn.pane.Markdown("#### Validator"), outcome, reason, record]
-        if user.has("validator") and user.name != tags.get("developed_by") and status not in ("archived", "rejected"):
+        if (
+            user.has("validator")
+            and user.name != tags.get("developed_by")
+            and status in RULES["add_finding"].from_states
+        ):
             severity = pn.widgets.Select(name="Finding severity", options=["high", "medium", "low"], width=160)
             title = pn.widgets.TextInput(name="Finding", width=640)
             remediation = pn.widgets.TextInput(name="Remediation expected", width=640)
@@ -206,7 +208,7 @@ class Dashboard:
                 lambda _e: self._do(self.service.add_finding, view, severity.value, title.value, remediation.value)
             )
             widgets += [pn.Row(severity, title), remediation, add]
-        if user.has("approver") and independent and status in ("validated", "development", "under_review"):
+        if user.has("approver") and independent and status in approvable:
             comment = pn.widgets.TextAreaInput(name="Comment (mandatory)", height=70, width=640)
             conditions = pn.widgets.TextInput(name="Conditions", width=640)
             approve = pn.widgets.Button(name="Approve", button_type="success")
@@ -216,7 +218,7 @@ class Dashboard:
                 "validated; recorded as a high-severity finding)",
                 height=60,
                 width=640,
-                visible=status != "validated",
+                visible=status not in RULES["approve"].from_states,
             )
             approve.on_click(
                 lambda _e: self._do(self.service.approve, view, comment.value, conditions.value, override.value)
@@ -229,17 +231,17 @@ class Dashboard:
                 override,
                 pn.Row(approve, reject),
             ]
-        if user.has("deployer") and status in ("approved", "challenger"):
+        if user.has("deployer") and status in RULES["promote_champion"].from_states:
             reason = pn.widgets.TextInput(name="Reason (mandatory)", width=640)
             champion = pn.widgets.Button(name="Promote to champion", button_type="primary")
             champion.on_click(lambda _e: self._do(self.service.promote, view, "champion", reason.value))
             buttons = [champion]
-            if status == "approved":
+            if status in RULES["promote_challenger"].from_states:
                 challenger = pn.widgets.Button(name="Deploy as challenger")
                 challenger.on_click(lambda _e: self._do(self.service.promote, view, "challenger", reason.value))
                 buttons.append(challenger)
             widgets += [pn.pane.Markdown("#### Deployment"), reason, pn.Row(*buttons)]
-        if (user.has("deployer") or user.has("admin")) and status != "archived":
+        if (user.has("deployer") or user.has("admin")) and status in RULES["archive"].from_states:
             why = pn.widgets.TextInput(name="Reason to archive (mandatory)", width=640)
             archive = pn.widgets.Button(name="Archive", button_type="warning")
             archive.on_click(lambda _e: self._do(self.service.archive, view, why.value))

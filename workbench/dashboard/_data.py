@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from workbench.governance import AuditTrail
 from workbench.paths import version_reports_dir
+from workbench.registry import STATUS_TAG, Status
 
 
 @dataclass
@@ -30,7 +31,7 @@ class VersionView:
     @property
     def status(self) -> str:
         """Lifecycle status."""
-        return self.tags.get("status", "development")
+        return self.tags.get(STATUS_TAG, Status.DEVELOPMENT)
 
 
 def _validation(client: MlflowClient, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:

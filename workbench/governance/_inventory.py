@@ -8,6 +8,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from workbench.policy import REVALIDATION_MONTHS
+from workbench.registry import SERVABLE_STATUSES, STATUS_TAG, Status
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -44,8 +45,8 @@ def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame
             tier = int(tags.get("risk_tier", 3) or 3)
             validated = _parse(tags.get("validation_date"))
             due = add_months(validated, REVALIDATION_MONTHS.get(tier, 36)) if validated else None
-            status = tags.get("status", "development")
-            in_use = status in ("approved", "production", "challenger", "under_review")
+            status = tags.get(STATUS_TAG, Status.DEVELOPMENT)
+            in_use = status in SERVABLE_STATUSES
             open_findings = {k: int(tags.get(f"open_findings_{k}", 0) or 0) for k in ("high", "medium", "low")}
             rows.append(
                 {

@@ -16,8 +16,9 @@ from mlflow import MlflowClient
 
 from workbench.governance import AuditTrail, inventory
 from workbench.paths import reports_root
+from workbench.registry import Status
 
-IN_PRODUCTION = ("production", "challenger", "under_review")
+IN_PRODUCTION = (Status.PRODUCTION, Status.CHALLENGER, Status.UNDER_REVIEW)
 
 
 def latest_monitoring(model: str) -> dict | None:

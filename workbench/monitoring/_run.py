@@ -19,6 +19,7 @@ from workbench.monitoring._monitor import Monitor, MonitoringResult
 from workbench.monitoring._record import alerts_text
 from workbench.monitoring._reference import reference_for
 from workbench.paths import reports_root
+from workbench.registry import STATUS_TAG, Status
 from workbench.serving import DecisionLog
 
 PERIOD_NAMES = {"D": "day", "W": "week", "M": "month"}
@@ -133,8 +134,8 @@ def act_on_alerts(result: MonitoringResult, service: GovernanceService, user: Us
     """Put the monitored version under review when an alert fired (once; recorded in the audit trail)."""
     if not result.alerts:
         return None
-    status = service.store.tags(result.model, result.version).get("status")
-    if status == "under_review":
+    status = service.store.tags(result.model, result.version).get(STATUS_TAG)
+    if status == Status.UNDER_REVIEW:
         return None
     reason = f"monitoring alert: {alerts_text(result.alerts)}"
     return service.mark_under_review(user, result.model, result.version, reason)

@@ -16,7 +16,7 @@ import yaml
 from mlflow import MlflowClient
 
 from workbench.provenance import environment_lock, environment_sha256, git_state
-from workbench.registry._lifecycle import STATUS_TAG
+from workbench.registry._lifecycle import STATUS_TAG, Status
 from workbench.registry._tracking import configure, ensure_experiment
 from workbench.registry._versions import model_sha256
 from workbench.spec import ModelSpec, parse_spec, spec_sha256, spec_to_dict
@@ -172,7 +172,7 @@ def register_training(
     version = info.registered_model_version
     git = git_state()
     tags = {
-        STATUS_TAG: "development",
+        STATUS_TAG: Status.DEVELOPMENT,
         "developed_by": developer,
         "spec_sha256": spec_sha256(spec),
         "data_sha256": result.data_sha256,
