@@ -147,3 +147,32 @@ def test_notebooks_use_the_public_api_only():
                     if name.startswith("workbench") and any(p.startswith("_") for p in name.split(".")[1:]):
                         private.append(f"{path.name} cell {index}: {name}")
     assert not private, "notebooks importing private modules:\n" + "\n".join(private)
+
+
+def test_only_the_decision_package_compares_a_score_with_the_cut_off():
+    """One home for the decision rule: nowhere else does code compare anything with a cut-off."""
+    found = []
+    for path in _files():
+        if "decision" in path.relative_to(PACKAGE).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Compare) and "cutoff" in ast.unparse(node):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, "cut-off comparisons outside workbench/decision:\n" + "\n".join(found)
+
+
+def test_statuses_have_one_home():
+    """Lifecycle statuses are spelled through ``Status``; only the lifecycle module writes them as text."""
+    from workbench.registry import Status
+
+    spelled = []
+    for path in _files():
+        if path.name == "_lifecycle.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Compare):
+                texts = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                if any(t in {"under_review", "production", "archived", "rejected"} for t in texts):
+                    spelled.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {ast.unparse(node)}")
+    assert not spelled, "statuses compared as bare strings:\n" + "\n".join(spelled)
+    assert "under_review" in {s.value for s in Status}
