@@ -115,11 +115,52 @@ def test_feature_not_in_data_suggests_the_close_name(german_spec, german_data):
     )
 
 
-def test_target_not_binary(german_spec, german_data):
+def test_a_target_value_in_neither_list_is_named(spec_dict, german_data):
     frame = german_data.frame.assign(credit_risk=["good", "bad", "unknown", "good"] * 250)
+    spec_dict["target"]["favourable_value"] = "good"
     with pytest.raises(SpecError) as caught:
-        check_spec_against_data(german_spec, frame, "loans.csv")
-    assert "must be binary" in dict(caught.value.problems)["target.column"]
+        check_spec_against_data(parse_spec(spec_dict), frame, "loans.csv")
+    message = dict(caught.value.problems)["target.favourable_value"]
+    assert "'unknown'" in message and "neither adverse_value nor favourable_value" in message
+
+
+def test_a_multi_valued_target_maps_by_lists(spec_dict, german_data):
+    """Several adverse values, everything else favourable; 1, "1" and 1.0 name one label."""
+    from workbench.data import adverse_target
+
+    frame = german_data.frame.assign(credit_risk=["Fully Paid", "Charged Off", "Late (31-120 days)", "Current"] * 250)
+    spec_dict["target"]["adverse_value"] = ["Charged Off", "Late (31-120 days)"]
+    spec = parse_spec(spec_dict)
+    check_spec_against_data(spec, frame, "loans.csv")
+    assert adverse_target(frame, spec).tolist()[:4] == [0.0, 1.0, 1.0, 0.0]
+    spec_dict["target"]["favourable_value"] = ["Fully Paid"]
+    with pytest.raises(SpecError, match="'Current'"):
+        check_spec_against_data(parse_spec(spec_dict), frame, "loans.csv")
+    numeric = german_data.frame.assign(credit_risk=[0.0, 1.0, None, 1.0] * 250)
+    spec_dict["target"] = {"column": "credit_risk", "adverse_value": 1}
+    spec = parse_spec(spec_dict)
+    check_spec_against_data(spec, numeric, "loans.csv")
+    assert (
+        adverse_target(numeric, spec).tolist()[:4][:2] == [0.0, 1.0]
+        and adverse_target(numeric, spec).isna().sum() == 250
+    )
+
+
+@pytest.mark.parametrize("reference", [0, "0", 0.0, "0.0"])
+def test_a_protected_reference_names_its_group_whatever_the_column_type(spec_dict, german_data, reference):
+    """An integer-coded group column with gaps reads as float; 0, "0", 0.0 and "0.0" still name group 0."""
+    from workbench.spec import group_labels
+
+    codes = [0.0, 1.0, None, 0.0] * 250
+    frame = german_data.frame.assign(afam=codes)
+    spec_dict["protected_attributes"] = [{"name": "afam", "reference": reference}]
+    spec = parse_spec(spec_dict)
+    check_spec_against_data(spec, frame, "loans.csv")
+    assert sorted(set(group_labels(frame["afam"]))) == ["(missing)", "0", "1"]
+    spec_dict["protected_attributes"] = [{"name": "afam", "reference": 2}]
+    with pytest.raises(SpecError) as caught:
+        check_spec_against_data(parse_spec(spec_dict), frame, "loans.csv")
+    assert "(groups: '(missing)', '0', '1')" in dict(caught.value.problems)["protected_attributes[0].reference"]
 
 
 def test_adverse_value_not_in_target(spec_dict, german_data):

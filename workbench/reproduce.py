@@ -80,9 +80,8 @@ def reproduce(name: str, version: int | str, client: MlflowClient | None = None)
     reproduced_metrics["data.n_rows"] = float(checks.n_rows)
     reproduced_metrics["data.blocking_failures"] = float(len(checks.blocking_failures))
     reproduced_metrics["data.warnings"] = float(len(checks.warnings))
-    balance = checks.check("class_balance").table
-    if balance is not None:
-        reproduced_metrics["data.adverse_rate"] = float(balance["rate"].iloc[0])
+    if checks.adverse_rate is not None:
+        reproduced_metrics["data.adverse_rate"] = checks.adverse_rate
 
     recorded_metrics = run.data.metrics
     rows = []

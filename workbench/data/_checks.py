@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data._load import ModelData, adverse_target
-from workbench.spec import ModelSpec
+from workbench.spec import ModelSpec, group_labels, label_keys
 
 Severity = Literal["blocking", "warning", "info"]
 
@@ -90,6 +90,16 @@ class DataValidationResult:
     def check(self, check_id: str) -> DataCheck:
         """The check with this id."""
         return next(c for c in self.checks if c.id == check_id)
+
+    @property
+    def adverse_rate(self) -> float | None:
+        """Share of adverse outcomes among the rows with a usable target (from the class-balance mapping)."""
+        table = self.check("class_balance").table
+        if table is None:
+            return None
+        used = table[table["modelled_as"] != "not used"]
+        total = used["count"].sum()
+        return float(used.loc[used["modelled_as"] == "adverse (1)", "count"].sum() / total) if total else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as logged to MLflow."""
@@ -279,16 +289,34 @@ def check_cardinality(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     return DataCheck("cardinality", "Categorical levels", "warning", True, note, table)
 
 
+def _target_mapping(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Each value of the target column, how often it occurs and whether it counts as adverse (modelled as 1)."""
+    target = spec.target
+    keys = label_keys(frame[target.column]).fillna("(missing)")
+    counts = keys.value_counts().sort_index()
+
+    def meaning(key: str) -> str:
+        if key in target.adverse_labels:
+            return "adverse (1)"
+        if key == "(missing)" or (target.favourable_labels is not None and key not in target.favourable_labels):
+            return "not used"
+        return "favourable (0)"
+
+    return pd.DataFrame(
+        {
+            "value": counts.index,
+            "count": counts.to_numpy(),
+            "rate": counts.to_numpy() / max(len(frame), 1),
+            "modelled_as": [meaning(k) for k in counts.index],
+        }
+    )
+
+
 def check_class_balance(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
-    """Enough adverse and non-adverse outcomes to fit and validate a model."""
+    """Enough adverse and non-adverse outcomes to fit and validate a model; the table maps each value."""
     y = adverse_target(frame, spec).dropna()
     adverse, good = int(y.sum()), int((1 - y).sum())
-    table = pd.DataFrame(
-        [
-            {"outcome": f"adverse ({spec.target.adverse_value})", "count": adverse, "rate": adverse / max(len(y), 1)},
-            {"outcome": "other", "count": good, "rate": good / max(len(y), 1)},
-        ]
-    )
+    table = _target_mapping(frame, spec)
     minimum = spec.thresholds.min_adverse_count
     if min(adverse, good) < minimum:
         return DataCheck(
@@ -336,7 +364,11 @@ def check_target_by_group(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     y = adverse_target(frame, spec)
     tables, notes, small = [], [], []
     for attribute in spec.protected_attributes:
-        table = _rate_table(frame, y, attribute.data_column)
+        table = _rate_table(
+            frame.assign(**{attribute.data_column: group_labels(frame[attribute.data_column])}),
+            y,
+            attribute.data_column,
+        )
         favourable = 1 - table.set_index("group")["adverse_rate"]
         reference = favourable.get(attribute.reference, np.nan)
         table["favourable_ratio_to_reference"] = (1 - table["adverse_rate"]) / reference

@@ -12,7 +12,7 @@ import pandas as pd
 from workbench.datasets import SHIPPED
 from workbench.paths import project_root
 from workbench.provenance import file_sha256
-from workbench.spec import ModelSpec, SpecError, check_spec_against_data
+from workbench.spec import ModelSpec, SpecError, check_spec_against_data, label_keys
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,13 @@ def load_model_data(spec: ModelSpec, expected_sha256: str | None = None) -> Mode
 
 
 def adverse_target(frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:
-    """The target as 1 for the adverse outcome and 0 otherwise (rows with no target are NaN)."""
-    column = frame[spec.target.column]
-    adverse = column.astype(str) == str(spec.target.adverse_value)
-    return adverse.astype("float64").where(column.notna())
+    """The target as 1 for an adverse value and 0 for a favourable one (NaN: no target, or a value in neither).
+
+    Labels are compared in their canonical form (:func:`workbench.spec.label_keys`), so ``1``, ``"1"`` and
+    ``1.0`` are one value whatever type the column has.
+    """
+    target = spec.target
+    keys = label_keys(frame[target.column])
+    adverse = keys.isin(target.adverse_labels)
+    known = keys.notna() if target.favourable_labels is None else adverse | keys.isin(target.favourable_labels)
+    return adverse.astype("float64").where(known)

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from workbench.paths import registry_store
 from workbench.serving import DecisionLog
+from workbench.spec import label_key
 
 ANSWERED_ROUTES = ("champion", "canary")
 _OUTCOMES = """
@@ -110,14 +111,21 @@ class OutcomeStore:
     def record(
         self, rows: list[dict[str, Any]], decisions: DecisionLog, adverse_value: Any, groups: tuple[str, ...] = ()
     ) -> OutcomeImport:
-        """Check every row, then commit the good ones in one transaction."""
+        """Check every row, then commit the good ones in one transaction.
+
+        ``adverse_value`` is the spec's ``target.adverse_value`` (one value or a list): an outcome is 1 or one
+        of those values for the adverse outcome, 0 for any other.
+        """
+        adverse = frozenset(
+            label_key(v) for v in (adverse_value if isinstance(adverse_value, list) else [adverse_value])
+        )
         rejected: list[RejectedOutcome] = []
         good: list[tuple[str, str, int, str]] = []
         seen: set[str] = set()
         with self._connect() as connection:
             for number, row in enumerate(rows, start=1):
                 decision_id = str(row.get("decision_id") or "").strip()
-                label = _label(row.get("outcome"), adverse_value)
+                label = _label(row.get("outcome"), adverse)
                 problem = None
                 if not decision_id:
                     problem = "decision_id: missing"
@@ -153,15 +161,14 @@ class OutcomeStore:
         return pd.concat([frame.drop(columns="groups"), groups.set_index(frame.index)], axis=1)
 
 
-def _label(value: Any, adverse_value: Any) -> int | None:
+def _label(value: Any, adverse: frozenset[str]) -> int | None:
     if isinstance(value, bool):
         return int(value)
-    if value == adverse_value or (isinstance(value, str) and value.strip() == str(adverse_value)):
+    key = label_key(value)
+    if key in adverse:
         return 1
-    if isinstance(value, int | float) and value in (0, 1):
-        return int(value)
-    if isinstance(value, str) and value.strip() in ("0", "1"):
-        return int(value.strip())
+    if key in ("0", "1"):
+        return int(key)
     return None
 
 

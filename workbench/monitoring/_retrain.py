@@ -36,7 +36,7 @@ from workbench.monitoring._traffic import simulated_periods
 from workbench.paths import project_root
 from workbench.provenance import file_sha256
 from workbench.registry import get_version, recorded_spec
-from workbench.spec import ModelSpec, parse_spec, spec_to_dict
+from workbench.spec import ModelSpec, label_key, parse_spec, spec_to_dict
 
 LINEAGE = "workbench.lineage."
 DATA_FILE = "labelled_decisions.parquet"
@@ -120,12 +120,13 @@ def _target_labels(spec: ModelSpec) -> tuple[object, object]:
     """(adverse, other) target values as the monitored version's data writes them."""
     from workbench.data import load_model_data
 
-    adverse = spec.target.adverse_value
+    given = spec.target.adverse_value
+    adverse = given[0] if isinstance(given, list) else given
     try:
         values = load_model_data(spec).frame[spec.target.column].dropna().unique().tolist()
     except Exception:  # the development data may be gone; 1 / 0 then carry the meaning
         return 1, 0
-    others = [v for v in values if str(v) != str(adverse)]
+    others = [v for v in values if label_key(v) not in spec.target.adverse_labels]
     return (adverse, others[0]) if others else (1, 0)
 
 

@@ -83,14 +83,13 @@ def log_data_validation(
     log_spec(client, run_id, spec)
     client.set_tag(run_id, "workbench.data_sha256", result.data_sha256)
     client.set_tag(run_id, "workbench.data_validation", "failed" if result.blocking_failures else "passed")
-    balance = result.check("class_balance").table
     metrics = {
         "data.n_rows": float(result.n_rows),
         "data.blocking_failures": float(len(result.blocking_failures)),
         "data.warnings": float(len(result.warnings)),
     }
-    if balance is not None:
-        metrics["data.adverse_rate"] = float(balance["rate"].iloc[0])
+    if result.adverse_rate is not None:
+        metrics["data.adverse_rate"] = result.adverse_rate
     for key, value in metrics.items():
         client.log_metric(run_id, key, value)
     with tempfile.TemporaryDirectory() as folder:

@@ -1,6 +1,7 @@
 """Model specs: the schema, loading with key-named errors, hashing and checks against the data."""
 
 from workbench.spec._errors import SpecError
+from workbench.spec._labels import MISSING_GROUP, group_labels, label_key, label_keys
 from workbench.spec._load import check_spec_against_data, load_spec, parse_spec, spec_sha256, spec_to_dict
 from workbench.spec._schema import (
     BandSpec,
@@ -17,6 +18,7 @@ from workbench.spec._schema import (
 )
 
 __all__ = [
+    "MISSING_GROUP",
     "BandSpec",
     "CandidateSpec",
     "DatasetSpec",
@@ -30,6 +32,9 @@ __all__ = [
     "TargetSpec",
     "Thresholds",
     "check_spec_against_data",
+    "group_labels",
+    "label_key",
+    "label_keys",
     "load_spec",
     "parse_spec",
     "spec_sha256",

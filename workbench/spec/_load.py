@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from workbench.spec._errors import SpecError, format_location
+from workbench.spec._labels import group_labels, label_keys
 from workbench.spec._schema import KeyedProblems, ModelSpec
 
 _PYDANTIC_MESSAGES = {
@@ -75,8 +76,45 @@ def _not_a_column(name: str, columns: list[str], source: str) -> str:
     return f"{message} (did you mean {close[0]!r}?)" if close else message
 
 
+def _shown(labels: list[str], limit: int = 8) -> str:
+    return ", ".join(repr(v) for v in labels[:limit]) + (", ..." if len(labels) > limit else "")
+
+
+def _not_values(labels: list[str], column: str, values: list[str]) -> str:
+    verb = "is not a value" if len(labels) == 1 else "are not values"
+    return f"{_shown(labels)} {verb} of {column!r} (values: {_shown(values)})"
+
+
+def _target_problems(spec: ModelSpec, column: pd.Series) -> list[tuple[str, str]]:
+    """The adverse (and favourable) values exist, and together they leave no value unaccounted for."""
+    target = spec.target
+    values = sorted(set(label_keys(column).dropna()))
+    problems = []
+    missing = sorted(target.adverse_labels - set(values))
+    if missing:
+        problems.append(("target.adverse_value", _not_values(missing, target.column, values)))
+    if target.favourable_labels is not None:
+        absent = sorted(target.favourable_labels - set(values))
+        if absent:
+            problems.append(("target.favourable_value", _not_values(absent, target.column, values)))
+        unlisted = sorted(set(values) - target.adverse_labels - target.favourable_labels)
+        if unlisted:
+            problems.append(
+                (
+                    "target.favourable_value",
+                    f"{target.column!r} also holds {_shown(unlisted)}, in neither adverse_value nor favourable_value; "
+                    "add each to one of them (or leave favourable_value out: then every other value is favourable)",
+                )
+            )
+    if len(values) < 2:
+        problems.append(("target.column", f"{target.column!r} has only {len(values)} distinct value(s)"))
+    elif not missing and not set(values) - target.adverse_labels:
+        problems.append(("target.adverse_value", f"every value of {target.column!r} is adverse; nothing is favourable"))
+    return problems
+
+
 def check_spec_against_data(spec: ModelSpec, frame: pd.DataFrame, source: str) -> None:
-    """Check that every column the spec names exists and the target is binary with the adverse value.
+    """Check that every column the spec names exists and the target's adverse values are in the data.
 
     Runs on the loaded frame (after derived protected groups are added) and before any training, so a typo
     in a column name costs a second, not a run.
@@ -89,24 +127,7 @@ def check_spec_against_data(spec: ModelSpec, frame: pd.DataFrame, source: str) -
     if spec.target.column not in frame.columns:
         problems.append(("target.column", _not_a_column(spec.target.column, columns, source)))
     else:
-        values = frame[spec.target.column].dropna().unique().tolist()
-        if len(values) != 2:
-            shown = ", ".join(repr(v) for v in values[:6])
-            problems.append(
-                (
-                    "target.column",
-                    f"the target must be binary; {spec.target.column!r} has {len(values)} "
-                    f"distinct values ({shown}{', ...' if len(values) > 6 else ''})",
-                )
-            )
-        elif spec.target.adverse_value not in values and str(spec.target.adverse_value) not in map(str, values):
-            problems.append(
-                (
-                    "target.adverse_value",
-                    f"{spec.target.adverse_value!r} is not a value of "
-                    f"{spec.target.column!r} (values: {values[0]!r}, {values[1]!r})",
-                )
-            )
+        problems += _target_problems(spec, frame[spec.target.column])
     for i, attribute in enumerate(spec.protected_attributes):
         if attribute.band is not None and attribute.band.source not in frame.columns:
             problems.append(
@@ -116,13 +137,16 @@ def check_spec_against_data(spec: ModelSpec, frame: pd.DataFrame, source: str) -
             problems.append(
                 (f"protected_attributes[{i}].column", _not_a_column(attribute.data_column, columns, source))
             )
-        elif attribute.reference not in set(frame[attribute.data_column].astype(str)):
-            problems.append(
-                (
-                    f"protected_attributes[{i}].reference",
-                    f"{attribute.reference!r} is not a group of {attribute.data_column!r}",
+        else:
+            groups = sorted(set(group_labels(frame[attribute.data_column])))
+            if attribute.reference not in groups:
+                shown = ", ".join(repr(g) for g in groups[:12]) + (", ..." if len(groups) > 12 else "")
+                problems.append(
+                    (
+                        f"protected_attributes[{i}].reference",
+                        f"{attribute.reference!r} is not a group of {attribute.data_column!r} (groups: {shown})",
+                    )
                 )
-            )
     if spec.split.method == "out_of_time" and spec.split.date_column not in frame.columns:
         problems.append(("split.date_column", _not_a_column(str(spec.split.date_column), columns, source)))
     if problems:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench.estimators import FAMILIES
+from workbench.spec._labels import label_key
 
 
 class KeyedProblems(ValueError):
@@ -59,11 +60,46 @@ class DatasetSpec(_Strict):
         return "csv" if Path(self.path or "").suffix.lower() == ".csv" else "parquet"
 
 
+Label = bool | int | float | str
+
+
+def _as_list(value: Label | list[Label] | None) -> list[Label]:
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
 class TargetSpec(_Strict):
-    """The outcome column and which of its two values is the adverse outcome (modelled as 1)."""
+    """The outcome column and which of its values are the adverse outcome (modelled as 1).
+
+    ``adverse_value`` is one value or a list (e.g. ``[Charged Off, "Late (31-120 days)"]``); every other
+    value is favourable, unless ``favourable_value`` lists the favourable ones, in which case a value in
+    neither list is an error. Values match whatever type the column has (``1``, ``"1"`` and ``1.0`` are one
+    label).
+    """
 
     column: str
-    adverse_value: str | int | bool
+    adverse_value: Label | list[Label]
+    favourable_value: Label | list[Label] | None = None
+
+    @model_validator(mode="after")
+    def _labels_given_once(self) -> TargetSpec:
+        if not self.adverse_labels:
+            raise ValueError("adverse_value: name at least one value")
+        both = self.adverse_labels & (self.favourable_labels or frozenset())
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))} cannot be both adverse_value and favourable_value")
+        return self
+
+    @property
+    def adverse_labels(self) -> frozenset[str]:
+        """The adverse values as canonical labels."""
+        return frozenset(k for k in map(label_key, _as_list(self.adverse_value)) if k is not None)
+
+    @property
+    def favourable_labels(self) -> frozenset[str] | None:
+        """The favourable values as canonical labels, or None when every other value is favourable."""
+        if self.favourable_value is None:
+            return None
+        return frozenset(k for k in map(label_key, _as_list(self.favourable_value)) if k is not None)
 
 
 class FeatureSpec(_Strict):
@@ -120,9 +156,15 @@ class ProtectedAttribute(_Strict):
 
     name: str
     column: str | None = None
-    reference: str = Field(description="the reference (most favoured) group for ratios")
+    reference: str = Field(description="the reference (most favoured) group for ratios, as the column types it")
     band: BandSpec | None = None
     derived_from: list[str] = Field(default_factory=list)
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _canonical_reference(cls, value: Any) -> Any:
+        # 0, "0", 0.0 and "0.0" name the same group: keep the one canonical text groups are compared in
+        return label_key(value) if isinstance(value, bool | int | float | str) else value
 
     @property
     def data_column(self) -> str:

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from workbench.data import ModelData, Split, adverse_target, load_model_data, make_split
 from workbench.decision import DecisionRule, decision_rule
 from workbench.registry import configure, get_version, load_model, recorded_spec
-from workbench.spec import ModelSpec
+from workbench.spec import ModelSpec, group_labels
 from workbench.training import FAMILIES, model_inputs
 
 
@@ -90,7 +90,7 @@ class ValidationContext:
         rows = self.split.validation if sample == "validation" else self.split.development
         frame = self.data.frame.iloc[rows]
         return pd.DataFrame(
-            {a.name: frame[a.data_column].astype(str).to_numpy() for a in self.spec.protected_attributes}
+            {a.name: group_labels(frame[a.data_column]).to_numpy() for a in self.spec.protected_attributes}
         )
 
     def raw(self, sample: str = "validation") -> pd.DataFrame:
