@@ -239,3 +239,14 @@ def test_new_csv_is_onboarded_by_a_spec_only(tmp_path):
 
     data = load_model_data(spec)
     assert len(data.frame) == 400
+
+
+def test_a_misspelt_feature_is_named_before_its_orphaned_text(spec_dict):
+    """With a text for every feature, a typo in the feature list is reported at the feature first."""
+    spec_dict["features"]["numeric"][0] = "duration_montsh"
+    with pytest.raises(SpecError) as caught:
+        parse_spec(spec_dict)
+    (first_key, first), (second_key, second) = caught.value.problems[:2]
+    assert first_key == "features.numeric[0]" and "misspelling of 'duration_months'" in first
+    assert second_key == "decision.adverse_action_texts.duration_months"
+    assert "(did you mean 'duration_montsh'?)" in second

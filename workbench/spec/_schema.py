@@ -6,6 +6,7 @@ spec. Every model is strict (unknown keys are refused) so a typo never silently 
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from pathlib import Path
@@ -349,9 +350,22 @@ class ModelSpec(_Strict):
                     )
         if self.target.column in self.features.all:
             problems.append((self.features.location_of(self.target.column), "the target cannot be a feature"))
-        for key in self.decision.adverse_action_texts:
+        texts = self.decision.adverse_action_texts
+        untexted = [f for f in self.features.all if f not in texts]
+        for key in texts:
             if key not in self.features.all:
-                problems.append((f"decision.adverse_action_texts.{key}", f"{key!r} is not a feature"))
+                close = difflib.get_close_matches(key, untexted, n=1)
+                if close:  # the root cause is more often the feature list: name it first
+                    problems.insert(
+                        0,
+                        (
+                            self.features.location_of(close[0]),
+                            f"{close[0]!r} has no adverse-action text, and the texts name {key!r}, which is not a "
+                            f"feature: is {close[0]!r} a misspelling of {key!r}?",
+                        ),
+                    )
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append((f"decision.adverse_action_texts.{key}", f"{key!r} is not a feature{hint}"))
         for key in self.serving.input_ranges:
             if key not in self.features.numeric:
                 problems.append((f"serving.input_ranges.{key}", f"{key!r} is not a numeric feature"))
