@@ -15,6 +15,7 @@ import pandas as pd
 
 from workbench.data._load import ModelData, adverse_target
 from workbench.spec import ModelSpec, group_labels, label_keys
+from workbench.stats import leakage_screen
 
 Severity = Literal["blocking", "warning", "info"]
 
@@ -396,6 +397,28 @@ def check_target_by_group(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     )
 
 
+def check_leakage(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
+    """A feature that separates the outcome (almost) perfectly on its own is likely filled after the decision."""
+    y = adverse_target(frame, spec).to_numpy()
+    table = leakage_screen(frame, y, list(spec.features.numeric), list(spec.features.categorical))
+    limit = spec.thresholds.max_single_feature_auc
+    suspects = table[table["single_feature_auc"] > limit]
+    if len(suspects):
+        named = ", ".join(f"{r.feature} (AUC {r.single_feature_auc:.3f})" for r in suspects.itertuples())
+        return DataCheck(
+            "leakage",
+            "Single-feature leakage screen",
+            "warning",
+            False,
+            f"{named} separate(s) the outcome alone beyond thresholds.max_single_feature_auc {limit}: "
+            "check that each is known at decision time (a field filled later leaks the outcome)",
+            table,
+        )
+    top = table.iloc[0] if len(table) else None
+    note = f"strongest single feature {top.feature} (AUC {top.single_feature_auc:.3f})" if top is not None else ""
+    return DataCheck("leakage", "Single-feature leakage screen", "warning", True, note, table)
+
+
 DATA_CHECKS: list[CheckFunction] = [
     check_schema,
     check_missing,
@@ -405,6 +428,7 @@ DATA_CHECKS: list[CheckFunction] = [
     check_class_balance,
     check_target_by_segment,
     check_target_by_group,
+    check_leakage,
 ]
 
 

@@ -251,6 +251,9 @@ class Thresholds(_Strict):
     min_adverse_count: int = Field(50, ge=1)
     max_categories: int = Field(30, ge=2)
     min_category_count: int = Field(10, ge=1, description="rarer levels are pooled into one 'infrequent' level")
+    max_single_feature_auc: float = Field(
+        0.95, gt=0.5, le=1.0, description="a feature separating the outcome this well alone is screened as leakage"
+    )
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> Thresholds:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp
 
-from workbench.stats import fit_bins, psi
+from workbench.stats import fit_bins, leakage_screen, psi
 from workbench.validation._registry import judge, result, validation_test
 
 
@@ -125,4 +125,39 @@ def outliers(ctx, test):
         f"at most {worst:.1%} of validation values outside the development range",
         values={"max_share_outside": worst},
         tables={"outliers": table},
+    )
+
+
+@validation_test(
+    "data.leakage",
+    "data",
+    "Single-feature leakage screen",
+    purpose="Find inputs that would not be known when the decision is made (filled after it: who bought the "
+    "loan, a collection flag), which make a model look far better than it can be in use.",
+    method="Each feature alone scored against the outcome on the development sample: a number by its value, a "
+    "category by its level's adverse rate, missing values as a level; the AUC oriented to at least 0.5.",
+    high_risk_signs="A single feature with an AUC above the spec's max_single_feature_auc, or 1.0 (it separates "
+    "the outcome perfectly).",
+    limitations="Screens one feature at a time; a leak spread over several features, or a weak leak, passes.",
+    thresholds=("max_single_feature_auc",),
+    severity="high",
+    remediation="Confirm each named feature is known at decision time from the data owner; drop it otherwise.",
+)
+def leakage(ctx, test):
+    spec = ctx.spec
+    table = leakage_screen(ctx.x_dev, ctx.y_dev, list(spec.features.numeric), list(spec.features.categorical))
+    limit = spec.thresholds.max_single_feature_auc
+    suspects = table[table["single_feature_auc"] > limit]
+    top = table.iloc[0]
+    if len(suspects):
+        named = ", ".join(f"{r.feature} (AUC {r.single_feature_auc:.3f})" for r in suspects.itertuples())
+        reason = f"{named} separate(s) the outcome alone beyond {limit}: likely filled after the decision"
+    else:
+        reason = f"no feature alone beyond {limit}; strongest {top['feature']} (AUC {top['single_feature_auc']:.3f})"
+    return result(
+        test,
+        "fail" if len(suspects) else "pass",
+        reason,
+        values={"max_single_feature_auc": float(top["single_feature_auc"]), "suspects": suspects["feature"].tolist()},
+        tables={"single_feature_auc": table},
     )
