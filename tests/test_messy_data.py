@@ -73,3 +73,32 @@ def test_the_leakage_limit_comes_from_the_spec(spec_dict, german_data, limit):
     check = validate_data(_data(german_data.frame), parse_spec(spec_dict)).check("leakage")
     strongest = check.table.iloc[0]["single_feature_auc"]  # checking_status, about 0.71
     assert (check.outcome == "warn") == (strongest > limit)
+
+
+def test_missing_numbers_are_scored_and_explained_on_the_imputed_inputs(spec_dict, german_data):
+    """LIME used to fail inside scipy on NaN; now every step sees the inputs the model sees."""
+    from workbench.explain import LimeExplainer, explain_version
+    from workbench.training import train
+    from workbench.validation import ValidationContext
+
+    frame = german_data.frame.copy()
+    rng = np.random.default_rng(7)
+    numeric = spec_dict["features"]["numeric"][:3]
+    for column in numeric:
+        frame.loc[rng.random(len(frame)) < 0.15, column] = np.nan
+    spec_dict["candidates"] = [{"family": "gradient_boosting", "params": {"n_estimators": 30}}]
+    spec = parse_spec(spec_dict)
+    data = _data(frame)
+    trained = train(data, spec)
+    ctx = ValidationContext(
+        spec=spec, model=trained.model, data=data, split=trained.split, name="m", version=1, tags={}
+    )
+    report = explain_version(ctx, n_cases=6, lime_samples=300)
+    assert len(report.agreement) == 6 and report.reason_examples["reason"].notna().all()
+    # a case whose first numeric input is missing is explained at the value the model imputed for it
+    missing = ctx.x_val[ctx.x_val[numeric[0]].isna()].head(1)
+    lime = LimeExplainer(ctx.model, spec, ctx.x_dev, seed=1)
+    weights = lime.weights(missing, num_samples=300)
+    assert np.isfinite(weights.to_numpy()).all() and set(weights.index) == set(spec.features.all)
+    median = float(ctx.model.named_steps["preprocess"].named_transformers_["numeric"].statistics_[0])
+    assert lime._as_model_sees(missing)[numeric[0]].iloc[0] == median

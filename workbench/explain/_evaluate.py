@@ -71,6 +71,11 @@ def _dependence_figure(inputs: pd.DataFrame, contributions: pd.DataFrame, featur
     return figure_png(fig)
 
 
+def _shown_value(value: object) -> str:
+    """An input as a notice shows it; a missing one says so (the model used its imputed value)."""
+    return "(missing)" if pd.isna(value) else str(value)
+
+
 def explain_version(
     ctx: ValidationContext, n_cases: int = 8, top_drivers: int = 3, lime_samples: int = 2000
 ) -> ExplainabilityReport:
@@ -104,7 +109,7 @@ def explain_version(
                     "score": float(ctx.p_val[position]),
                     "rank": rank,
                     "feature": reason.feature,
-                    "value": str(row.iloc[0][reason.feature]),
+                    "value": _shown_value(row.iloc[0][reason.feature]),
                     "contribution": reason.contribution,
                     "reason": reason.text,
                 }
