@@ -288,3 +288,66 @@ def test_ece_resampling_matches_the_normal_approximation_and_detects_miscalibrat
     assert shifted.p_value == pytest.approx(1 / 1000)
     first, second = (expected_calibration_error(y, p, bins=10, resamples=999, seed=1) for _ in range(2))
     assert first.p_value == second.p_value  # seeded
+
+
+# --- the registered tests on the German credit model -----------------------------------------------------------
+
+NEW_TESTS = (
+    "calibration.hosmer_lemeshow",
+    "calibration.spiegelhalter",
+    "calibration.ece",
+    "backtesting.jeffreys_portfolio",
+    "backtesting.binomial_correlated",
+)
+
+
+def test_new_calibration_tests_are_registered_and_documented():
+    from workbench.validation import TESTS
+
+    for test_id in NEW_TESTS:
+        test = TESTS[test_id]
+        assert test.category == test_id.split(".")[0]
+        for text in (test.purpose, test.method, test.high_risk_signs, test.limitations, test.remediation):
+            assert len(text) > 20, test_id
+    assert TESTS["backtesting.binomial_correlated"].thresholds == ("asset_correlation",)
+    assert TESTS["calibration.spiegelhalter"].thresholds == ("calibration_p_value",)
+
+
+def test_new_calibration_tests_on_the_german_model(german_context):
+    from workbench.validation import run_validation
+
+    y, p = german_context.y_val, german_context.p_val
+    report = run_validation(german_context, list(NEW_TESTS))
+    for result in report.results:
+        assert result.outcome in {"pass", "warn", "fail"}
+        assert "could not run" not in result.reason, result.reason
+
+    hl = report.result("calibration.hosmer_lemeshow").values
+    assert (hl["dof"], hl["sample"]) == (10, "independent")
+    assert hl["p_value"] == pytest.approx(chi2.sf(hl["statistic"], 10))
+
+    z = report.result("calibration.spiegelhalter").values
+    assert z["brier"] == pytest.approx(brier_score_loss(y, p))
+    assert z["expected_brier"] == pytest.approx(np.mean(p * (1 - p)))
+    assert 0.0 <= z["p_value"] <= 1.0
+
+    ece = report.result("calibration.ece")
+    assert 0.0 < ece.values["ece"] < 0.5
+    assert 0.0 < ece.values["expected_under_calibration"] < 0.2
+    assert 1 / 1001 <= ece.values["p_value"] <= 1.0
+    assert ece.tables["bins"]["n"].sum() == len(y)
+    assert (ece.values["bins"], ece.values["strategy"]) == (10, "quantile")
+
+    portfolio = report.result("backtesting.jeffreys_portfolio").values
+    assert (portfolio["n"], portfolio["defaults"]) == (len(y), int(y.sum()))
+    assert portfolio["mean_pd"] == pytest.approx(p.mean())
+    assert portfolio["p_value"] == pytest.approx(beta.cdf(p.mean(), y.sum() + 0.5, len(y) - y.sum() + 0.5))
+
+    correlated = report.result("backtesting.binomial_correlated")
+    assert correlated.values["asset_correlation"] == german_context.spec.thresholds.asset_correlation == 0.12
+    grades = correlated.tables["grades"]
+    assert grades["n"].sum() == len(y) and grades["defaults"].sum() == y.sum()
+    assert (grades["critical_defaults_99"] >= grades["critical_defaults_95"]).all()
+    assert ((grades["correlated_p"] >= 0) & (grades["correlated_p"] <= 1)).all()
+    # a grade is red exactly when its default count reaches the critical count at 99%
+    assert ((grades["light"] == "red") == (grades["defaults"] >= grades["critical_defaults_99"])).all()
