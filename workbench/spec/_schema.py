@@ -246,6 +246,14 @@ class Thresholds(_Strict):
     psi_warn: float = Field(0.10, gt=0.0, le=10.0)
     max_psi: float = Field(0.25, gt=0.0, le=10.0)
     calibration_p_value: float = Field(0.05, gt=0.0, lt=1.0)
+    asset_correlation: float = Field(
+        0.12,
+        ge=0.0,
+        lt=1.0,
+        description="asset correlation of the one-factor (Vasicek) model in the correlated binomial back-test; "
+        "Basel II IRB: corporates 0.12-0.24 (falling with PD), residential mortgages 0.15, qualifying revolving "
+        "retail 0.04, other retail 0.03-0.16",
+    )
     disparate_impact_floor: float = Field(0.80, gt=0.0, le=1.0)
     max_missing_rate: float = Field(0.20, ge=0.0, le=1.0)
     min_adverse_count: int = Field(50, ge=1)

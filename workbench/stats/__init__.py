@@ -1,11 +1,20 @@
 """Statistics for validation and monitoring: PSI on fixed bins, DeLong, calibration and back-tests, WoE / IV."""
 
 from workbench.stats._calibration import (
+    CalibrationError,
     HosmerLemeshow,
+    PortfolioJeffreys,
+    Spiegelhalter,
+    VasicekBinomial,
     binomial_test,
+    expected_calibration_error,
     hosmer_lemeshow,
+    jeffreys_portfolio_test,
     jeffreys_test,
+    spiegelhalter_test,
     traffic_light,
+    vasicek_binomial_test,
+    vasicek_default_sf,
 )
 from workbench.stats._delong import AucComparison, AucInterval, delong_auc, delong_test
 from workbench.stats._performance import ks_statistic, performance_summary
@@ -18,13 +27,19 @@ __all__ = [
     "AucComparison",
     "AucInterval",
     "Bins",
+    "CalibrationError",
     "HosmerLemeshow",
+    "PortfolioJeffreys",
+    "Spiegelhalter",
+    "VasicekBinomial",
     "binomial_test",
     "delong_auc",
     "delong_test",
+    "expected_calibration_error",
     "fit_bins",
     "hosmer_lemeshow",
     "information_value",
+    "jeffreys_portfolio_test",
     "jeffreys_test",
     "ks_statistic",
     "leakage_screen",
@@ -33,6 +48,9 @@ __all__ = [
     "psi_from_counts",
     "psi_table",
     "single_feature_auc",
+    "spiegelhalter_test",
     "traffic_light",
+    "vasicek_binomial_test",
+    "vasicek_default_sf",
     "woe_table",
 ]
