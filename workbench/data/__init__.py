@@ -13,6 +13,7 @@ from workbench.data._load import (
     add_protected_bands,
     adverse_target,
     load_model_data,
+    model_inputs,
     resolve_data_path,
 )
 from workbench.data._split import Split, make_split
@@ -29,6 +30,7 @@ __all__ = [
     "adverse_target",
     "load_model_data",
     "make_split",
+    "model_inputs",
     "resolve_data_path",
     "validate_data",
 ]

@@ -98,3 +98,14 @@ def adverse_target(frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:
     adverse = keys.isin(target.adverse_labels)
     known = keys.notna() if target.favourable_labels is None else adverse | keys.isin(target.favourable_labels)
     return adverse.astype("float64").where(known)
+
+
+def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """The model's input columns in spec order: numbers as float64, categories as text (missing kept)."""
+    inputs = pd.DataFrame(index=frame.index)
+    for name in spec.features.numeric:
+        inputs[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
+    for name in spec.features.categorical:
+        column = frame[name]
+        inputs[name] = column.astype(object).where(column.isna(), column.astype(str))
+    return inputs

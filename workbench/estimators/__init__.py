@@ -6,9 +6,9 @@ candidates) and fairness (which refits them without a proxy feature), and import
 
 from typing import Any
 
-from workbench.estimators._families import FAMILIES, ModelFamily, preprocessing
+from workbench.estimators._families import FAMILIES, ModelFamily, column_owners, preprocessing
 
-__all__ = ["FAMILIES", "ModelFamily", "StatsmodelsScorecard", "preprocessing"]
+__all__ = ["FAMILIES", "ModelFamily", "StatsmodelsScorecard", "column_owners", "preprocessing"]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:  # scikit-learn is imported by the builders: checking a spec's family names needs none of it
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
@@ -53,6 +55,24 @@ def preprocessing(
         ],
         verbose_feature_names_out=True,
     )
+
+
+def column_owners(preprocess: ColumnTransformer, features: list[str]) -> np.ndarray:
+    """For each encoded column of a fitted preprocessing step, the index of the raw feature it comes from."""
+    from sklearn.pipeline import Pipeline
+
+    owners: list[int] = []
+    for _name, transformer, columns in preprocess.transformers_:
+        if transformer == "drop" or not len(columns):
+            continue
+        columns = list(columns)
+        encoder = transformer.steps[-1][1] if isinstance(transformer, Pipeline) else transformer
+        if hasattr(encoder, "categories_"):
+            labels = encoder.get_feature_names_out([str(i) for i in range(len(columns))])
+            owners += [features.index(columns[int(label.split("_", 1)[0])]) for label in labels]
+        else:
+            owners += [features.index(c) for c in columns]
+    return np.asarray(owners)
 
 
 def _scorecard(

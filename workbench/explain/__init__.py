@@ -1,6 +1,6 @@
 """Explainability: per-feature contributions (exact or TreeSHAP), reason codes, LIME and their agreement."""
 
-from workbench.explain._contributions import ContributionExplainer, Reason, column_owners
+from workbench.explain._contributions import ContributionExplainer, Reason
 from workbench.explain._evaluate import ExplainabilityReport, explain_version, explainability_findings
 from workbench.explain._lime import LimeExplainer
 
@@ -9,7 +9,6 @@ __all__ = [
     "ExplainabilityReport",
     "LimeExplainer",
     "Reason",
-    "column_owners",
     "explain_version",
     "explainability_findings",
 ]

@@ -16,23 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from workbench.decision import reason_codes
+from workbench.estimators import column_owners
 from workbench.spec import ModelSpec
-
-
-def column_owners(preprocess: ColumnTransformer, features: list[str]) -> np.ndarray:
-    """For each encoded column, the index of the raw feature it comes from."""
-    owners: list[int] = []
-    for _name, transformer, columns in preprocess.transformers_:
-        if transformer == "drop" or not len(columns):
-            continue
-        columns = list(columns)
-        encoder = transformer.steps[-1][1] if isinstance(transformer, Pipeline) else transformer
-        if hasattr(encoder, "categories_"):
-            labels = encoder.get_feature_names_out([str(i) for i in range(len(columns))])
-            owners += [features.index(columns[int(label.split("_", 1)[0])]) for label in labels]
-        else:
-            owners += [features.index(c) for c in columns]
-    return np.asarray(owners)
 
 
 @dataclass

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from workbench.data import add_protected_bands, adverse_target
+from workbench.data import add_protected_bands, adverse_target, model_inputs
 from workbench.datasets import load_german_credit
 from workbench.spec import ModelSpec
-from workbench.training import model_inputs
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ import pandas as pd
 from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from workbench.data import load_model_data, make_split
+from workbench.data import load_model_data, make_split, model_inputs
 from workbench.provenance import directory_sha256
 from workbench.registry._records import recorded_spec
 from workbench.registry._versions import model_uri
 from workbench.spec import ModelSpec
-from workbench.training import model_inputs
 
 
 class RecordMismatchError(RuntimeError):

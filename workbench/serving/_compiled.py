@@ -27,7 +27,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from workbench.explain import column_owners
+from workbench.estimators import column_owners
 
 MAX_TREE_SPLITS = 7  # depth-3 trees: 2**7 = 128 patterns per tree (and a row's pattern fits a byte)
 

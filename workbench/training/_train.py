@@ -16,22 +16,11 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from workbench.data import ModelData, Split, adverse_target, make_split
+from workbench.data import ModelData, Split, adverse_target, make_split, model_inputs
 from workbench.decision import DecisionRule, decision_rule
 from workbench.estimators import FAMILIES
 from workbench.spec import ModelSpec
 from workbench.stats import performance_summary
-
-
-def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """The model's input columns in spec order: numbers as float64, categories as text (missing kept)."""
-    inputs = pd.DataFrame(index=frame.index)
-    for name in spec.features.numeric:
-        inputs[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
-    for name in spec.features.categorical:
-        column = frame[name]
-        inputs[name] = column.astype(object).where(column.isna(), column.astype(str))
-    return inputs
 
 
 @dataclass

@@ -15,11 +15,11 @@ import pandas as pd
 from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from workbench.data import ModelData, Split, adverse_target, load_model_data, make_split
+from workbench.data import ModelData, Split, adverse_target, load_model_data, make_split, model_inputs
 from workbench.decision import DecisionRule, decision_rule
 from workbench.registry import configure, get_version, load_model, recorded_spec
 from workbench.spec import ModelSpec, group_labels
-from workbench.training import FAMILIES, model_inputs
+from workbench.training import FAMILIES
 
 
 class ModelMismatchError(ValueError):
