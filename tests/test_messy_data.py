@@ -102,3 +102,50 @@ def test_missing_numbers_are_scored_and_explained_on_the_imputed_inputs(spec_dic
     assert np.isfinite(weights.to_numpy()).all() and set(weights.index) == set(spec.features.all)
     median = float(ctx.model.named_steps["preprocess"].named_transformers_["numeric"].statistics_[0])
     assert lime._as_model_sees(missing)[numeric[0]].iloc[0] == median
+
+
+def _aliased_frame(frame: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
+    """Three kinds of aliasing seen in real extracts."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    # a dummy set that sums to one, next to the count it splits (the count is their total)
+    shares = rng.integers(0, 3, size=(len(out), 3))
+    out["loans_card"], out["loans_car"], out["loans_other"] = shares.T
+    out["loans_total"] = shares.sum(axis=1)
+    # a grade nested in a sub-grade
+    out["sub_grade"] = out["savings"].astype(str) + "/" + out["employment_since"].astype(str)
+    out["grade"] = out["savings"].astype(str)
+    return out
+
+
+def test_aliased_and_nested_features_are_named_and_dropped(spec_dict, german_data):
+    from workbench.data import aliased_features, model_inputs
+
+    frame = _aliased_frame(german_data.frame)
+    spec_dict["features"]["numeric"] += ["loans_card", "loans_car", "loans_other", "loans_total"]
+    spec_dict["features"]["categorical"] = [
+        c for c in spec_dict["features"]["categorical"] if c not in ("savings", "employment_since")
+    ] + ["sub_grade", "grade"]
+    for gone in ("savings", "employment_since"):
+        spec_dict["decision"]["adverse_action_texts"].pop(gone, None)
+    spec = parse_spec(spec_dict)
+    found = aliased_features(model_inputs(frame, spec), list(spec.features.numeric), list(spec.features.categorical))
+    dropped = {a.feature: set(a.explained_by) for a in found if a.kind == "aliased"}
+    assert dropped == {"grade": {"sub_grade"}, "loans_total": {"loans_card", "loans_car", "loans_other"}}
+    check = validate_data(_data(frame), spec).check("aliasing")
+    assert check.outcome == "warn" and "grade aliased" in check.message and "loans_total aliased" in check.message
+
+
+def test_the_scorecard_fits_what_remains_after_aliased_features_are_dropped(spec_dict, german_data):
+    from workbench.training import train
+
+    frame = _aliased_frame(german_data.frame)
+    spec_dict["features"]["numeric"] += ["loans_card", "loans_car", "loans_other", "loans_total"]
+    spec_dict["features"]["categorical"] += ["grade"]
+    spec_dict["candidates"] = [c for c in spec_dict["candidates"] if c["family"] == "scorecard_logit"]
+    result = train(_data(frame.assign(grade=frame["savings"])), parse_spec(spec_dict))
+    assert "loans_total" not in result.spec.features.all and "grade" not in result.spec.features.all
+    assert result.model.named_steps["model"].coef_.shape[1] > 0
+    assert result.metrics["validation_auc"] > 0.65
+    kinds = {a.feature: a.kind for a in result.aliased}
+    assert kinds["loans_total"] == "aliased" and kinds["grade"] == "aliased"

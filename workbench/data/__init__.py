@@ -1,5 +1,6 @@
 """A spec's data: loading and hashing, protected-group derivation, quality checks and the split."""
 
+from workbench.data._aliasing import AliasedFeature, aliased_features
 from workbench.data._checks import (
     DATA_CHECKS,
     DataCheck,
@@ -19,6 +20,7 @@ from workbench.data._load import (
 from workbench.data._split import Split, make_split
 
 __all__ = [
+    "AliasedFeature",
     "DATA_CHECKS",
     "DataChangedError",
     "DataCheck",
@@ -28,6 +30,7 @@ __all__ = [
     "Split",
     "add_protected_bands",
     "adverse_target",
+    "aliased_features",
     "load_model_data",
     "make_split",
     "model_inputs",

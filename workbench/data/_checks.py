@@ -13,7 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from workbench.data._load import ModelData, adverse_target
+from workbench.data._aliasing import aliased_features
+from workbench.data._load import ModelData, adverse_target, model_inputs
 from workbench.spec import ModelSpec, group_labels, label_keys
 from workbench.stats import leakage_screen
 
@@ -419,6 +420,30 @@ def check_leakage(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     return DataCheck("leakage", "Single-feature leakage screen", "warning", True, note, table)
 
 
+def check_aliasing(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
+    """Features the others determine exactly (dropped before fitting) or nearly (reported)."""
+    title = "Aliased and near-aliased features"
+    try:
+        found = aliased_features(
+            model_inputs(frame, spec),
+            list(spec.features.numeric),
+            list(spec.features.categorical),
+            min_category_count=spec.thresholds.min_category_count,
+            seed=spec.split.seed,
+        )
+    except (ValueError, TypeError):  # non-numbers or infinities: the schema and range checks name them
+        return DataCheck(
+            "aliasing", title, "warning", False, "not checked until the schema and range checks pass", None
+        )
+    if not found:
+        return DataCheck("aliasing", title, "warning", True, "no feature is determined by the others", None)
+    table = pd.DataFrame([a.row() for a in found])
+    message = "; ".join(
+        f"{a.feature} {a.kind} (R² {a.r_squared:.6f}) with {', '.join(a.explained_by)}: {a.action}" for a in found
+    )
+    return DataCheck("aliasing", title, "warning", False, message, table)
+
+
 DATA_CHECKS: list[CheckFunction] = [
     check_schema,
     check_missing,
@@ -429,6 +454,7 @@ DATA_CHECKS: list[CheckFunction] = [
     check_target_by_segment,
     check_target_by_group,
     check_leakage,
+    check_aliasing,
 ]
 
 

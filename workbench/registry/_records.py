@@ -111,6 +111,7 @@ def _training_params(result: TrainingResult) -> dict[str, Any]:
         "cv_folds": spec.selection.cv_folds,
         "chosen_family": result.chosen,
         "decision.cutoff": spec.decision.cutoff,
+        "features.dropped_as_aliased": ",".join(a.feature for a in result.aliased if a.kind == "aliased") or "none",
     }
 
 

@@ -2,7 +2,14 @@
 
 from workbench.spec._errors import SpecError
 from workbench.spec._labels import MISSING_GROUP, group_labels, label_key, label_keys
-from workbench.spec._load import check_spec_against_data, load_spec, parse_spec, spec_sha256, spec_to_dict
+from workbench.spec._load import (
+    check_spec_against_data,
+    load_spec,
+    parse_spec,
+    spec_sha256,
+    spec_to_dict,
+    without_features,
+)
 from workbench.spec._schema import (
     BandSpec,
     CandidateSpec,
@@ -39,4 +46,5 @@ __all__ = [
     "parse_spec",
     "spec_sha256",
     "spec_to_dict",
+    "without_features",
 ]

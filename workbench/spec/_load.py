@@ -59,6 +59,20 @@ def load_spec(path: str | Path) -> ModelSpec:
     return parse_spec(data, str(path))
 
 
+def without_features(spec: ModelSpec, names: list[str]) -> ModelSpec:
+    """The spec with some features removed (with their adverse-action texts and input ranges)."""
+    data = spec_to_dict(spec)
+    gone = set(names)
+    data["features"] = {
+        kind: [f for f in data["features"][kind] if f not in gone] for kind in ("numeric", "categorical")
+    }
+    data["decision"]["adverse_action_texts"] = {
+        k: v for k, v in data["decision"]["adverse_action_texts"].items() if k not in gone
+    }
+    data["serving"]["input_ranges"] = {k: v for k, v in data["serving"]["input_ranges"].items() if k not in gone}
+    return parse_spec(data, f"{spec.name} without {', '.join(names)}")
+
+
 def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
     """The spec as plain JSON-able data (what is logged and hashed)."""
     return spec.model_dump(mode="json")

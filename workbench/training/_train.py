@@ -16,10 +16,10 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from workbench.data import ModelData, Split, adverse_target, make_split, model_inputs
+from workbench.data import AliasedFeature, ModelData, Split, adverse_target, aliased_features, make_split, model_inputs
 from workbench.decision import DecisionRule, decision_rule
 from workbench.estimators import FAMILIES
-from workbench.spec import ModelSpec
+from workbench.spec import ModelSpec, without_features
 from workbench.stats import performance_summary
 
 
@@ -61,6 +61,7 @@ class TrainingResult:
     model: Pipeline
     validation_inputs: pd.DataFrame
     validation_target: np.ndarray
+    aliased: list[AliasedFeature] = field(default_factory=list)
     coefficients: pd.DataFrame | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -103,12 +104,33 @@ def _artefact(candidate: CandidateResult) -> Pipeline:
     return candidate.pipeline
 
 
+def _drop_aliased(spec: ModelSpec, x_dev: pd.DataFrame) -> tuple[ModelSpec, list[AliasedFeature]]:
+    """The spec without the features the others determine exactly on the development sample."""
+    found = aliased_features(
+        x_dev,
+        list(spec.features.numeric),
+        list(spec.features.categorical),
+        min_category_count=spec.thresholds.min_category_count,
+        seed=spec.split.seed,
+    )
+    dropped = [a.feature for a in found if a.kind == "aliased"]
+    if len(dropped) == len(spec.features.all):
+        raise ValueError("features: every feature is constant or determined by the others; nothing is left to fit")
+    return (without_features(spec, dropped) if dropped else spec), found
+
+
 def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
-    """Fit every candidate, choose one, and return the artefact with its evidence."""
+    """Fit every candidate, choose one, and return the artefact with its evidence.
+
+    Features that the others determine exactly on the development sample are dropped first (see
+    :mod:`workbench.data` aliasing); the result's ``spec`` is the spec actually fitted, which is what the
+    registry records, so serving, validation and reproduction all use the same features.
+    """
     frame = data.frame
     split = make_split(frame, spec)
-    inputs = model_inputs(frame, spec)
     y = adverse_target(frame, spec).to_numpy().astype(int)
+    spec, aliased = _drop_aliased(spec, model_inputs(frame, spec).iloc[split.development])
+    inputs = model_inputs(frame, spec)
     x_dev, y_dev = inputs.iloc[split.development], y[split.development]
     x_val, y_val = inputs.iloc[split.validation], y[split.validation]
     folds = StratifiedKFold(n_splits=spec.selection.cv_folds, shuffle=True, random_state=spec.split.seed)
@@ -149,6 +171,7 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
         model=model,
         validation_inputs=x_val,
         validation_target=y_val,
+        aliased=aliased,
     )
     scorecards = [c for c in candidates if hasattr(c.pipeline.named_steps["model"], "coefficient_table")]
     if scorecards:
