@@ -25,8 +25,9 @@ def single_feature_auc(values: pd.Series, y: np.ndarray, categorical: bool) -> f
         score = pd.Series(levels).map(rates).to_numpy(dtype=float)
     else:
         numbers = values.to_numpy(dtype=float)
-        low = np.nanmin(numbers) if np.isfinite(numbers).any() else 0.0
-        score = np.where(np.isnan(numbers), low - 1.0, numbers)  # missing: a level below every value
+        finite = np.isfinite(numbers)
+        low = numbers[finite].min() if finite.any() else 0.0
+        score = np.where(finite, numbers, low - 1.0)  # missing (or infinite): a level below every value
     auc = float(roc_auc_score(y, score))
     return max(auc, 1.0 - auc)
 
