@@ -149,3 +149,34 @@ def test_the_scorecard_fits_what_remains_after_aliased_features_are_dropped(spec
     assert result.metrics["validation_auc"] > 0.65
     kinds = {a.feature: a.kind for a in result.aliased}
     assert kinds["loans_total"] == "aliased" and kinds["grade"] == "aliased"
+
+
+def test_separation_is_fitted_penalised_and_names_the_features(spec_dict, german_data):
+    """A level that only ever holds good loans makes the MLE infinite: the fit says so and names it."""
+    from workbench.training import train
+
+    frame = _leaky(german_data.frame)
+    spec_dict["features"]["categorical"].append("bought_by")
+    spec_dict["candidates"] = [c for c in spec_dict["candidates"] if c["family"] == "scorecard_logit"]
+    result = train(_data(frame), parse_spec(spec_dict))
+    (candidate,) = result.candidates
+    assert "penalised" in candidate.estimation and "separated by bought_by" in candidate.estimation
+    assert set(result.candidates_table()["estimation"]) == {candidate.estimation}
+
+
+def test_a_failing_candidate_is_recorded_and_the_others_go_on(spec_dict, german_data):
+    from workbench.training import TrainingError, train
+
+    spec_dict["candidates"] = [
+        {"family": "gradient_boosting", "params": {"n_estimators": 0}},
+        *[c for c in spec_dict["candidates"] if c["family"] == "scorecard_logit"],
+    ]
+    result = train(_data(german_data.frame), parse_spec(spec_dict))
+    assert result.chosen == "scorecard_logit"
+    (failed,) = result.failed
+    assert failed.family == "gradient_boosting" and "n_estimators" in failed.reason
+    table = result.candidates_table()
+    assert table.set_index("family").loc["gradient_boosting", "failed"] == failed.reason
+    spec_dict["candidates"] = spec_dict["candidates"][:1]
+    with pytest.raises(TrainingError, match="no candidate could be fitted: gradient_boosting: .*n_estimators"):
+        train(_data(german_data.frame), parse_spec(spec_dict))

@@ -12,11 +12,15 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 from statsmodels.discrete.discrete_model import Logit  # not statsmodels.api: that loads all of statsmodels
 from statsmodels.tools.tools import add_constant
+
+#: Inverse penalty strength of the last-resort ridge fit (scikit-learn's default).
+RIDGE_C = 1.0
 
 
 def _separating_columns(X: np.ndarray, y: np.ndarray) -> list[int]:
@@ -77,11 +81,11 @@ class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
         """
         from firthmodels import FirthLogisticRegression
 
-        firth = FirthLogisticRegression(backend="numpy", max_iter=max(self.max_iter, 25)).fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            firth = FirthLogisticRegression(backend="numpy", max_iter=max(self.max_iter, 25)).fit(X, y)
         if not firth.converged_:
-            raise RuntimeError(
-                "the scorecard's fit did not converge, by maximum likelihood nor by Firth's penalised likelihood"
-            )
+            return self._fit_ridge(X, y)
         # firthmodels puts the intercept last; this estimator keeps it first, like statsmodels
         self.intercept_ = np.array([firth.intercept_])
         self.coef_ = np.asarray(firth.coef_).reshape(1, -1).copy()
@@ -89,6 +93,29 @@ class StatsmodelsScorecard(ClassifierMixin, BaseEstimator):
         self.pvalues_ = np.concatenate([firth.pvalues_[-1:], firth.pvalues_[:-1]])
         self.n_iter_ = np.array([firth.n_iter_])
         self.estimation_ = "Firth penalised likelihood"
+        return self
+
+    def _fit_ridge(self, X: np.ndarray, y: np.ndarray) -> StatsmodelsScorecard:
+        """L2-penalised likelihood (C = 1, intercept unpenalised): the last resort when Firth does not converge.
+
+        It always has a unique solution. Standard errors come from the penalised information matrix, so they
+        are conditional on the penalty; ``estimation_`` says so, and the validator reads it in the documents.
+        """
+        model = LogisticRegression(C=RIDGE_C, max_iter=5000).fit(X, y)
+        p = model.predict_proba(X)[:, 1]
+        design = np.column_stack([np.ones(len(X)), X])
+        information = design.T @ (design * (p * (1 - p))[:, None])
+        information[1:, 1:] += np.eye(X.shape[1]) / RIDGE_C
+        bse = np.sqrt(np.clip(np.diag(np.linalg.pinv(information)), 0.0, None))
+        coef = np.concatenate([model.intercept_, model.coef_[0]])
+        self.intercept_ = model.intercept_.copy()
+        self.coef_ = model.coef_.copy()
+        self.bse_ = bse
+        self.pvalues_ = 2 * norm.sf(np.abs(np.divide(coef, bse, out=np.zeros_like(coef), where=bse > 0)))
+        self.n_iter_ = np.asarray(model.n_iter_).reshape(-1)[:1]
+        self.estimation_ = (
+            f"L2-penalised likelihood (C={RIDGE_C}), after maximum likelihood and Firth's method did not converge"
+        )
         return self
 
     def decision_function(self, X) -> np.ndarray:

@@ -6,11 +6,13 @@
 
 from workbench.data import model_inputs
 from workbench.estimators import FAMILIES, ModelFamily, StatsmodelsScorecard
-from workbench.training._train import CandidateResult, TrainingResult, train
+from workbench.training._train import CandidateResult, FailedCandidate, TrainingError, TrainingResult, train
 
 __all__ = [
     "FAMILIES",
     "CandidateResult",
+    "FailedCandidate",
+    "TrainingError",
     "ModelFamily",
     "StatsmodelsScorecard",
     "TrainingResult",

@@ -18,9 +18,35 @@ from sklearn.pipeline import Pipeline
 
 from workbench.data import AliasedFeature, ModelData, Split, adverse_target, aliased_features, make_split, model_inputs
 from workbench.decision import DecisionRule, decision_rule
-from workbench.estimators import FAMILIES
+from workbench.estimators import FAMILIES, column_owners
 from workbench.spec import ModelSpec, without_features
 from workbench.stats import performance_summary
+
+
+class TrainingError(ValueError):
+    """No candidate could be fitted; the message names each candidate and why."""
+
+
+@dataclass(frozen=True)
+class FailedCandidate:
+    """A candidate that could not be fitted on this data, with the reason."""
+
+    family: str
+    reason: str
+
+
+def _estimation(pipeline: Pipeline, spec: ModelSpec) -> str:
+    """How the estimator was fitted, naming the features whose separation forced a penalised fit."""
+    estimator = pipeline.named_steps["model"]
+    how = getattr(estimator, "estimation_", "")
+    columns = list(getattr(estimator, "separating_columns_", []))
+    if not columns:
+        return how
+    owners = column_owners(pipeline.named_steps["preprocess"], list(spec.features.all))
+    names = pipeline.named_steps["preprocess"].get_feature_names_out()
+    separating = sorted({spec.features.all[owners[j]] for j in columns})
+    levels = ", ".join(str(names[j]).split("__", 1)[-1] for j in columns[:6])
+    return f"{how}: the outcome is separated by {', '.join(separating)} ({levels})"
 
 
 @dataclass
@@ -33,11 +59,13 @@ class CandidateResult:
     cv_auc: np.ndarray
     development: dict[str, float]
     validation: dict[str, float]
+    estimation: str = ""
 
     def row(self) -> dict[str, Any]:
         """A row of the candidates table."""
         return {
             "family": self.family,
+            "estimation": self.estimation,
             "interpretable": self.interpretable,
             "cv_auc_mean": float(self.cv_auc.mean()),
             "cv_auc_std": float(self.cv_auc.std(ddof=1)),
@@ -62,12 +90,14 @@ class TrainingResult:
     validation_inputs: pd.DataFrame
     validation_target: np.ndarray
     aliased: list[AliasedFeature] = field(default_factory=list)
+    failed: list[FailedCandidate] = field(default_factory=list)
     coefficients: pd.DataFrame | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
     def candidates_table(self) -> pd.DataFrame:
-        """Candidates side by side, the chosen one marked."""
-        table = pd.DataFrame([c.row() for c in self.candidates])
+        """Candidates side by side, the chosen one marked, failed ones with their reason."""
+        rows = [c.row() for c in self.candidates] + [{"family": f.family, "failed": f.reason} for f in self.failed]
+        table = pd.DataFrame(rows)
         table["chosen"] = table["family"] == self.chosen
         return table
 
@@ -135,7 +165,8 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
     x_val, y_val = inputs.iloc[split.validation], y[split.validation]
     folds = StratifiedKFold(n_splits=spec.selection.cv_folds, shuffle=True, random_state=spec.split.seed)
 
-    candidates = []
+    candidates: list[CandidateResult] = []
+    failed: list[FailedCandidate] = []
     rule = decision_rule(spec)
     for candidate in spec.candidates:
         family = FAMILIES[candidate.family]
@@ -146,8 +177,13 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
             seed=spec.split.seed,
             **candidate.params,
         )
-        cv_auc = cross_val_score(clone(pipeline), x_dev, y_dev, cv=folds, scoring="roc_auc", error_score="raise")
-        pipeline.fit(x_dev, y_dev)
+        try:
+            cv_auc = cross_val_score(clone(pipeline), x_dev, y_dev, cv=folds, scoring="roc_auc", error_score="raise")
+            pipeline.fit(x_dev, y_dev)
+        except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as error:
+            # one candidate that cannot be fitted on this data must not stop the others
+            failed.append(FailedCandidate(candidate.family, f"{type(error).__name__}: {error}"))
+            continue
         candidates.append(
             CandidateResult(
                 family=candidate.family,
@@ -156,8 +192,11 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
                 cv_auc=cv_auc,
                 development=_summary(y_dev, pipeline.predict_proba(x_dev)[:, 1], rule),
                 validation=_summary(y_val, pipeline.predict_proba(x_val)[:, 1], rule),
+                estimation=_estimation(pipeline, spec),
             )
         )
+    if not candidates:
+        raise TrainingError("no candidate could be fitted: " + "; ".join(f"{f.family}: {f.reason}" for f in failed))
 
     chosen, reason = _choose(candidates, spec.selection.prefer_interpretable_within)
     model = _artefact(chosen)
@@ -172,6 +211,7 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
         validation_inputs=x_val,
         validation_target=y_val,
         aliased=aliased,
+        failed=failed,
     )
     scorecards = [c for c in candidates if hasattr(c.pipeline.named_steps["model"], "coefficient_table")]
     if scorecards:
