@@ -180,3 +180,13 @@ def test_a_failing_candidate_is_recorded_and_the_others_go_on(spec_dict, german_
     spec_dict["candidates"] = spec_dict["candidates"][:1]
     with pytest.raises(TrainingError, match="no candidate could be fitted: gradient_boosting: .*n_estimators"):
         train(_data(german_data.frame), parse_spec(spec_dict))
+
+
+def test_coefficients_of_a_scorecard_that_was_not_chosen_raise_no_finding(german_context):
+    from workbench.validation import run_validation
+
+    assert german_context.tags["model_family"] == "gradient_boosting"
+    report = run_validation(german_context, ["soundness.coefficients"])
+    (result,) = report.results
+    assert result.outcome == "pass" and result.reason.startswith("not judged: the chosen model is not a scorecard")
+    assert report.findings == [] and len(result.tables["coefficients"]) > 10
