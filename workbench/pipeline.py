@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench._kernels import KERNEL_QUIET, KernelFactory, kernel_environment, kernel_source, shutdown, start_kernel
 from workbench._startup import defer_iri_grammar
@@ -27,8 +27,9 @@ VALIDATION_SUITE = ["03_validation.ipynb", "04_fairness.ipynb", "05_explainabili
 class SuiteError(RuntimeError):
     """A notebook of the suite failed; the message is the notebook's own error, the path its executed copy."""
 
-    def __init__(self, message: str, notebook: Path | None = None) -> None:
+    def __init__(self, message: str, notebook: Path | None = None, next_step: str = "") -> None:
         self.notebook = notebook
+        self.next_step = next_step
         super().__init__(message)
 
 
@@ -312,6 +313,22 @@ class ValidationSuiteResult:
     outcome: str
     open_findings: dict[str, int]
     notebooks: list[Path] = field(default_factory=list)
+    blocking: list[dict[str, Any]] = field(default_factory=list)
+
+    def next_steps(self) -> list[str]:
+        """What the people involved can do now, in the order they would do it."""
+        if not self.blocking:
+            return [
+                f"the committee decides: workbench approve {self.model} {self.version} --user APPROVER --comment ..."
+            ]
+        steps = [f"remediate each open high finding ({len(self.blocking)}):"]
+        steps += [f"  {f['finding_id']}: {f['title']} -> {f['remediation']}" for f in self.blocking]
+        steps += [
+            f"then re-validate: workbench validate {self.model} {self.version} (or train a new version: workbench run)",
+            "or the committee approves despite them, in writing: workbench approve "
+            f"{self.model} {self.version} --user APPROVER --comment ... --override JUSTIFICATION",
+        ]
+        return steps
 
 
 def run_validation_suite(
@@ -352,8 +369,15 @@ def run_validation_suite(
     extras = {}
     if prepare_documents:
         extras = {"then": _export_html, "meanwhile": lambda: _prepare_documents(name, record.version)}
-    with kernel_source(project_root()) if new_kernel is None else nullcontext(new_kernel) as kernels:
-        executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo, kernels, **extras)
+    try:
+        with kernel_source(project_root()) if new_kernel is None else nullcontext(new_kernel) as kernels:
+            executed = _execute_parallel(VALIDATION_SUITE, staging, parameters, client, run_id, echo, kernels, **extras)
+    except SuiteError as error:  # the run is already marked FAILED with the failed notebook logged
+        error.next_step = (
+            f"nothing was concluded on {name} version {record.version}; fix the cause above (the executed notebook "
+            f"shows where it stopped), then run: workbench validate {name} {record.version}"
+        )
+        raise
     conclusion = conclude_validation(client, name, record.version, run_id)
     saved = _file_notebooks(executed, staging, name, record.version, client, run_id)
     client.set_terminated(run_id, "FINISHED")
@@ -367,6 +391,7 @@ def run_validation_suite(
         counts,
         run_id,
     )
+    blocking = [f for f in conclusion["findings"] if f["severity"] == "high" and f["status"] == "open"]
     return ValidationSuiteResult(
-        name, int(record.version), run_id, conclusion["outcome"], conclusion["open_findings"], saved
+        name, int(record.version), run_id, conclusion["outcome"], conclusion["open_findings"], saved, blocking
     )
