@@ -17,15 +17,6 @@ users_app = typer.Typer(
 )
 audit_app = typer.Typer(help="Read and verify the hash-chained audit trail.", no_args_is_help=True)
 
-DEMO_USERS = {
-    "priya": ["developer"],
-    "marco": ["validator"],
-    "helen": ["approver"],
-    "sam": ["deployer"],
-    "ada": ["admin"],
-    "los": ["client"],
-}
-
 
 def _fail(message: str) -> None:
     typer.secho(message, err=True, fg=typer.colors.RED)
@@ -131,7 +122,7 @@ def users_demo(
 ) -> None:
     """Create the demonstration users (priya developer, marco validator, helen approver, sam deployer, ada
     admin, los scoring client) when they do not exist yet. For demonstrations only: they share one known password."""
-    from workbench.governance import UserStore
+    from workbench.governance import DEMO_USERS, UserStore
 
     store = UserStore()
     existing = {u.name for u in store.list()}

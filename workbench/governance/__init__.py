@@ -5,6 +5,7 @@ from workbench.governance._inventory import inventory
 from workbench.governance._service import ALIASES, RULES, GovernanceError, GovernanceService
 from workbench.governance._store import InMemoryVersionStore, MlflowVersionStore, VersionStore
 from workbench.governance._users import (
+    DEMO_USERS,
     MIN_SECRET_LENGTH,
     ROLES,
     AuthenticationError,
@@ -16,6 +17,7 @@ from workbench.governance._users import (
 
 __all__ = [
     "ALIASES",
+    "DEMO_USERS",
     "MIN_SECRET_LENGTH",
     "ROLES",
     "RULES",
