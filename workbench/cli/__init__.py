@@ -10,7 +10,6 @@ Each area's commands live in a module of their own (``_pipeline``, ``_governance
 from __future__ import annotations
 
 import os
-import sys
 
 import typer
 
@@ -39,27 +38,26 @@ app.add_typer(_monitoring.outcomes_app, name="outcomes")
 
 
 def main() -> None:
-    """Console-script entry point.
-
-    A command that ran notebooks ends with ZeroMQ sockets of stopped kernels, and the interpreter's own
-    teardown waits on them (over a second). Everything a command records is committed before it returns, so
-    once the exit handlers have run (logging, MLflow) the process ends without the teardown.
-    """
-    import atexit
-
+    """Console-script entry point (also ``python -m workbench.cli``)."""
     # MLflow's INFO lines (database migrations, "Created version") would bury the workbench's own summary
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
         app()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        if not isinstance(stop.code, int | None):
-            print(stop.code, file=sys.stderr)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
-            pass
-    os._exit(code)
+    finally:
+        _skip_the_final_garbage_collection()
+
+
+def _skip_the_final_garbage_collection() -> None:
+    """Let the interpreter exit as usual (threads joined, exit handlers run, streams flushed) without its
+    final garbage collections over everything the command imported (MLflow, pandas, scikit-learn, Jupyter).
+
+    Measured on 2 busy cores, from a command's last output line to the end of its process: ``workbench run``
+    1.7 s without this, 0.10 s with it; ``workbench validate`` 2.2 s and 0.11 s; ``workbench users list``
+    0.57 s and 0.05 s. Only this entry point does it: ``app`` called in-process (tests) exits as usual.
+    ``gc.freeze`` moves every tracked object to the permanent generation, which no collection examines, so
+    objects caught in reference cycles are not finalised at exit; everything a command records is committed
+    before it returns.
+    """
+    import gc
+
+    gc.freeze()
