@@ -51,8 +51,7 @@ def run_measured(command: list[str], **kwargs) -> tuple[float, float, subprocess
 
 def new_project() -> tuple[Path, dict[str, str]]:
     """An empty project (registry, reports, demonstration users) and the environment to run the CLI in it."""
-    from workbench.cli_governance import DEMO_USERS
-    from workbench.governance import UserStore
+    from workbench.governance import DEMO_USERS, UserStore
 
     root = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     (root / "registry_store").mkdir()

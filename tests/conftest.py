@@ -120,8 +120,7 @@ def served_project(tmp_path_factory, german_training, german_spec, german_data):
     """
     from _pytest.monkeypatch import MonkeyPatch
 
-    from workbench.cli_governance import DEMO_USERS
-    from workbench.governance import UserStore
+    from workbench.governance import DEMO_USERS, UserStore
     from workbench.registry import configure
     from workbench.spec import parse_spec
     from workbench.training import train

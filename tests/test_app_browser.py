@@ -48,9 +48,8 @@ def validated_project(tmp_path_factory):
     """A registry holding one version, developed by priya and validated by marco."""
     from _pytest.monkeypatch import MonkeyPatch
 
-    from workbench.cli_governance import DEMO_USERS
     from workbench.data import load_model_data
-    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance import DEMO_USERS, GovernanceService, MlflowVersionStore, UserStore
     from workbench.governance._audit import AuditTrail
     from workbench.registry import configure, register_training, start_pipeline_run
     from workbench.spec import load_spec

@@ -44,8 +44,7 @@ def client_for(project: Path) -> MlflowClient:
 
 def new_project(root: Path) -> Path:
     """An empty project with the demonstration users (priya developer, marco validator, helen approver, ...)."""
-    from workbench.cli_governance import DEMO_USERS
-    from workbench.governance import UserStore
+    from workbench.governance import DEMO_USERS, UserStore
 
     (root / "registry_store").mkdir(parents=True)
     (root / "reports").mkdir()

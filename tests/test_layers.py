@@ -36,7 +36,8 @@ LAYERS: list[set[str]] = [
     {"serving"},
     {"pipeline", "notebook", "reproduce"},
     {"monitoring"},
-    {"dashboard", "cli", "cli_governance", "cli_monitoring", "cli_serving"},
+    {"dashboard"},
+    {"cli"},
 ]
 LAYER_OF = {unit: height for height, units in enumerate(LAYERS) for unit in units}
 

@@ -12,6 +12,7 @@ from workbench.governance._rollout_setting import (
 )
 from workbench.governance._service import ALIASES, RULES, GovernanceError, GovernanceService
 from workbench.governance._users import (
+    DEMO_USERS,
     MIN_SECRET_LENGTH,
     ROLES,
     AuthenticationError,
@@ -25,6 +26,7 @@ from workbench.governance._version_store import InMemoryVersionStore, MlflowVers
 
 __all__ = [
     "ALIASES",
+    "DEMO_USERS",
     "MIN_SECRET_LENGTH",
     "MODES",
     "ROLES",

@@ -20,6 +20,15 @@ from pathlib import Path
 from workbench.paths import registry_store
 
 ROLES = ("developer", "validator", "approver", "deployer", "admin", "client")
+# the demonstration people (`workbench users demo`, the tests and benchmarks): one of each role
+DEMO_USERS = {
+    "priya": ["developer"],
+    "marco": ["validator"],
+    "helen": ["approver"],
+    "sam": ["deployer"],
+    "ada": ["admin"],
+    "los": ["client"],
+}
 TOKEN_PREFIX = "wbt_"
 _NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}

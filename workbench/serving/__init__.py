@@ -1,7 +1,8 @@
 """The production scoring server: approved versions only, durable decision records, reason codes, rollout."""
 
-from workbench.serving._asgi import app_from_environment, create_app
+from workbench.serving._asgi import app_from_environment, create_app, switch_interval
 from workbench.serving._auth import TokenIndex
+from workbench.serving._balancer import serve as serve_workers
 from workbench.serving._decision_log import DecisionLog, decision_log_path, new_decision_id
 from workbench.serving._deployment import Deployment, DeploymentError, GenericScorer, load_deployment
 from workbench.serving._inputs import InputError, InputProblem, InputSchema
@@ -9,7 +10,19 @@ from workbench.serving._replay import DecisionNotFoundError, Replay, replay_deci
 from workbench.serving._rollout import CanaryJudge
 from workbench.serving._server import ModelServer
 
+#: How ``workbench serve`` runs uvicorn in each worker (the app factory and protocol by import string).
+UVICORN_CONFIG = {
+    "app": "workbench.serving._asgi:app_from_environment",
+    "factory": True,
+    "loop": "uvloop",
+    "http": "workbench.serving._http:CoalescingHttpToolsProtocol",
+    "log_level": "warning",
+    "access_log": False,
+    "timeout_graceful_shutdown": 10,
+}
+
 __all__ = [
+    "UVICORN_CONFIG",
     "CanaryJudge",
     "DecisionLog",
     "DecisionNotFoundError",
@@ -28,4 +41,6 @@ __all__ = [
     "load_deployment",
     "new_decision_id",
     "replay_decision",
+    "serve_workers",
+    "switch_interval",
 ]

@@ -1,4 +1,5 @@
-"""``workbench users``, ``audit``, ``inventory`` and the committee and deployment actions.
+"""``workbench approve``, ``reject``, ``promote``, ``archive``, ``finding``, ``inventory``, ``users`` and
+``audit``: the committee's, the deployer's and the administrator's commands.
 
 Each action authenticates its user and goes through the governance service, which enforces the rules and
 writes the audit trail; a refusal prints the reason and exits with status 2.
@@ -12,24 +13,13 @@ from typing import Annotated
 
 import typer
 
+from workbench.cli._common import fail, governance_service, login
+
+app = typer.Typer(help="Committee and deployment actions on model versions, and the inventory.", no_args_is_help=True)
 users_app = typer.Typer(
     help="Manage users and their roles (secrets are stored as salted scrypt hashes).", no_args_is_help=True
 )
 audit_app = typer.Typer(help="Read and verify the hash-chained audit trail.", no_args_is_help=True)
-
-DEMO_USERS = {
-    "priya": ["developer"],
-    "marco": ["validator"],
-    "helen": ["approver"],
-    "sam": ["deployer"],
-    "ada": ["admin"],
-    "los": ["client"],
-}
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
 
 
 def _new_secret(name: str) -> str:
@@ -39,22 +29,21 @@ def _new_secret(name: str) -> str:
     if secret is not None:
         return secret
     if not sys.stdin.isatty():
-        _fail(f"password for new user {name}: set WORKBENCH_NEW_PASSWORD or run at a terminal")
+        fail(f"password for new user {name}: set WORKBENCH_NEW_PASSWORD or run at a terminal")
     first, second = getpass.getpass(f"new password for {name}: "), getpass.getpass("repeat: ")
     if first != second:
-        _fail("password: the two entries differ")
+        fail("password: the two entries differ")
     return first
 
 
 def _require_admin(as_user: str | None) -> None:
     """Once an admin exists, changing users needs an authenticated admin."""
-    from workbench.cli import _login
     from workbench.governance import UserStore
 
     if any(u.has("admin") for u in UserStore().list()):
-        admin = _login(as_user)
+        admin = login(as_user)
         if not admin.has("admin"):
-            _fail(f"{admin.name} does not hold the admin role needed to manage users")
+            fail(f"{admin.name} does not hold the admin role needed to manage users")
 
 
 @users_app.command("add")
@@ -72,8 +61,7 @@ def users_add(
     try:
         user = UserStore().add(name, role, _new_secret(name))
     except UserError as error:
-        _fail(str(error))
-        return
+        fail(str(error))
     typer.echo(f"added {user.name} ({', '.join(user.roles)})")
 
 
@@ -100,8 +88,7 @@ def users_remove(
     try:
         UserStore().remove(name)
     except UserError as error:
-        _fail(str(error))
-        return
+        fail(str(error))
     typer.echo(f"removed {name}")
 
 
@@ -122,7 +109,7 @@ def users_token(
             return
         typer.echo(UserStore().issue_token(name, label))
     except UserError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 @users_app.command("demo")
@@ -131,7 +118,7 @@ def users_demo(
 ) -> None:
     """Create the demonstration users (priya developer, marco validator, helen approver, sam deployer, ada
     admin, los scoring client) when they do not exist yet. For demonstrations only: they share one known password."""
-    from workbench.governance import UserStore
+    from workbench.governance import DEMO_USERS, UserStore
 
     store = UserStore()
     existing = {u.name for u in store.list()}
@@ -181,95 +168,92 @@ def _act(action, *args, **kwargs) -> None:
     try:
         record = action(*args, **kwargs)
     except (GovernanceError, VersionNotFoundError, ValueError) as error:
-        _fail(str(error))
-        return
+        fail(str(error))
     typer.echo(
         f"{record['action']} {record['target']}: {record['before']} -> {record['after']} (audit record {record['seq']})"
     )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the governance commands to the main CLI."""
-    from workbench.cli import _login, _service
+@app.command()
+def approve(
+    name: str,
+    version: int,
+    user: Annotated[str | None, typer.Option(help="the approver")] = None,
+    comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+    conditions: Annotated[str, typer.Option(help="conditions of the approval")] = "",
+    override: Annotated[
+        str,
+        typer.Option(
+            help="justification to approve a version that is not validated (recorded as a high-severity finding)"
+        ),
+    ] = "",
+) -> None:
+    """Approve a validated version (committee)."""
+    _act(governance_service().approve, login(user), name, version, comment, conditions, override)
 
-    app.add_typer(users_app, name="users")
-    app.add_typer(audit_app, name="audit")
 
-    @app.command()
-    def approve(
-        name: str,
-        version: int,
-        user: Annotated[str | None, typer.Option(help="the approver")] = None,
-        comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
-        conditions: Annotated[str, typer.Option(help="conditions of the approval")] = "",
-        override: Annotated[
-            str,
-            typer.Option(
-                help="justification to approve a version that is not validated (recorded as a high-severity finding)"
-            ),
-        ] = "",
-    ) -> None:
-        """Approve a validated version (committee)."""
-        _act(_service().approve, _login(user), name, version, comment, conditions, override)
+@app.command()
+def reject(
+    name: str,
+    version: int,
+    user: Annotated[str | None, typer.Option(help="the approver")] = None,
+    comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+) -> None:
+    """Reject a version (committee)."""
+    _act(governance_service().reject, login(user), name, version, comment)
 
-    @app.command()
-    def reject(
-        name: str,
-        version: int,
-        user: Annotated[str | None, typer.Option(help="the approver")] = None,
-        comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
-    ) -> None:
-        """Reject a version (committee)."""
-        _act(_service().reject, _login(user), name, version, comment)
 
-    @app.command()
-    def promote(
-        name: str,
-        version: int,
-        to: Annotated[str, typer.Option(help="champion or challenger")] = "champion",
-        user: Annotated[str | None, typer.Option(help="the deployer")] = None,
-        reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
-    ) -> None:
-        """Deploy an approved version as @champion (production) or @challenger; checks the approved sha256."""
-        _act(_service().promote, _login(user), name, version, to, reason)
+@app.command()
+def promote(
+    name: str,
+    version: int,
+    to: Annotated[str, typer.Option(help="champion or challenger")] = "champion",
+    user: Annotated[str | None, typer.Option(help="the deployer")] = None,
+    reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+) -> None:
+    """Deploy an approved version as @champion (production) or @challenger; checks the approved sha256."""
+    _act(governance_service().promote, login(user), name, version, to, reason)
 
-    @app.command()
-    def archive(
-        name: str,
-        version: int,
-        user: Annotated[str | None, typer.Option(help="deployer or admin")] = None,
-        reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
-    ) -> None:
-        """Retire a version."""
-        _act(_service().archive, _login(user), name, version, reason)
 
-    @app.command("finding")
-    def add_finding(
-        name: str,
-        version: int,
-        severity: Annotated[str, typer.Option(help="high, medium or low")] = "medium",
-        title: Annotated[str, typer.Option(help="what is wrong")] = "",
-        remediation: Annotated[str, typer.Option(help="what must be done")] = "",
-        user: Annotated[str | None, typer.Option(help="the validator")] = None,
-    ) -> None:
-        """Record a validator's finding on a version (a high one withdraws a validated version)."""
-        _act(_service().add_finding, _login(user), name, version, severity, title, remediation)
+@app.command()
+def archive(
+    name: str,
+    version: int,
+    user: Annotated[str | None, typer.Option(help="deployer or admin")] = None,
+    reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+) -> None:
+    """Retire a version."""
+    _act(governance_service().archive, login(user), name, version, reason)
 
-    @app.command("inventory")
-    def show_inventory() -> None:
-        """Every model and version: status, tier, owner, last validation, open findings, next review."""
-        from workbench.governance import inventory
-        from workbench.registry import configure
 
-        table = inventory(configure())
-        if table.empty:
-            typer.echo("no registered models")
-            return
-        for row in table.itertuples():
-            flag = "  OVERDUE" if row.overdue else ""
-            typer.echo(
-                f"{row.model:>16} v{row.version:<3} {row.status:<12} {row.alias or '':<10} tier {row.risk_tier} "
-                f"{row.owner:<22} validated {row.last_validation or '-':<10} findings "
-                f"{row.open_high}H/{row.open_medium}M/{row.open_low}L next review {row.next_review_due or '-'}"
-                f"{flag}"
-            )
+@app.command("finding")
+def add_finding(
+    name: str,
+    version: int,
+    severity: Annotated[str, typer.Option(help="high, medium or low")] = "medium",
+    title: Annotated[str, typer.Option(help="what is wrong")] = "",
+    remediation: Annotated[str, typer.Option(help="what must be done")] = "",
+    user: Annotated[str | None, typer.Option(help="the validator")] = None,
+) -> None:
+    """Record a validator's finding on a version (a high one withdraws a validated version)."""
+    _act(governance_service().add_finding, login(user), name, version, severity, title, remediation)
+
+
+@app.command("inventory")
+def show_inventory() -> None:
+    """Every model and version: status, tier, owner, last validation, open findings, next review."""
+    from workbench.governance import inventory
+    from workbench.registry import configure
+
+    table = inventory(configure())
+    if table.empty:
+        typer.echo("no registered models")
+        return
+    for row in table.itertuples():
+        flag = "  OVERDUE" if row.overdue else ""
+        typer.echo(
+            f"{row.model:>16} v{row.version:<3} {row.status:<12} {row.alias or '':<10} tier {row.risk_tier} "
+            f"{row.owner:<22} validated {row.last_validation or '-':<10} findings "
+            f"{row.open_high}H/{row.open_medium}M/{row.open_low}L next review {row.next_review_due or '-'}"
+            f"{flag}"
+        )

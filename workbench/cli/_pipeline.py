@@ -1,8 +1,5 @@
-"""The ``workbench`` command: one entry point for developers, validators, approvers and operators.
-
-Expected failures (a bad spec, changed data, a failed notebook, an unknown version) print one clear
-message and exit with status 2; ``reproduce`` exits 1 when it finds a difference.
-"""
+"""``workbench run``, ``validate``, ``document``, ``reproduce``, ``lab`` and ``app``: the developer's and the
+validator's commands, which run the notebook suite and build the documents."""
 
 from __future__ import annotations
 
@@ -14,27 +11,16 @@ from typing import Annotated
 
 import typer
 
-from workbench._startup import defer_iri_grammar
+from workbench.cli._common import fail, login
 from workbench.paths import project_root
 
-defer_iri_grammar()
-
-app = typer.Typer(
-    help="MRM Workbench: reproducible, validated, governed models.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+app = typer.Typer(help="Run, validate, document and reproduce model versions.", no_args_is_help=True)
 
 DEFAULT_SPEC = Path("notebooks/params/german_credit.yaml")
 
 
-def _fail(message: str) -> None:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
-
-
 def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The failures a suite command reports as one message with exit status 2, not as a traceback."""
     from workbench.data import DataChangedError, DataValidationError
     from workbench.pipeline import SuiteError
     from workbench.registry import IndependenceError, VersionNotFoundError
@@ -54,42 +40,6 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _user(explicit: str | None) -> str:
-    from workbench.notebook import current_user
-
-    return explicit or current_user()
-
-
-def _login(name: str | None):
-    """Authenticate a user: the secret comes from WORKBENCH_PASSWORD or, at a terminal, a prompt."""
-    import getpass
-
-    from workbench.governance import AuthenticationError, UserStore
-
-    store = UserStore()
-    if not store.list():
-        _fail(
-            "no users are configured: add them with `workbench users add NAME --role ROLE` "
-            "(or `workbench users demo` for the demonstration users)"
-        )
-    name = _user(name)
-    secret = os.environ.get("WORKBENCH_PASSWORD")
-    if secret is None:
-        if not sys.stdin.isatty():
-            _fail(f"password for {name}: set WORKBENCH_PASSWORD or run at a terminal")
-        secret = getpass.getpass(f"password for {name}: ")
-    try:
-        return store.authenticate(name, secret)
-    except AuthenticationError as error:
-        _fail(str(error))
-
-
-def _service():
-    from workbench.governance import service
-
-    return service()
-
-
 @app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="model spec YAML")] = DEFAULT_SPEC,
@@ -105,17 +55,15 @@ def run(
     from workbench.pipeline import SuiteError, run_suite
 
     path = spec if spec.is_absolute() or spec.exists() else project_root() / spec
-    developer_user = _login(developer)
-    validator_user = _login(validator) if validator else None
+    developer_user = login(developer)
+    validator_user = login(validator) if validator else None
     try:
         result = run_suite(path, developer=developer_user, progress=progress, echo=typer.echo)
     except SuiteError as error:
         where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
-        _fail(f"{error}{where}")
-        return
+        fail(f"{error}{where}")
     except (PermissionError, *_expected_errors()) as error:
-        _fail(str(error))
-        return
+        fail(str(error))
     metrics = result.metrics
     typer.echo(f"\nregistered {result.model} version {result.version} (status development), run {result.run_id}")
     typer.echo(
@@ -154,7 +102,7 @@ def validate(
 
     # the kernels' fork server imports the validation stack while this process logs in and checks the version
     with kernel_source(project_root()) as new_kernel:
-        _validate(name, version, _login(validator), progress, new_kernel, documents)
+        _validate(name, version, login(validator), progress, new_kernel, documents)
     if documents:
         document(name, version)
 
@@ -176,11 +124,10 @@ def _validate(name: str, version: int, validator, progress: bool, new_kernel=Non
         )
     except SuiteError as error:
         where = f"\nexecuted notebook: {error.notebook}" if error.notebook else ""
-        _fail(f"{error}{where}")
-        return
+        step = f"\nnext: {error.next_step}" if error.next_step else ""
+        fail(f"{error}{where}{step}")
     except (GovernanceError, *_expected_errors()) as error:
-        _fail(f"cannot validate {name} version {version}: {error}")
-        return
+        fail(f"cannot validate {name} version {version}: {error}")
     counts = result.open_findings
     typer.echo(
         f"\n{name} version {result.version}: {result.outcome.upper()} "
@@ -190,6 +137,7 @@ def _validate(name: str, version: int, validator, progress: bool, new_kernel=Non
     typer.echo(f"  executed notebooks in {result.notebooks[0].parent}:")
     for path in result.notebooks:
         typer.echo(f"    {path.name}")
+    typer.echo("next: " + "\n  ".join(result.next_steps()))
 
 
 @app.command()
@@ -203,8 +151,7 @@ def document(
     try:
         documents = build_documents(name, version)
     except (NotValidatedError, *_expected_errors()) as error:
-        _fail(f"cannot document {name} version {version}: {error}")
-        return
+        fail(f"cannot document {name} version {version}: {error}")
     typer.echo(f"documents of {name} version {version} in {documents.sr117_pdf.parent}:")
     for path in documents.all():
         typer.echo(f"    {path.name}")
@@ -221,8 +168,7 @@ def reproduce(
     try:
         report = run_reproduction(name, version)
     except _expected_errors() as error:
-        _fail(f"cannot reproduce {name} version {version}: {error}")
-        return
+        fail(f"cannot reproduce {name} version {version}: {error}")
     typer.echo(f"reproduction of {name} version {version}")
     for row in report.identities.itertuples():
         typer.echo(f"  {'same' if row.identical else 'DIFFERENT':9} {row.item}: {row.reproduced}")
@@ -272,45 +218,3 @@ def run_app(
 
     typer.echo(f"MRM Workbench app on http://{address}:{port}/app (registry {tracking_uri()})")
     serve(port=port, address=address, show=show)
-
-
-def _register_subcommands() -> None:
-    from workbench import cli_governance, cli_monitoring, cli_serving
-
-    cli_governance.register(app)
-    cli_serving.register(app)
-    cli_monitoring.register(app)
-
-
-_register_subcommands()
-
-
-def main() -> None:
-    """Console-script entry point.
-
-    A command that ran notebooks ends with ZeroMQ sockets of stopped kernels, and the interpreter's own
-    teardown waits on them (over a second). Everything a command records is committed before it returns, so
-    once the exit handlers have run (logging, MLflow) the process ends without the teardown.
-    """
-    import atexit
-
-    # MLflow's INFO lines (database migrations, "Created version") would bury the workbench's own summary
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    try:
-        app()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        if not isinstance(stop.code, int | None):
-            print(stop.code, file=sys.stderr)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
-            pass
-    os._exit(code)
-
-
-if __name__ == "__main__":
-    main()

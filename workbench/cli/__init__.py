@@ -1,0 +1,63 @@
+"""The ``workbench`` command: one entry point for developers, validators, approvers and operators.
+
+Expected failures (a bad spec, changed data, a failed notebook, an unknown version) print one clear
+message and exit with status 2; ``reproduce`` exits 1 when it finds a difference.
+
+Each area's commands live in a module of their own (``_pipeline``, ``_governance``, ``_serving``,
+``_monitoring``), with what they share in ``_common``; this module joins them into one :data:`app`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from workbench._startup import defer_iri_grammar
+from workbench.cli import _governance, _monitoring, _pipeline, _serving
+
+__all__ = ["app", "main"]
+
+# the command modules import their heavy dependencies inside the commands, so this still comes before jsonschema
+defer_iri_grammar()
+
+app = typer.Typer(
+    help="MRM Workbench: reproducible, validated, governed models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# the areas' commands at the top level, in this order, then the command groups
+app.add_typer(_pipeline.app)
+app.add_typer(_governance.app)
+app.add_typer(_serving.app)
+app.add_typer(_monitoring.app)
+app.add_typer(_governance.users_app, name="users")
+app.add_typer(_governance.audit_app, name="audit")
+app.add_typer(_monitoring.outcomes_app, name="outcomes")
+
+
+def main() -> None:
+    """Console-script entry point (also ``python -m workbench.cli``)."""
+    # MLflow's INFO lines (database migrations, "Created version") would bury the workbench's own summary
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    try:
+        app()
+    finally:
+        _skip_the_final_garbage_collection()
+
+
+def _skip_the_final_garbage_collection() -> None:
+    """Let the interpreter exit as usual (threads joined, exit handlers run, streams flushed) without its
+    final garbage collections over everything the command imported (MLflow, pandas, scikit-learn, Jupyter).
+
+    Measured on 2 busy cores, from a command's last output line to the end of its process: ``workbench run``
+    1.7 s without this, 0.10 s with it; ``workbench validate`` 2.2 s and 0.11 s; ``workbench users list``
+    0.57 s and 0.05 s. Only this entry point does it: ``app`` called in-process (tests) exits as usual.
+    ``gc.freeze`` moves every tracked object to the permanent generation, which no collection examines, so
+    objects caught in reference cycles are not finalised at exit; everything a command records is committed
+    before it returns.
+    """
+    import gc
+
+    gc.freeze()

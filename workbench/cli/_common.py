@@ -1,0 +1,60 @@
+"""What every area of the ``workbench`` command shares: failing with a message, who the user is, logging
+them in, and the governance service.
+
+The area modules import this one; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from workbench.governance import GovernanceService, User
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``message`` in red on standard error and stop the command with exit status 2."""
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def user_name(explicit: str | None) -> str:
+    """The user named on the command line, else WORKBENCH_USER or the OS user."""
+    from workbench.notebook import current_user
+
+    return explicit or current_user()
+
+
+def login(name: str | None) -> User:
+    """Authenticate a user: the secret comes from WORKBENCH_PASSWORD or, at a terminal, a prompt."""
+    import getpass
+
+    from workbench.governance import AuthenticationError, UserStore
+
+    store = UserStore()
+    if not store.list():
+        fail(
+            "no users are configured: add them with `workbench users add NAME --role ROLE` "
+            "(or `workbench users demo` for the demonstration users)"
+        )
+    name = user_name(name)
+    secret = os.environ.get("WORKBENCH_PASSWORD")
+    if secret is None:
+        if not sys.stdin.isatty():
+            fail(f"password for {name}: set WORKBENCH_PASSWORD or run at a terminal")
+        secret = getpass.getpass(f"password for {name}: ")
+    try:
+        return store.authenticate(name, secret)
+    except AuthenticationError as error:
+        fail(str(error))
+
+
+def governance_service() -> GovernanceService:
+    """The governance service over the configured registry and audit trail."""
+    from workbench.governance import service
+
+    return service()

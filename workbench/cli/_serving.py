@@ -1,0 +1,152 @@
+"""``workbench serve``, ``replay`` and ``rollout``: the platform engineer's commands."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated
+
+import typer
+
+from workbench.cli._common import fail, governance_service, login
+
+app = typer.Typer(
+    help="Serve the @champion, replay recorded decisions, roll out the @challenger.", no_args_is_help=True
+)
+
+
+def _served_model(explicit: str | None) -> str:
+    """The model to serve: the one named, or the only registered model with a @champion."""
+    from workbench.registry import configure
+
+    if explicit:
+        return explicit
+    client = configure()
+    with_champion = []
+    for model in client.search_registered_models():
+        if "champion" in (model.aliases or {}):
+            with_champion.append(model.name)
+    if len(with_champion) != 1:
+        fail(
+            "--model: name the model to serve; registered models with a @champion: "
+            + (", ".join(sorted(with_champion)) or "none (promote an approved version first)")
+        )
+    return with_champion[0]
+
+
+@app.command()
+def serve(
+    model: Annotated[str | None, typer.Option(help="registered model (default: the only one with a @champion)")] = None,
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    refresh: Annotated[float, typer.Option(help="seconds between registry checks for a new @champion")] = 2.0,
+    generic: Annotated[bool, typer.Option(help="always score through the artefact's predict_proba")] = False,
+    durability: Annotated[
+        str,
+        typer.Option(
+            help="power: the record is flushed to disk before the answer (survives a power cut); process: it is "
+            "in the operating system before the answer leaves (survives kill -9 of the server, not a power cut)"
+        ),
+    ] = "power",
+) -> None:
+    """Serve the @champion (and @challenger) of a model: decisions with reason codes, each durably recorded."""
+    from workbench.governance import AuditTrail
+    from workbench.paths import project_root
+    from workbench.registry import configure, tracking_uri
+    from workbench.serving import (
+        UVICORN_CONFIG,
+        DecisionLog,
+        DeploymentError,
+        ModelServer,
+        decision_log_path,
+        serve_workers,
+        switch_interval,
+    )
+
+    if durability not in ("power", "process"):
+        fail(f"--durability: {durability!r} is not power or process")
+    try:
+        switch_interval()
+    except ValueError as error:
+        fail(str(error))
+    name = _served_model(model)
+    try:  # refuse early, with the reason, rather than in every worker
+        preflight = ModelServer(name, configure(), DecisionLog(), AuditTrail(), refresh_seconds=0)
+        preflight.start()
+    except DeploymentError as refusal:
+        fail(f"refusing to serve: {refusal}")
+    champion = preflight.champion
+    preflight = None  # the workers load their own; this process only supervises them
+    os.environ.update(
+        WORKBENCH_SERVE_MODEL=name,
+        WORKBENCH_SERVE_REFRESH=str(refresh),
+        WORKBENCH_SERVE_GENERIC="1" if generic else "0",
+        WORKBENCH_SERVE_DURABILITY=durability,
+        WORKBENCH_HOME=str(project_root()),
+        MLFLOW_TRACKING_URI=tracking_uri(),
+        PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="workbench-metrics-"),
+    )
+    typer.echo(
+        f"serving {name}/{champion.version} (sha256 {champion.model_sha256[:12]}..., "
+        f"{'generic' if generic else champion.path} path) on http://{host}:{port} with {workers} worker(s); "
+        f"decisions in {decision_log_path()} ({durability} durability)"
+    )
+    serve_workers(dict(UVICORN_CONFIG), workers, host=host, port=port)
+
+
+@app.command()
+def replay(decision_id: Annotated[str, typer.Argument(help="the decision id a client received")]) -> None:
+    """Recompute a recorded decision from the registry and show it beside the record; exit 1 on a difference."""
+    from workbench.registry import VersionNotFoundError, configure
+    from workbench.serving import DecisionNotFoundError, replay_decision
+
+    try:
+        result = replay_decision(decision_id, configure())
+    except (DecisionNotFoundError, VersionNotFoundError) as error:
+        fail(str(error))
+    old, new = result.recorded, result.replayed
+    typer.echo(f"decision {decision_id}: {old['model']}/{old['version']}, route {old['route']}, at {old['time']}")
+    typer.echo(f"{'':22}{'recorded':<36}{'replayed from the registry':<36}")
+    typer.echo(f"{'model sha256':22}{old['model_sha256'][:32]:<36}{new['model_sha256'][:32]:<36}")
+    typer.echo(f"{'score':22}{old['score']!r:<36}{new['score']!r:<36}")
+    typer.echo(f"{'decision':22}{old['decision']:<36}{new['decision']:<36}")
+    for i in range(max(len(old["reasons"]), len(new["reasons"]))):
+        left = old["reasons"][i] if i < len(old["reasons"]) else None
+        right = new["reasons"][i] if i < len(new["reasons"]) else None
+        show = lambda r: f"{r['feature']} ({r['contribution']:+.4f})" if r else "-"  # noqa: E731
+        typer.echo(f"{f'reason {i + 1}':22}{show(left):<36}{show(right):<36}")
+    if result.identical:
+        typer.echo(f"identical: same model bytes, score, decision and reasons ({new['method']})")
+        return
+    for difference in result.differences:
+        typer.secho(f"DIFFERENCE {difference}", fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+@app.command()
+def rollout(
+    name: Annotated[str, typer.Argument(help="registered model")],
+    mode: Annotated[str, typer.Argument(help="off, shadow or canary")],
+    share: Annotated[float, typer.Option(help="canary share of traffic (0-1)")] = 0.0,
+    user: Annotated[str | None, typer.Option(help="the deployer")] = None,
+    reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
+) -> None:
+    """Put the @challenger in shadow, in canary on a share of traffic, or take it out (off)."""
+    from workbench.governance import GovernanceError
+
+    if mode == "canary" and share == 0.0:  # the champion's spec names the default share
+        from workbench.governance import MlflowVersionStore
+        from workbench.registry import configure, recorded_spec
+
+        client = configure()
+        holder = MlflowVersionStore(client).alias_holder(name, "champion")
+        if holder is not None:
+            entry = client.get_model_version(name, str(holder))
+            share = recorded_spec(client, entry.run_id).serving.rollout.canary_share
+    try:
+        result = governance_service().set_rollout(login(user), name, mode, reason, share=share)
+    except (GovernanceError, ValueError) as error:
+        fail(str(error))
+    target = result.get("target", name) if isinstance(result, dict) else name
+    typer.echo(f"rollout of {target}: {mode}" + (f" on {share:.0%} of traffic" if mode == "canary" else ""))
