@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
         "findings",
         "estimators",
         "datasets",
-        "_startup",
+        "_speedups",
         "_kernels",
     },
     {"spec"},

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._kernels import KERNEL_QUIET, KernelFactory, kernel_environment, kernel_source, shutdown, start_kernel
-from workbench._startup import defer_iri_grammar
+from workbench._speedups import defer_iri_grammar
 from workbench.paths import project_root, reports_root, version_reports_dir
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]

@@ -85,7 +85,7 @@ def write_pdf(html: str, path: Path) -> Path:
 
 def notebook_html(notebook: Path, output: Path) -> Path:
     """An executed notebook as committee-readable HTML: outputs only, no code."""
-    from workbench._startup import defer_iri_grammar
+    from workbench._speedups import defer_iri_grammar
 
     defer_iri_grammar()
     import nbformat

@@ -1,4 +1,9 @@
-"""Start-up costs the workbench does not pay until something needs them.
+"""The workbench's only interpreter-level speed-ups, each opt-in (called by name) and measured.
+
+* :func:`defer_iri_grammar`: ``import papermill`` 4.3-6.4 s -> 1.0-2.4 s (three runs on 2 loaded cores).
+* :func:`skip_final_garbage_collection`: the ``workbench`` command's exit, 1.7 s -> 0.1 s after ``run``.
+
+Deferring an IRI grammar
 
 ``jsonschema`` (imported by ``nbformat``, hence by Papermill and nbconvert) registers an IRI format checker
 from ``rfc3987_syntax`` when that package is installed (JupyterLab's event schemas pull it in). Importing
@@ -9,6 +14,7 @@ in its place that loads the real one on the first IRI check, so the checker stil
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import sys
@@ -40,6 +46,20 @@ def defer_iri_grammar() -> None:
     """
     if _MODULE in sys.modules or "jsonschema" in sys.modules or importlib.util.find_spec(_MODULE) is None:
         return
-    stand_in = types.ModuleType(_MODULE, "loads the real module on first use (see workbench._startup)")
+    stand_in = types.ModuleType(_MODULE, "loads the real module on first use (see workbench._speedups)")
     stand_in.is_valid_syntax = _is_valid_syntax
     sys.modules[_MODULE] = stand_in
+
+
+def skip_final_garbage_collection() -> None:
+    """Let the interpreter exit as usual (threads joined, exit handlers run, streams flushed) without its
+    final garbage collections over everything the command imported (MLflow, pandas, scikit-learn, Jupyter).
+
+    Measured on 2 busy cores, from a command's last output line to the end of its process: ``workbench run``
+    1.7 s without this, 0.10 s with it; ``workbench validate`` 2.2 s and 0.11 s; ``workbench users list``
+    0.57 s and 0.05 s. Only this entry point does it: ``app`` called in-process (tests) exits as usual.
+    ``gc.freeze`` moves every tracked object to the permanent generation, which no collection examines, so
+    objects caught in reference cycles are not finalised at exit; everything a command records is committed
+    before it returns.
+    """
+    gc.freeze()
