@@ -153,6 +153,17 @@ def check_spec_against_data(spec: ModelSpec, frame: pd.DataFrame, source: str) -
     for i, column in enumerate(spec.fairness.screening_attributes):
         if column not in frame.columns:
             problems.append((f"fairness.screening_attributes[{i}]", _not_a_column(column, columns, source)))
+            continue
+        distinct = group_labels(frame[column]).nunique()
+        if distinct > spec.thresholds.max_categories:
+            problems.append(
+                (
+                    f"fairness.screening_attributes[{i}]",
+                    f"{column!r} has {distinct} distinct values, more than thresholds.max_categories "
+                    f"({spec.thresholds.max_categories}); a screening attribute holds groups (band a numeric column "
+                    "into a few groups first)",
+                )
+            )
     if spec.split.method == "out_of_time" and spec.split.date_column not in frame.columns:
         problems.append(("split.date_column", _not_a_column(str(spec.split.date_column), columns, source)))
     if problems:
