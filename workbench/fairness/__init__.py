@@ -1,5 +1,7 @@
-"""Fairness: decisions by protected group (fairlearn), bootstrap intervals, the proxy screen and findings."""
+"""Fairness: decisions by protected group (fairlearn), bootstrap intervals, the proxy screen, the search for a
+less discriminatory alternative, and findings."""
 
+from workbench.fairness._alternatives import AlternativeSearch, search_alternatives
 from workbench.fairness._assessment import (
     INTERSECTION_SEPARATOR,
     MIN_GROUP_SIZE,
@@ -23,6 +25,7 @@ __all__ = [
     "NAME_SEPARATOR",
     "NO_PROTECTED_STATEMENT",
     "TOO_FEW",
+    "AlternativeSearch",
     "AttributeFairness",
     "FairnessReport",
     "approval_figure",
@@ -36,4 +39,5 @@ __all__ = [
     "outcome_rates",
     "proxy_associations",
     "proxy_screen",
+    "search_alternatives",
 ]
