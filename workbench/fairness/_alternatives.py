@@ -294,7 +294,8 @@ def _reductions(
             + baseline
             + (f"; {unconverged} fit(s) stopped before converging" if unconverged else "")
         )
-        out.append(judge.row(f"reduction: {label}", "fairlearn reduction", scores, scores >= 0.5, note))
+        declined = ctx.rule.with_threshold(0.5).adverse(scores)  # 0.5 on the cost-weighted scale is the cut-off
+        out.append(judge.row(f"reduction: {label}", "fairlearn reduction", scores, declined, note))
     return out
 
 
