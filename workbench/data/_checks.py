@@ -377,7 +377,11 @@ def check_target_by_group(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
         tables.append(table)
         worst = table.loc[table["favourable_ratio_to_reference"].idxmin()]
         notes.append(f"{attribute.name}: lowest ratio {worst['favourable_ratio_to_reference']:.3f} ({worst['group']})")
-        small += [f"{attribute.name}={r.group} has {r.count} rows" for r in table.itertuples() if r.count < 30]
+        small += [
+            f"{attribute.name}={r.group} has {r.count} rows"
+            for r in table.itertuples()
+            if r.count < spec.fairness.min_group_size
+        ]
     table = pd.concat(tables, ignore_index=True) if tables else None
     if small:
         return DataCheck(

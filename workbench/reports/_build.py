@@ -138,6 +138,27 @@ def _limitations(evidence: Evidence, results: list[dict[str, Any]]) -> list[str]
     return items
 
 
+def _fairness_overview(fairness: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per attribute: its verdict and the sizes of the groups assessed and too few to assess (page 1 of the document).
+
+    Evidence recorded before groups had a minimum size has no ``assessment`` column: every group counts as
+    assessed there.
+    """
+    overview = []
+    for row in fairness.get("summary", []):
+        groups = fairness.get("groups", {}).get(row["attribute"], [])
+        assessed = [g for g in groups if not str(g.get("assessment", "assessed")).endswith("too few to assess")]
+        overview.append(
+            {
+                **row,
+                "four_fifths": row.get("four_fifths", ""),
+                "assessed_groups": [{"group": g["group"], "count": g["count"]} for g in assessed],
+                "too_few": len(groups) - len(assessed),
+            }
+        )
+    return overview
+
+
 def sr117_context(evidence: Evidence) -> dict[str, Any]:
     """Everything the SR 11-7 template shows, by section."""
     results = _results(evidence)
@@ -171,6 +192,8 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         "findings": findings,
         "high_findings": [f for f in findings if f["severity"] == "high"],
         "fairness": fairness,
+        "fairness_overview": _fairness_overview(fairness),
+        "min_group_size": fairness.get("min_group_size", evidence.spec.fairness.min_group_size),
         "explain": evidence.documents["explainability"],
         "figures": evidence.figures,
         "data_validation": evidence.data_validation,
@@ -209,6 +232,8 @@ def fairness_context(evidence: Evidence) -> dict[str, Any]:
         "version": evidence.version,
         "spec": evidence.spec,
         "fairness": evidence.documents["fairness"],
+        "fairness_overview": _fairness_overview(evidence.documents["fairness"]),
+        "min_group_size": evidence.documents["fairness"].get("min_group_size", evidence.spec.fairness.min_group_size),
         "figures": evidence.figures,
         "validator": evidence.tags.get("validated_by", ""),
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -130,6 +130,9 @@ def _target_problems(spec: ModelSpec, column: pd.Series) -> list[tuple[str, str]
 def check_spec_against_data(spec: ModelSpec, frame: pd.DataFrame, source: str) -> None:
     """Check that every column the spec names exists and the target's adverse values are in the data.
 
+    The columns named are the features, the target, protected attributes (or their band sources) and the
+    fairness screening attributes.
+
     Runs on the loaded frame (after derived protected groups are added) and before any training, so a typo
     in a column name costs a second, not a run.
     """
@@ -161,6 +164,20 @@ def check_spec_against_data(spec: ModelSpec, frame: pd.DataFrame, source: str) -
                         f"{attribute.reference!r} is not a group of {attribute.data_column!r} (groups: {shown})",
                     )
                 )
+    for i, column in enumerate(spec.fairness.screening_attributes):
+        if column not in frame.columns:
+            problems.append((f"fairness.screening_attributes[{i}]", _not_a_column(column, columns, source)))
+            continue
+        distinct = group_labels(frame[column]).nunique()
+        if distinct > spec.thresholds.max_categories:
+            problems.append(
+                (
+                    f"fairness.screening_attributes[{i}]",
+                    f"{column!r} has {distinct} distinct values, more than thresholds.max_categories "
+                    f"({spec.thresholds.max_categories}); a screening attribute holds groups (band a numeric column "
+                    "into a few groups first)",
+                )
+            )
     if spec.split.method == "out_of_time" and spec.split.date_column not in frame.columns:
         problems.append(("split.date_column", _not_a_column(str(spec.split.date_column), columns, source)))
     if problems:

@@ -10,7 +10,7 @@ import difflib
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -181,6 +181,44 @@ class ProtectedAttribute(_Strict):
         return barred
 
 
+class FairnessSpec(_Strict):
+    """How fairness is assessed: the least group size judged, attributes screened only, the alternatives searched.
+
+    ``screening_attributes`` are columns that are never model inputs and are not assessed for disparate
+    impact, but the proxy screen asks how well the inputs predict them (e.g. a marital status the lender may
+    not use). A model with no protected attribute cannot be assessed for disparate impact; that is a medium
+    finding unless ``no_protected_attributes_reason`` records why.
+    """
+
+    min_group_size: int = Field(
+        30, ge=1, description="groups with fewer validation applicants are shown as too few to assess, never judged"
+    )
+    screening_attributes: list[str] = Field(
+        default_factory=list, description="columns screened for proxies only: never inputs, not assessed"
+    )
+    no_protected_attributes_reason: str | None = Field(
+        None, description="why no protected attribute is given; without it, none is a medium finding"
+    )
+    alternative_auc_tolerance: float = Field(
+        0.01, ge=0.0, le=0.2, description="an alternative within this AUC of the chosen model is comparable"
+    )
+    alternative_cutoffs: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
+        default_factory=list, description="further cut-offs shown in the less discriminatory alternative search"
+    )
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> FairnessSpec:
+        problems = []
+        for i, column in enumerate(self.screening_attributes):
+            if column in self.screening_attributes[:i]:
+                problems.append((f"fairness.screening_attributes[{i}]", f"{column!r} is listed twice"))
+        if self.no_protected_attributes_reason is not None and not self.no_protected_attributes_reason.strip():
+            problems.append(("fairness.no_protected_attributes_reason", "give the reason in words, or leave it out"))
+        if problems:
+            raise KeyedProblems(problems)
+        return self
+
+
 class SplitSpec(_Strict):
     """How the development and validation samples are drawn; deterministic given the seed."""
 
@@ -338,6 +376,7 @@ class ModelSpec(_Strict):
     target: TargetSpec
     features: FeatureSpec
     protected_attributes: list[ProtectedAttribute] = Field(default_factory=list)
+    fairness: FairnessSpec = Field(default_factory=FairnessSpec)
     split: SplitSpec = Field(default_factory=SplitSpec)
     candidates: list[CandidateSpec] = Field(min_length=1)
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
@@ -361,6 +400,7 @@ class ModelSpec(_Strict):
                     )
         if self.target.column in self.features.all:
             problems.append((self.features.location_of(self.target.column), "the target cannot be a feature"))
+        problems += self._fairness_problems()
         texts = self.decision.adverse_action_texts
         untexted = [f for f in self.features.all if f not in texts]
         for key in texts:
@@ -383,3 +423,38 @@ class ModelSpec(_Strict):
         if problems:
             raise KeyedProblems(problems)
         return self
+
+    def _fairness_problems(self) -> list[tuple[str, str]]:
+        """Screening attributes are no inputs, no target and no protected attribute; a reason needs no attributes."""
+        problems = []
+        protected = {column: i for i, a in enumerate(self.protected_attributes) for column in (a.name, a.data_column)}
+        for i, column in enumerate(self.fairness.screening_attributes):
+            key = f"fairness.screening_attributes[{i}]"
+            if column in self.features.all:
+                problems.append(
+                    (
+                        key,
+                        f"{column!r} is a model input ({self.features.location_of(column)}); screening attributes "
+                        "are never model inputs",
+                    )
+                )
+            elif column == self.target.column:
+                problems.append((key, f"{column!r} is the target"))
+            elif column in protected:
+                i_protected = protected[column]
+                problems.append(
+                    (
+                        key,
+                        f"{column!r} is already protected attribute {self.protected_attributes[i_protected].name!r} "
+                        f"(protected_attributes[{i_protected}]), which the proxy screen covers",
+                    )
+                )
+        if self.fairness.no_protected_attributes_reason is not None and self.protected_attributes:
+            problems.append(
+                (
+                    "fairness.no_protected_attributes_reason",
+                    f"the spec lists {len(self.protected_attributes)} protected attribute(s); the reason is only for "
+                    "a model with none",
+                )
+            )
+        return problems
