@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import copy
+import hashlib
 import os
+import re
+import shutil
+import sqlite3
 import sys
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -12,6 +19,120 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 GERMAN_SPEC = ROOT / "notebooks" / "params" / "german_credit.yaml"
+
+
+# --- waiting on a condition, never for a fixed time --------------------------------------------------------------
+
+
+def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.01):
+    """Poll ``predicate`` until it returns something true (returned), failing after ``timeout`` seconds.
+
+    ``what`` names the condition waited for, for the failure message: "waited 10 s for <what>".
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        time.sleep(interval)
+
+
+async def wait_until_async(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.005):
+    """:func:`wait_until` on a running event loop: the loop keeps turning while the condition is polled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        await asyncio.sleep(interval)
+
+
+# --- copies of a prepared project --------------------------------------------------------------------------------
+
+
+def copy_project(template: Path, destination: Path) -> Path:
+    """A copy of the project ``template`` at ``destination`` that reads and writes only its own files.
+
+    MLflow's SQLite store records absolute artefact locations (experiments, runs, model versions, logged models)
+    and the workbench records absolute paths in tags (a retraining's data, for one): every text value in every
+    table of ``registry_store/mlflow.db`` that names a path inside the template is rewritten to the same path
+    inside the copy. Other files hold no paths (checked), but for a model's ``MLmodel``: its ``artifact_path``
+    records where it was logged; it is part of the artefact whose hash was approved, so it stays, and MLflow
+    never reads from it (the copy loads its models from the rewritten ``model_versions.storage_location``).
+    """
+    template, destination = Path(template), Path(destination)
+    # the SQLite shared-memory index is rebuilt from the write-ahead log by the first connection of the copy
+    shutil.copytree(template, destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*-shm"))
+    database = destination / "registry_store" / "mlflow.db"
+    if database.exists():
+        _rebase_paths(database, str(template), str(destination))
+    left = [
+        path
+        for path in destination.rglob("*")
+        if path.is_file() and path.name != "MLmodel" and _mentions(path, str(template))
+    ]
+    assert not left, f"files of the copy still name the template {template}: {left}"
+    return destination
+
+
+def _path_pattern(old: str) -> re.Pattern:
+    """``old`` as a whole path or as the start of one (not the start of a longer name: serving1 vs serving10)."""
+    return re.compile(re.escape(old) + r"(?=/|$|[^\w.-])")
+
+
+def _rebase_paths(database: Path, old: str, new: str) -> None:
+    """In every text column of every table, paths under ``old`` become the same paths under ``new``."""
+    pattern = _path_pattern(old)
+    with sqlite3.connect(database) as connection:
+        connection.create_function("rebased", 1, lambda value: pattern.sub(new, value), deterministic=True)
+        tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]:
+                connection.execute(
+                    f'UPDATE "{table}" SET "{column}" = rebased("{column}") '
+                    f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
+                    (old,),
+                )
+    connection.close()
+
+
+def _mentions(path: Path, text: str) -> bool:
+    """The file's bytes name ``text`` as a path (a SQLite file's free pages may still hold old text: dumped)."""
+    pattern = _path_pattern(text)
+    if path.suffix == ".db":
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            found = any(pattern.search(line) for line in connection.iterdump())
+        connection.close()
+        return found
+    return pattern.search(path.read_bytes().decode("utf-8", "replace")) is not None
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` by relative path (SQLite shared-memory files left out)."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.endswith("-shm")
+    }
+
+
+def _mlflow_uris() -> tuple[str | None, str | None]:
+    """MLflow's process-wide tracking and registry URIs as set (None: not set), to put back afterwards."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    return tracking._tracking_uri, registry._registry_uri
+
+
+def _set_mlflow_uris(tracking_uri: str | None, registry_uri: str | None) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(registry_uri)
 
 
 @pytest.fixture(scope="session")
@@ -110,13 +231,21 @@ def governed_version(project: Path, client, spec, result, *, promote: str | None
     return version
 
 
-@pytest.fixture(scope="session")
-def served_project(tmp_path_factory, german_training, german_spec, german_data):
-    """A project whose registry holds an approved GBM @champion and an approved scorecard @challenger.
+class ServedProject(NamedTuple):
+    project: Path
+    champion: int  # version
+    challenger: int  # version
+    tokens: dict[str, str]  # by user name
 
+
+@pytest.fixture(scope="session")
+def served_template(tmp_path_factory, german_training, german_spec, german_data):
+    """The template of every served project, built once: never used directly, only copied (``copy_project``).
+
+    A project whose registry holds an approved GBM @champion and an approved scorecard @challenger.
     Returns (project, champion version, challenger version, tokens by user name). Users: the demo people
     plus ``los`` (a scoring client) and ``branch`` (a second client); tokens for los, branch, ada (admin) and
-    helen (approver, not a client).
+    helen (approver, not a client). At the end of the session it must be exactly as built.
     """
     from _pytest.monkeypatch import MonkeyPatch
 
@@ -126,11 +255,13 @@ def served_project(tmp_path_factory, german_training, german_spec, german_data):
     from workbench.spec import parse_spec
     from workbench.training import train
 
-    project = tmp_path_factory.mktemp("serving")
+    project = tmp_path_factory.mktemp("served-template")
     (project / "registry_store").mkdir()
+    mlflow_before = _mlflow_uris()
     patch = MonkeyPatch()
     patch.setenv("WORKBENCH_HOME", str(project))
     patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    patch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     users = UserStore(project / "registry_store" / "governance" / "users.json")
     for name, roles in {**DEMO_USERS, "los": ["client"], "branch": ["client"]}.items():
         users.add(name, roles, SERVING_PASSWORD)
@@ -143,8 +274,23 @@ def served_project(tmp_path_factory, german_training, german_spec, german_data):
     challenger = governed_version(
         project, client, scorecard_spec, train(german_data, scorecard_spec), promote="challenger"
     )
+    _set_mlflow_uris(*mlflow_before)  # nothing after this writes to the template through MLflow's global URI
     patch.undo()
-    return project, champion, challenger, tokens
+    built = _fingerprint(project)
+    yield ServedProject(project, champion, challenger, tokens)
+    assert _fingerprint(project) == built, f"the served template {project} was changed by a test"
+
+
+@pytest.fixture(scope="module")
+def served_project(served_template, tmp_path_factory) -> ServedProject:
+    """This test module's own copy of the served project (see ``served_template``)."""
+    return served_template._replace(project=copy_project(served_template.project, tmp_path_factory.mktemp("served")))
+
+
+@pytest.fixture
+def own_served_project(served_template, tmp_path) -> ServedProject:
+    """A copy of the served project for one test alone (a test that changes what the others rely on)."""
+    return served_template._replace(project=copy_project(served_template.project, tmp_path / "served"))
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +306,8 @@ def applications_for_load(german_data, german_spec):
 def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
     """The project's scoring server in this process (registry followed by hand), with WORKBENCH_HOME set.
 
-    Yields (server, app, MLflow client, decision log).
+    Yields (server, app, MLflow client, decision log). MLflow's process-wide URIs point at the project until
+    the server is closed (the package's fluent MLflow calls use them), then are put back.
     """
     from workbench.governance import AuditTrail, UserStore
     from workbench.registry import configure
@@ -169,15 +316,22 @@ def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WORKBENCH_HOME", str(project))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        mlflow_before = _mlflow_uris()
         client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
         governance = project / "registry_store" / "governance"
         decisions = DecisionLog()
         server = ModelServer(
             "german_credit", client, decisions, AuditTrail(governance / "audit.jsonl"), refresh_seconds=0
         )
-        server.start()
-        tokens = TokenIndex(UserStore(governance / "users.json"), recheck_seconds=recheck_seconds)
-        yield server, create_app(server, tokens, start=False), client, decisions
+        try:
+            server.start()
+            tokens = TokenIndex(UserStore(governance / "users.json"), recheck_seconds=recheck_seconds)
+            yield server, create_app(server, tokens, start=False), client, decisions
+        finally:
+            server.stop()
+            decisions.close()
+            _set_mlflow_uris(*mlflow_before)
 
 
 #: the decision log's flushing program with a disk that waits for a gate file, notes each flushed inode and may
