@@ -24,19 +24,25 @@ GERMAN_SPEC = ROOT / "notebooks" / "params" / "german_credit.yaml"
 # --- waiting on a condition, never for a fixed time --------------------------------------------------------------
 
 
+def poll(predicate: Callable[[], object], *, timeout: float, interval: float = 0.01):
+    """Call ``predicate`` until it returns something true or ``timeout`` seconds have passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
 def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.01):
     """Poll ``predicate`` until it returns something true (returned), failing after ``timeout`` seconds.
 
     ``what`` names the condition waited for, for the failure message: "waited 10 s for <what>".
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        time.sleep(interval)
+    value = poll(predicate, timeout=timeout, interval=interval)
+    if not value:
+        pytest.fail(f"waited {timeout:g} s for {what}")
+    return value
 
 
 async def wait_until_async(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.005):
