@@ -66,9 +66,11 @@ def copy_project(template: Path, destination: Path) -> Path:
     MLflow's SQLite store records absolute artefact locations (experiments, runs, model versions, logged models)
     and the workbench records absolute paths in tags (a retraining's data, for one): every text value in every
     table of ``registry_store/mlflow.db`` that names a path inside the template is rewritten to the same path
-    inside the copy. Other files hold no paths (checked), but for a model's ``MLmodel``: its ``artifact_path``
-    records where it was logged; it is part of the artefact whose hash was approved, so it stays, and MLflow
-    never reads from it (the copy loads its models from the rewritten ``model_versions.storage_location``).
+    inside the copy. No other file may name the template (checked), but for records of what happened, kept
+    byte for byte as evidence and never read as a location: a model's ``MLmodel`` (its ``artifact_path`` says
+    where it was logged; it is part of the artefact whose hash was approved, and the copy loads its models from
+    the rewritten ``model_versions.storage_location``) and executed notebooks with their exports (the
+    parameters they ran with).
     """
     template, destination = Path(template), Path(destination)
     # the SQLite shared-memory index is rebuilt from the write-ahead log by the first connection of the copy
@@ -79,10 +81,15 @@ def copy_project(template: Path, destination: Path) -> Path:
     left = [
         path
         for path in destination.rglob("*")
-        if path.is_file() and path.name != "MLmodel" and _mentions(path, str(template))
+        if path.is_file() and not _is_record(path) and _mentions(path, str(template))
     ]
     assert not left, f"files of the copy still name the template {template}: {left}"
     return destination
+
+
+def _is_record(path: Path) -> bool:
+    """A record of what happened where it happened: a logged model's description, an executed notebook, its export."""
+    return path.name == "MLmodel" or path.suffix in (".ipynb", ".html", ".pdf")
 
 
 def _path_pattern(old: str) -> re.Pattern:
@@ -126,19 +133,29 @@ def _fingerprint(folder: Path) -> dict[str, str]:
     }
 
 
-def _mlflow_uris() -> tuple[str | None, str | None]:
-    """MLflow's process-wide tracking and registry URIs as set (None: not set), to put back afterwards."""
+@contextmanager
+def registry_client(project: Path):
+    """An MLflow client of the project's registry, MLflow's process-wide URIs pointed at it until the block ends
+    (the package's fluent MLflow calls use them), then put back as they were, environment variables included."""
     from mlflow.tracking._model_registry import utils as registry
     from mlflow.tracking._tracking_service import utils as tracking
 
-    return tracking._tracking_uri, registry._registry_uri
+    from workbench.registry import configure
 
+    uris = tracking._tracking_uri, registry._registry_uri  # None: not set
+    variables = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    try:
+        yield configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+    finally:
+        import mlflow
 
-def _set_mlflow_uris(tracking_uri: str | None, registry_uri: str | None) -> None:
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(registry_uri)
+        mlflow.set_tracking_uri(uris[0])
+        mlflow.set_registry_uri(uris[1])
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
@@ -257,30 +274,26 @@ def served_template(tmp_path_factory, german_training, german_spec, german_data)
 
     from workbench.cli_governance import DEMO_USERS
     from workbench.governance import UserStore
-    from workbench.registry import configure
     from workbench.spec import parse_spec
     from workbench.training import train
 
     project = tmp_path_factory.mktemp("served-template")
     (project / "registry_store").mkdir()
-    mlflow_before = _mlflow_uris()
     patch = MonkeyPatch()
     patch.setenv("WORKBENCH_HOME", str(project))
     patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    patch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     users = UserStore(project / "registry_store" / "governance" / "users.json")
     for name, roles in {**DEMO_USERS, "los": ["client"], "branch": ["client"]}.items():
         users.add(name, roles, SERVING_PASSWORD)
     tokens = {name: users.issue_token(name, "tests") for name in ("los", "branch", "ada", "helen")}
-    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
-    champion = governed_version(project, client, german_spec, german_training, promote="champion")
-    scorecard_dict = german_spec.model_dump(mode="json")
-    scorecard_dict["candidates"] = [c for c in scorecard_dict["candidates"] if c["family"] == "scorecard_logit"]
-    scorecard_spec = parse_spec(scorecard_dict)
-    challenger = governed_version(
-        project, client, scorecard_spec, train(german_data, scorecard_spec), promote="challenger"
-    )
-    _set_mlflow_uris(*mlflow_before)  # nothing after this writes to the template through MLflow's global URI
+    with registry_client(project) as client:  # nothing after it writes to the template through MLflow's URIs
+        champion = governed_version(project, client, german_spec, german_training, promote="champion")
+        scorecard_dict = german_spec.model_dump(mode="json")
+        scorecard_dict["candidates"] = [c for c in scorecard_dict["candidates"] if c["family"] == "scorecard_logit"]
+        scorecard_spec = parse_spec(scorecard_dict)
+        challenger = governed_version(
+            project, client, scorecard_spec, train(german_data, scorecard_spec), promote="challenger"
+        )
     patch.undo()
     built = _fingerprint(project)
     yield ServedProject(project, champion, challenger, tokens)
@@ -316,15 +329,10 @@ def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
     the server is closed (the package's fluent MLflow calls use them), then are put back.
     """
     from workbench.governance import AuditTrail, UserStore
-    from workbench.registry import configure
     from workbench.serving import DecisionLog, ModelServer, TokenIndex, create_app
 
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, registry_client(project) as client:
         patch.setenv("WORKBENCH_HOME", str(project))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-        mlflow_before = _mlflow_uris()
-        client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
         governance = project / "registry_store" / "governance"
         decisions = DecisionLog()
         server = ModelServer(
@@ -337,7 +345,6 @@ def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
         finally:
             server.stop()
             decisions.close()
-            _set_mlflow_uris(*mlflow_before)
 
 
 #: the decision log's flushing program with a disk that waits for a gate file, notes each flushed inode and may

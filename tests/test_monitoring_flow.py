@@ -49,28 +49,24 @@ def simulated(served_project):
 @pytest.fixture
 def production(simulated, tmp_path, monkeypatch):
     """The test's own copy of the simulated project, with WORKBENCH_HOME and MLflow pointed at it."""
-    from conftest import _mlflow_uris, _set_mlflow_uris, copy_project
+    from conftest import copy_project, registry_client
 
-    from workbench.registry import configure
     from workbench.serving import DecisionLog
 
     project = copy_project(simulated["project"], tmp_path / "production")
     monkeypatch.setenv("WORKBENCH_HOME", str(project))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    mlflow_before = _mlflow_uris()
     mapping = project / Path(simulated["summary"]["mapping"]).relative_to(simulated["project"])
     decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
-    yield {
-        "project": project,
-        "client": configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}"),
-        "summary": {**simulated["summary"], "mapping": mapping},
-        "decisions": decisions,
-        "version": simulated["version"],
-        "challenger": simulated["challenger"],
-    }
+    with registry_client(project) as client:
+        yield {
+            "project": project,
+            "client": client,
+            "summary": {**simulated["summary"], "mapping": mapping},
+            "decisions": decisions,
+            "version": simulated["version"],
+            "challenger": simulated["challenger"],
+        }
     decisions.close()
-    _set_mlflow_uris(*mlflow_before)
 
 
 def test_outcomes_arrive_late_and_bad_rows_are_refused(production):
