@@ -347,14 +347,16 @@ def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
             decisions.close()
 
 
-#: the decision log's flushing program with a disk that waits for a gate file, notes each flushed inode and may
-#: fail (``workbench/serving/_wal.py`` run with ``os.fdatasync`` replaced inside its process)
+#: the decision log's flushing program with a disk that notes each flush asked for, waits for a gate file, notes
+#: each flushed inode and may fail (``workbench/serving/_wal.py`` run with ``os.fdatasync`` replaced in its process)
 FLUSH_DISK = """
 import os, runpy, sys, time
-gate, notes, mode, program = sys.argv[1:5]
+gate, asked, notes, mode, program = sys.argv[1:6]
 real, flushes = os.fdatasync, []
 
 def fdatasync(fd):
+    with open(asked, "a") as out:
+        out.write(f"{os.fstat(fd).st_ino}\\n")
     while not os.path.exists(gate):
         time.sleep(0.001)
     with open(notes, "a") as out:
@@ -365,7 +367,7 @@ def fdatasync(fd):
     real(fd)
 
 os.fdatasync = fdatasync
-sys.argv = sys.argv[4:]
+sys.argv = sys.argv[5:]
 runpy.run_path(program, run_name="__main__")
 """
 
@@ -373,6 +375,7 @@ runpy.run_path(program, run_name="__main__")
 class FlushDisk(NamedTuple):
     gate: Path  # the disk answers once this file exists
     notes: Path  # one line per flush: the inode flushed
+    asked: Path  # one line per flush asked for, written before waiting for the gate
 
 
 @pytest.fixture
@@ -380,13 +383,14 @@ def flush_disk(monkeypatch, tmp_path):
     """``use(mode)``: flushing processes started from now on run on another disk.
 
     ``held``: each flush waits for the gate file; ``broken``: every flush fails; ``breaks``: all after the first.
+    Every flush waits for the gate; ``asked`` exists once the first flush has reached the disk.
     """
     from workbench.serving import _wal
 
     def use(mode: str) -> FlushDisk:
-        disk = FlushDisk(tmp_path / f"{mode}-gate", tmp_path / f"{mode}-flushed")
+        disk = FlushDisk(tmp_path / f"{mode}-gate", tmp_path / f"{mode}-flushed", tmp_path / f"{mode}-asked")
         program = _wal.WalFlusher.command[-1]
-        command = (sys.executable, "-c", FLUSH_DISK, str(disk.gate), str(disk.notes), mode, program)
+        command = (sys.executable, "-c", FLUSH_DISK, str(disk.gate), str(disk.asked), str(disk.notes), mode, program)
         monkeypatch.setattr(_wal.WalFlusher, "command", command)
         return disk
 
