@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SPEC ?= notebooks/params/german_credit.yaml
+# extra pytest arguments, e.g. `make test PYTEST_ARGS=--reverse` (CI runs the suite in reverse order)
+PYTEST_ARGS ?=
 
 .PHONY: install install-test demo test test-all lint format bench lab clean
 
@@ -29,10 +31,10 @@ demo: install
 	WORKBENCH_PASSWORD=$(DEMO_PASSWORD) $(BIN)/workbench run $(SPEC) --developer priya --validator marco
 
 test: install-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-all: install-test
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check workbench tests benchmarks

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import copy
+import hashlib
 import os
+import re
+import shutil
+import sqlite3
 import sys
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -12,6 +19,143 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 GERMAN_SPEC = ROOT / "notebooks" / "params" / "german_credit.yaml"
+
+
+# --- waiting on a condition, never for a fixed time --------------------------------------------------------------
+
+
+def poll(predicate: Callable[[], object], *, timeout: float, interval: float = 0.01):
+    """Call ``predicate`` until it returns something true or ``timeout`` seconds have passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.01):
+    """Poll ``predicate`` until it returns something true (returned), failing after ``timeout`` seconds.
+
+    ``what`` names the condition waited for, for the failure message: "waited 10 s for <what>".
+    """
+    value = poll(predicate, timeout=timeout, interval=interval)
+    if not value:
+        pytest.fail(f"waited {timeout:g} s for {what}")
+    return value
+
+
+async def wait_until_async(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.005):
+    """:func:`wait_until` on a running event loop: the loop keeps turning while the condition is polled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        await asyncio.sleep(interval)
+
+
+# --- copies of a prepared project --------------------------------------------------------------------------------
+
+
+def copy_project(template: Path, destination: Path) -> Path:
+    """A copy of the project ``template`` at ``destination`` that reads and writes only its own files.
+
+    MLflow's SQLite store records absolute artefact locations (experiments, runs, model versions, logged models)
+    and the workbench records absolute paths in tags (a retraining's data, for one): every text value in every
+    table of ``registry_store/mlflow.db`` that names a path inside the template is rewritten to the same path
+    inside the copy. No other file may name the template (checked), but for records of what happened, kept
+    byte for byte as evidence and never read as a location: a model's ``MLmodel`` (its ``artifact_path`` says
+    where it was logged; it is part of the artefact whose hash was approved, and the copy loads its models from
+    the rewritten ``model_versions.storage_location``) and executed notebooks with their exports (the
+    parameters they ran with).
+    """
+    template, destination = Path(template), Path(destination)
+    # the SQLite shared-memory index is rebuilt from the write-ahead log by the first connection of the copy
+    shutil.copytree(template, destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*-shm"))
+    database = destination / "registry_store" / "mlflow.db"
+    if database.exists():
+        _rebase_paths(database, str(template), str(destination))
+    left = [
+        path
+        for path in destination.rglob("*")
+        if path.is_file() and not _is_record(path) and _mentions(path, str(template))
+    ]
+    assert not left, f"files of the copy still name the template {template}: {left}"
+    return destination
+
+
+def _is_record(path: Path) -> bool:
+    """A record of what happened where it happened: a logged model's description, an executed notebook, its export."""
+    return path.name == "MLmodel" or path.suffix in (".ipynb", ".html", ".pdf")
+
+
+def _path_pattern(old: str) -> re.Pattern:
+    """``old`` as a whole path or as the start of one (not the start of a longer name: serving1 vs serving10)."""
+    return re.compile(re.escape(old) + r"(?=/|$|[^\w.-])")
+
+
+def _rebase_paths(database: Path, old: str, new: str) -> None:
+    """In every text column of every table, paths under ``old`` become the same paths under ``new``."""
+    pattern = _path_pattern(old)
+    with sqlite3.connect(database) as connection:
+        connection.create_function("rebased", 1, lambda value: pattern.sub(new, value), deterministic=True)
+        tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]:
+                connection.execute(
+                    f'UPDATE "{table}" SET "{column}" = rebased("{column}") '
+                    f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
+                    (old,),
+                )
+    connection.close()
+
+
+def _mentions(path: Path, text: str) -> bool:
+    """The file's bytes name ``text`` as a path (a SQLite file's free pages may still hold old text: dumped)."""
+    pattern = _path_pattern(text)
+    if path.suffix == ".db":
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            found = any(pattern.search(line) for line in connection.iterdump())
+        connection.close()
+        return found
+    return pattern.search(path.read_bytes().decode("utf-8", "replace")) is not None
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` by relative path (SQLite shared-memory files left out)."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.endswith("-shm")
+    }
+
+
+@contextmanager
+def registry_client(project: Path):
+    """An MLflow client of the project's registry, MLflow's process-wide URIs pointed at it until the block ends
+    (the package's fluent MLflow calls use them), then put back as they were, environment variables included."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    from workbench.registry import configure
+
+    uris = tracking._tracking_uri, registry._registry_uri  # None: not set
+    variables = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    try:
+        yield configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
+    finally:
+        import mlflow
+
+        mlflow.set_tracking_uri(uris[0])
+        mlflow.set_registry_uri(uris[1])
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
@@ -110,22 +254,29 @@ def governed_version(project: Path, client, spec, result, *, promote: str | None
     return version
 
 
-@pytest.fixture(scope="session")
-def served_project(tmp_path_factory, german_training, german_spec, german_data):
-    """A project whose registry holds an approved GBM @champion and an approved scorecard @challenger.
+class ServedProject(NamedTuple):
+    project: Path
+    champion: int  # version
+    challenger: int  # version
+    tokens: dict[str, str]  # by user name
 
+
+@pytest.fixture(scope="session")
+def served_template(tmp_path_factory, german_training, german_spec, german_data):
+    """The template of every served project, built once: never used directly, only copied (``copy_project``).
+
+    A project whose registry holds an approved GBM @champion and an approved scorecard @challenger.
     Returns (project, champion version, challenger version, tokens by user name). Users: the demo people
     plus ``los`` (a scoring client) and ``branch`` (a second client); tokens for los, branch, ada (admin) and
-    helen (approver, not a client).
+    helen (approver, not a client). At the end of the session it must be exactly as built.
     """
     from _pytest.monkeypatch import MonkeyPatch
 
     from workbench.governance import DEMO_USERS, UserStore
-    from workbench.registry import configure
     from workbench.spec import parse_spec
     from workbench.training import train
 
-    project = tmp_path_factory.mktemp("serving")
+    project = tmp_path_factory.mktemp("served-template")
     (project / "registry_store").mkdir()
     patch = MonkeyPatch()
     patch.setenv("WORKBENCH_HOME", str(project))
@@ -134,16 +285,30 @@ def served_project(tmp_path_factory, german_training, german_spec, german_data):
     for name, roles in {**DEMO_USERS, "los": ["client"], "branch": ["client"]}.items():
         users.add(name, roles, SERVING_PASSWORD)
     tokens = {name: users.issue_token(name, "tests") for name in ("los", "branch", "ada", "helen")}
-    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
-    champion = governed_version(project, client, german_spec, german_training, promote="champion")
-    scorecard_dict = german_spec.model_dump(mode="json")
-    scorecard_dict["candidates"] = [c for c in scorecard_dict["candidates"] if c["family"] == "scorecard_logit"]
-    scorecard_spec = parse_spec(scorecard_dict)
-    challenger = governed_version(
-        project, client, scorecard_spec, train(german_data, scorecard_spec), promote="challenger"
-    )
+    with registry_client(project) as client:  # nothing after it writes to the template through MLflow's URIs
+        champion = governed_version(project, client, german_spec, german_training, promote="champion")
+        scorecard_dict = german_spec.model_dump(mode="json")
+        scorecard_dict["candidates"] = [c for c in scorecard_dict["candidates"] if c["family"] == "scorecard_logit"]
+        scorecard_spec = parse_spec(scorecard_dict)
+        challenger = governed_version(
+            project, client, scorecard_spec, train(german_data, scorecard_spec), promote="challenger"
+        )
     patch.undo()
-    return project, champion, challenger, tokens
+    built = _fingerprint(project)
+    yield ServedProject(project, champion, challenger, tokens)
+    assert _fingerprint(project) == built, f"the served template {project} was changed by a test"
+
+
+@pytest.fixture(scope="module")
+def served_project(served_template, tmp_path_factory) -> ServedProject:
+    """This test module's own copy of the served project (see ``served_template``)."""
+    return served_template._replace(project=copy_project(served_template.project, tmp_path_factory.mktemp("served")))
+
+
+@pytest.fixture
+def own_served_project(served_template, tmp_path) -> ServedProject:
+    """A copy of the served project for one test alone (a test that changes what the others rely on)."""
+    return served_template._replace(project=copy_project(served_template.project, tmp_path / "served"))
 
 
 @pytest.fixture(scope="session")
@@ -159,34 +324,38 @@ def applications_for_load(german_data, german_spec):
 def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
     """The project's scoring server in this process (registry followed by hand), with WORKBENCH_HOME set.
 
-    Yields (server, app, MLflow client, decision log).
+    Yields (server, app, MLflow client, decision log). MLflow's process-wide URIs point at the project until
+    the server is closed (the package's fluent MLflow calls use them), then are put back.
     """
     from workbench.governance import AuditTrail, UserStore
-    from workbench.registry import configure
     from workbench.serving import DecisionLog, ModelServer, TokenIndex, create_app
 
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, registry_client(project) as client:
         patch.setenv("WORKBENCH_HOME", str(project))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
         governance = project / "registry_store" / "governance"
         decisions = DecisionLog()
         server = ModelServer(
             "german_credit", client, decisions, AuditTrail(governance / "audit.jsonl"), refresh_seconds=0
         )
-        server.start()
-        tokens = TokenIndex(UserStore(governance / "users.json"), recheck_seconds=recheck_seconds)
-        yield server, create_app(server, tokens, start=False), client, decisions
+        try:
+            server.start()
+            tokens = TokenIndex(UserStore(governance / "users.json"), recheck_seconds=recheck_seconds)
+            yield server, create_app(server, tokens, start=False), client, decisions
+        finally:
+            server.stop()
+            decisions.close()
 
 
-#: the decision log's flushing program with a disk that waits for a gate file, notes each flushed inode and may
-#: fail (``workbench/serving/_wal.py`` run with ``os.fdatasync`` replaced inside its process)
+#: the decision log's flushing program with a disk that notes each flush asked for, waits for a gate file, notes
+#: each flushed inode and may fail (``workbench/serving/_wal.py`` run with ``os.fdatasync`` replaced in its process)
 FLUSH_DISK = """
 import os, runpy, sys, time
-gate, notes, mode, program = sys.argv[1:5]
+gate, asked, notes, mode, program = sys.argv[1:6]
 real, flushes = os.fdatasync, []
 
 def fdatasync(fd):
+    with open(asked, "a") as out:
+        out.write(f"{os.fstat(fd).st_ino}\\n")
     while not os.path.exists(gate):
         time.sleep(0.001)
     with open(notes, "a") as out:
@@ -197,7 +366,7 @@ def fdatasync(fd):
     real(fd)
 
 os.fdatasync = fdatasync
-sys.argv = sys.argv[4:]
+sys.argv = sys.argv[5:]
 runpy.run_path(program, run_name="__main__")
 """
 
@@ -205,6 +374,7 @@ runpy.run_path(program, run_name="__main__")
 class FlushDisk(NamedTuple):
     gate: Path  # the disk answers once this file exists
     notes: Path  # one line per flush: the inode flushed
+    asked: Path  # one line per flush asked for, written before waiting for the gate
 
 
 @pytest.fixture
@@ -212,13 +382,14 @@ def flush_disk(monkeypatch, tmp_path):
     """``use(mode)``: flushing processes started from now on run on another disk.
 
     ``held``: each flush waits for the gate file; ``broken``: every flush fails; ``breaks``: all after the first.
+    Every flush waits for the gate; ``asked`` exists once the first flush has reached the disk.
     """
     from workbench.serving import _wal
 
     def use(mode: str) -> FlushDisk:
-        disk = FlushDisk(tmp_path / f"{mode}-gate", tmp_path / f"{mode}-flushed")
+        disk = FlushDisk(tmp_path / f"{mode}-gate", tmp_path / f"{mode}-flushed", tmp_path / f"{mode}-asked")
         program = _wal.WalFlusher.command[-1]
-        command = (sys.executable, "-c", FLUSH_DISK, str(disk.gate), str(disk.notes), mode, program)
+        command = (sys.executable, "-c", FLUSH_DISK, str(disk.gate), str(disk.asked), str(disk.notes), mode, program)
         monkeypatch.setattr(_wal.WalFlusher, "command", command)
         return disk
 

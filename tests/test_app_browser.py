@@ -7,12 +7,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import copy_project, registry_client, wait_until
 
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,18 +45,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def validated_project(tmp_path_factory):
-    """A registry holding one version, developed by priya and validated by marco."""
+def validated_template(tmp_path_factory):
+    """A registry holding one version, developed by priya and validated by marco; returns (project, version).
+
+    Never served itself: the app runs on copies (``copy_project``).
+    """
     from _pytest.monkeypatch import MonkeyPatch
 
     from workbench.data import load_model_data
     from workbench.governance import DEMO_USERS, GovernanceService, MlflowVersionStore, UserStore
     from workbench.governance._audit import AuditTrail
-    from workbench.registry import configure, register_training, start_pipeline_run
+    from workbench.registry import register_training, start_pipeline_run
     from workbench.spec import load_spec
     from workbench.training import train
 
-    project = tmp_path_factory.mktemp("app")
+    project = tmp_path_factory.mktemp("app-template")
     (project / "registry_store").mkdir()
     (project / "reports").mkdir()
     patch = MonkeyPatch()
@@ -64,30 +68,39 @@ def validated_project(tmp_path_factory):
     users = UserStore(project / "registry_store" / "governance" / "users.json")
     for name, roles in DEMO_USERS.items():
         users.add(name, roles, PASSWORD)
-    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
     spec = load_spec(Path(__file__).resolve().parent.parent / "notebooks" / "params" / "german_credit.yaml")
     result = train(load_model_data(spec), spec)
-    run_id = start_pipeline_run(spec, developer="priya", client=client)
-    version = register_training(result, run_id, developer="priya", client=client)
-    service = GovernanceService(
-        MlflowVersionStore(client), AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
-    )
-    service.register(users.get("priya"), spec.name, version)
-    service.record_validation(
-        users.get("marco"),
-        spec.name,
-        version,
-        "validated",
-        "validation suite passed",
-        {"high": 0, "medium": 1, "low": 4},
-    )
+    with registry_client(project) as client:
+        run_id = start_pipeline_run(spec, developer="priya", client=client)
+        version = register_training(result, run_id, developer="priya", client=client)
+        service = GovernanceService(
+            MlflowVersionStore(client), AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
+        )
+        service.register(users.get("priya"), spec.name, version)
+        service.record_validation(
+            users.get("marco"),
+            spec.name,
+            version,
+            "validated",
+            "validation suite passed",
+            {"high": 0, "medium": 1, "low": 4},
+        )
     patch.undo()
-    return project, client, version
+    return project, version
 
 
-@pytest.fixture(scope="module")
-def app_url(validated_project):
-    project, _, _ = validated_project
+def _app_answers(url: str, server: subprocess.Popen) -> bool:
+    try:
+        return urllib.request.urlopen(url, timeout=2).status == 200
+    except OSError:
+        if server.poll() is not None:
+            pytest.fail(f"the app exited: {server.stdout.read() if server.stdout else ''}")
+        return False
+
+
+@contextmanager
+def _approval_app(project: Path):
+    """`workbench app` on ``project``, once it answers; yields its URL."""
     port = _free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_USERS", "WORKBENCH_AUDIT"}
@@ -102,19 +115,27 @@ def app_url(validated_project):
         text=True,
     )
     url = f"http://127.0.0.1:{port}/app"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url, timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail(f"the app did not start: {server.stdout.read() if server.stdout else ''}")
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
+    try:
+        wait_until(lambda: _app_answers(url, server), timeout=60, interval=0.5, what="the approval app to answer")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(validated_template, tmp_path_factory):
+    """The app on the module's copy of the validated project, for tests that change nothing in it."""
+    with _approval_app(copy_project(validated_template[0], tmp_path_factory.mktemp("app"))) as url:
+        yield url
+
+
+@pytest.fixture
+def own_app(validated_template, tmp_path):
+    """The app on a copy of the validated project for one test (one that acts on the version); (project, URL)."""
+    project = copy_project(validated_template[0], tmp_path / "app")
+    with _approval_app(project) as url:
+        yield project, url
 
 
 @pytest.fixture(scope="module")
@@ -154,11 +175,12 @@ def test_wrong_password_is_refused(browser, app_url):
     assert page.get_by_text("Model inventory").count() == 0
 
 
-def test_approver_approves_and_sees_status_and_audit_entry(browser, app_url, validated_project):
+def test_approver_approves_and_sees_status_and_audit_entry(browser, own_app, validated_template):
+    from mlflow import MlflowClient
     from playwright.sync_api import expect
 
-    _, client, version = validated_project
-    page, requests = _open_version(browser, app_url, "helen")
+    (project, url), version = own_app, validated_template[1]
+    page, requests = _open_version(browser, url, "helen")
     assert page.locator("#status").inner_text() == "validated"
     page.get_by_label("Comment (mandatory)").fill("fit for purpose; monitor the age gap monthly")
     page.get_by_role("button", name="Approve").click()
@@ -168,7 +190,10 @@ def test_approver_approves_and_sees_status_and_audit_entry(browser, app_url, val
     # the new audit entry, in the version's audit history table
     page.wait_for_selector("text=fit for purpose; monitor the age gap monthly", timeout=30_000)
     assert page.get_by_text("helen", exact=True).count() >= 1
-    tags = client.get_model_version("german_credit", str(version)).tags
+    registry = f"sqlite:///{project / 'registry_store' / 'mlflow.db'}"
+    tags = (
+        MlflowClient(tracking_uri=registry, registry_uri=registry).get_model_version("german_credit", str(version)).tags
+    )
     assert tags["status"] == "approved" and tags["approved_by"] == "helen"
     outside = [
         u
@@ -180,5 +205,6 @@ def test_approver_approves_and_sees_status_and_audit_entry(browser, app_url, val
 
 def test_developer_is_offered_no_approve_action(browser, app_url):
     page, _ = _open_version(browser, app_url, "priya")
+    assert page.locator("#status").inner_text() == "validated"  # a version an approver could approve
     assert page.get_by_role("button", name="Approve").count() == 0
     assert page.get_by_text("No action is open to priya").count() == 1

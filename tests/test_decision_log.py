@@ -19,8 +19,18 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until, wait_until_async
 
 from workbench.serving import DecisionLog, _decision_log, _wal, new_decision_id
+
+#: turns of the event loop after which every task scheduled before has run up to its first wait, and every
+#: callback those steps scheduled has run too (no time passes: nothing is waited for but the loop itself)
+LOOP_TURNS = 5
+
+
+async def _turn_the_loop() -> None:
+    for _ in range(LOOP_TURNS):
+        await asyncio.sleep(0)
 
 
 def decisions(shard: int, count: int) -> list[dict]:
@@ -93,18 +103,17 @@ def test_linked_decisions_are_found_by_index_and_only_links_are_indexed(tmp_path
 
 
 def test_answers_wait_for_the_flush_and_what_came_meanwhile_shares_the_next(tmp_path, flush_disk, flushing_processes):
-    gate, notes = flush_disk("held")
+    gate, notes, asked = flush_disk("held")
     log = DecisionLog(tmp_path / "decisions", durability="power")
     records = decisions(log.claim_shard(), 40)
 
     async def scenario() -> None:
         first = asyncio.ensure_future(log.append(records[:1]))
-        for _ in range(20):  # the loop keeps turning while the disk holds the flush
-            await asyncio.sleep(0.005)
+        # the loop keeps turning while the disk holds the flush
+        await wait_until_async(asked.exists, timeout=30, what="the first commit's flush to reach the disk")
         assert not first.done() and log.commits == 1
         rest = [asyncio.ensure_future(log.append([r])) for r in records[1:]]
-        for _ in range(10):
-            await asyncio.sleep(0.005)
+        await _turn_the_loop()  # each has asked to be committed
         assert not any(task.done() for task in rest)  # nobody is answered before the disk has the records
         assert log.commits == 1  # and they wait in memory: a commit now would wait for the pages being flushed
         gate.touch()
@@ -129,9 +138,9 @@ def test_a_failed_flush_refuses_every_later_decision(tmp_path, monkeypatch, flus
 
     async def scenario() -> list:
         flushed = asyncio.ensure_future(log.append(records[1:2]))
-        await asyncio.sleep(0.05)
+        await wait_until_async(disk.asked.exists, timeout=30, what="the commit's flush to reach the disk")
         held = asyncio.ensure_future(log.append(records[2:3]))  # waits in memory for that flush's answer
-        await asyncio.sleep(0.05)
+        await _turn_the_loop()  # it has asked to be committed
         disk.gate.touch()
         return await asyncio.gather(flushed, held, return_exceptions=True)
 
@@ -213,10 +222,12 @@ def test_process_durability_checkpoints_in_threads_holding_commits_only_for_the_
     monkeypatch.setattr(_wal.ThreadCheckpoints, "checkpoint_pages", 100)
     real_finish = _wal.Checkpointer.finish
     finished: list[float] = []
+    asked_during_it = threading.Event()
+    log_flushed_by_us: list[bool] = []
 
     def slow_finish(self, log_flushed=True):
-        assert not log_flushed  # nothing flushes the log in process durability: SQLite must, before copying
-        time.sleep(0.3)
+        log_flushed_by_us.append(log_flushed)
+        asked_during_it.wait(30)  # the first last part lasts until the loop has asked to commit during it
         real_finish(self, log_flushed)
         finished.append(time.monotonic())
 
@@ -229,16 +240,21 @@ def test_process_durability_checkpoints_in_threads_holding_commits_only_for_the_
         for record in records[:-1]:  # one commit each, of a few log pages: about 2,000 pages in all
             if log._checkpoints is not None and log._checkpoints.holding and not held:
                 asked = time.monotonic()
-                await log.append([record])  # waits for the last part
+                waiting = asyncio.ensure_future(log.append([record]))  # waits for the last part
+                await _turn_the_loop()  # it has asked to be committed, and was held
+                asked_during_it.set()
+                await waiting
                 held.append((asked, time.monotonic()))
             else:
                 await log.append([record])
             await asyncio.sleep(0)
-        while log._checkpoints.holding:
-            await asyncio.sleep(0.01)
+        asked_during_it.set()  # (had no last part held a commit, the assertions below say so)
+        await wait_until_async(lambda: not log._checkpoints.holding, timeout=30, what="the last checkpoint to end")
         await log.append([records[-1]])
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+    # nothing flushes the log in process durability: SQLite must, before copying
+    assert log_flushed_by_us and not any(log_flushed_by_us)
     assert len(finished) >= 2 and log._checkpoints.failures == []
     (asked, answered) = held[0]
     assert answered >= min(f for f in finished if f > asked) - 0.01  # released only once the last part ended
@@ -255,7 +271,7 @@ def test_every_event_loop_held_by_a_checkpoint_commits_after_it(tmp_path, monkey
     real_finish = _wal.Checkpointer.finish
 
     def slow_finish(self, log_flushed=True):
-        time.sleep(0.05)
+        time.sleep(0.05)  # a slow last part: the other loop's commits come during it (the scenario, not a wait)
         real_finish(self, log_flushed)
 
     monkeypatch.setattr(_wal.Checkpointer, "finish", slow_finish)
@@ -350,10 +366,7 @@ def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_pat
     assert not checkpointer.due(10_000)  # one at a time
     for _ in range(20):  # commits go on while the first part copies
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
-    deadline = time.monotonic() + 30
-    while not checkpointer.finish_due():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(checkpointer.finish_due, timeout=30, what="the checkpoint's first part to end")
     checkpointer.finish()  # the writer is quiet now: everything it committed is copied
     assert checkpointer.checkpoints == 1
     settled = checkpointer.index.pages()
@@ -364,8 +377,7 @@ def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_pat
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
     assert checkpointer.due(checkpointer.index.pages())  # a new log: due again at the size
     checkpointer.start()
-    while not checkpointer.finish_due():
-        time.sleep(0.01)
+    wait_until(checkpointer.finish_due, timeout=30, what="the second checkpoint's first part to end")
     checkpointer.finish()
     writer.execute("INSERT INTO t VALUES (1)")
     assert checkpointer.index.pages() <= 2 and checkpointer.checkpoints == 2
@@ -376,8 +388,7 @@ def test_a_checkpoint_copies_beside_the_commits_and_finishes_between_two(tmp_pat
     while checkpointer.index.pages() < 60:
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
     checkpointer.start()
-    while not checkpointer.finish_due():
-        time.sleep(0.01)
+    wait_until(checkpointer.finish_due, timeout=30, what="the third checkpoint's first part to end")
     checkpointer.finish()
     writer.execute("INSERT INTO t VALUES (2)")
     held = checkpointer.index.pages()
@@ -405,10 +416,7 @@ def test_each_part_of_a_checkpoint_flushes_the_database_file_itself(tmp_path, mo
     checkpointer.start()
     for _ in range(20):
         writer.execute("INSERT INTO t VALUES (randomblob(3000))")
-    deadline = time.monotonic() + 30
-    while not checkpointer.finish_due():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(checkpointer.finish_due, timeout=30, what="the checkpoint's first part to end")
     assert flushed == [str(database)]
     checkpointer.finish()
     assert flushed == [str(database)] * 2
@@ -452,7 +460,8 @@ def test_the_flushing_process_ends_with_its_worker_even_on_sigkill(tmp_path, flu
             "-c",
             "import asyncio, sys, time\n"
             "from workbench.serving import DecisionLog\n"
-            "from tests.test_decision_log import decisions\n"
+            "sys.path.insert(0, 'tests')  # where the tests import their helpers from\n"
+            "from test_decision_log import decisions\n"
             "log = DecisionLog(__import__('pathlib').Path(sys.argv[1]), durability='power')\n"
             "async def main():\n"
             "    await log.append(decisions(log.claim_shard(), 1))\n"
@@ -470,10 +479,11 @@ def test_the_flushing_process_ends_with_its_worker_even_on_sigkill(tmp_path, flu
         assert len(flushing_processes(tmp_path / "decisions")) == 1
         worker.kill()
         worker.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while flushing_processes(tmp_path / "decisions") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not flushing_processes(tmp_path / "decisions")
+        wait_until(
+            lambda: not flushing_processes(tmp_path / "decisions"),
+            timeout=10,
+            what="the flushing process to end with its worker",
+        )
     finally:
         if worker.poll() is None:
             worker.kill()

@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
-from conftest import GERMAN_SPEC, csv_spec, write_german_csv
+from conftest import GERMAN_SPEC, copy_project, csv_spec, write_german_csv
 from mlflow import MlflowClient
 
 from workbench.provenance import directory_sha256
@@ -54,16 +55,29 @@ def new_project(root: Path) -> Path:
     return root
 
 
+class Outcome(NamedTuple):
+    project: Path  # the test's own copy of the project the command ran in
+    result: subprocess.CompletedProcess  # the command's output, which names the project it ran in:
+    ran_in: Path  # the template, never used directly (``copy_project``)
+
+
 @pytest.fixture(scope="module")
-def german_run(tmp_path_factory):
-    project = new_project(tmp_path_factory.mktemp("german"))
+def german_run_template(tmp_path_factory) -> Outcome:
+    """`workbench run` of the German spec by priya, once: version 1 registered, status development."""
+    project = new_project(tmp_path_factory.mktemp("german-template"))
     result = workbench(project, "run", str(GERMAN_SPEC), "--developer", "priya", "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
-    return project, result
+    return Outcome(project, result, project)
+
+
+@pytest.fixture
+def german_run(german_run_template, tmp_path) -> Outcome:
+    """The test's own copy of the project right after `workbench run`, and the run's output."""
+    return german_run_template._replace(project=copy_project(german_run_template.ran_in, tmp_path / "german"))
 
 
 def test_run_registers_a_development_version(german_run):
-    project, result = german_run
+    project, result = german_run.project, german_run.result
     assert "registered german_credit version 1 (status development)" in result.stdout
     client = client_for(project)
     version = client.get_model_version("german_credit", "1")
@@ -101,16 +115,16 @@ def test_run_registers_a_development_version(german_run):
 
 
 def test_registered_artefact_matches_its_hash_and_signature(german_run, tmp_path):
-    project, _ = german_run
+    project = german_run.project
     client = client_for(project)
     version = client.get_model_version("german_credit", "1")
     local = client.download_artifacts(version.run_id, "", str(tmp_path / "run"))
     assert Path(local).is_dir()
     import mlflow
+    from conftest import registry_client
 
-    mlflow.set_tracking_uri(client.tracking_uri)
-    mlflow.set_registry_uri(client.tracking_uri)
-    model_dir = mlflow.artifacts.download_artifacts("models:/german_credit/1", dst_path=str(tmp_path / "model"))
+    with registry_client(project):
+        model_dir = mlflow.artifacts.download_artifacts("models:/german_credit/1", dst_path=str(tmp_path / "model"))
     assert directory_sha256(model_dir) == version.tags["model_sha256"]
     mlmodel = yaml.safe_load((Path(model_dir) / "MLmodel").read_text())
     inputs = json.loads(mlmodel["signature"]["inputs"])
@@ -120,16 +134,16 @@ def test_registered_artefact_matches_its_hash_and_signature(german_run, tmp_path
 
 
 def test_executed_notebooks_are_filed_under_the_version(german_run):
-    project, result = german_run
+    project, result = german_run.project, german_run.result
     folder = project / "reports" / "german_credit" / "v1"
     assert sorted(p.name for p in folder.glob("*.ipynb")) == ["01_data_validation.ipynb", "02_train.ipynb"]
     executed = (folder / "02_train.ipynb").read_text()
     assert "registered german_credit version 1: status development" in executed
-    assert str(folder) in result.stdout
+    assert str(german_run.ran_in / folder.relative_to(project)) in result.stdout  # where the run filed them
 
 
 def test_reproduce_reports_identical(german_run):
-    project, _ = german_run
+    project = german_run.project
     result = workbench(project, "reproduce", "german_credit", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "IDENTICAL" in result.stdout
@@ -137,7 +151,7 @@ def test_reproduce_reports_identical(german_run):
 
 
 def test_reproduce_unknown_version_is_a_clear_error(german_run):
-    project, _ = german_run
+    project = german_run.project
     result = workbench(project, "reproduce", "german_credit", "9")
     assert result.returncode == 2
     assert "model 'german_credit' has no version 9 (versions: 1)" in result.stderr
@@ -206,15 +220,20 @@ def test_blocking_data_problem_stops_the_suite(tmp_path, spec_dict):
 
 
 def test_developer_cannot_validate_own_version(german_run):
-    project, _ = german_run
+    project = german_run.project
     result = workbench(project, "validate", "german_credit", "1", "--validator", "priya")
     assert result.returncode == 2
     assert "priya developed german_credit/1 and cannot validate it" in result.stderr
     assert "Traceback" not in result.stderr
+    from workbench.governance import AuditTrail
+
+    trail = AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
+    actions = [(r["actor"], r["action"], r["outcome"]) for r in trail.records("german_credit/1")]
+    assert ("priya", "start_validation", "refused") in actions  # the refusal is on the record
 
 
 def test_validating_a_missing_version_fails_cleanly(german_run):
-    project, _ = german_run
+    project = german_run.project
     result = workbench(project, "validate", "german_credit", "7", "--validator", "marco")
     assert result.returncode == 2
     assert "model 'german_credit' has no version 7" in result.stderr
@@ -222,22 +241,29 @@ def test_validating_a_missing_version_fails_cleanly(german_run):
 
 
 def test_documents_need_a_validation_first(german_run):
-    project, _ = german_run
+    project = german_run.project
     result = workbench(project, "document", "german_credit", "1")
     assert result.returncode == 2
     assert "has no validation evidence yet; run `workbench validate german_credit 1`" in result.stderr
 
 
 @pytest.fixture(scope="module")
-def validated(german_run):
-    project, _ = german_run
+def validated_template(german_run_template, tmp_path_factory) -> Outcome:
+    """A copy of the run project in which marco validated version 1 and built its documents, once."""
+    project = copy_project(german_run_template.ran_in, tmp_path_factory.mktemp("validated-template"))
     result = workbench(project, "validate", "german_credit", "1", "--validator", "marco", "--no-progress", "--document")
     assert result.returncode == 0, result.stdout + result.stderr
-    return project, result
+    return Outcome(project, result, project)
+
+
+@pytest.fixture
+def validated(validated_template, tmp_path) -> Outcome:
+    """The test's own copy of the project right after the validation, and the validation's output."""
+    return validated_template._replace(project=copy_project(validated_template.ran_in, tmp_path / "validated"))
 
 
 def test_validation_is_recorded_on_the_version(validated):
-    project, result = validated
+    project, result = validated.project, validated.result
     client = client_for(project)
     tags = client.get_model_version("german_credit", "1").tags
     assert tags["validated_by"] == "marco"
@@ -249,7 +275,6 @@ def test_validation_is_recorded_on_the_version(validated):
     trail = AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
     actions = [(r["actor"], r["action"], r["outcome"]) for r in trail.records("german_credit/1")]
     assert ("priya", "register", "accepted") in actions
-    assert ("priya", "start_validation", "refused") in actions
     assert ("marco", "validate", "accepted") in actions
     assert f"{tags['validation_outcome'].upper()}" in result.stdout
 
@@ -283,7 +308,7 @@ def test_validation_is_recorded_on_the_version(validated):
 def test_documents_hold_every_section_and_the_headline_numbers(validated):
     from pypdf import PdfReader
 
-    project, validation = validated
+    project, validation = validated.project, validated.result
     folder = project / "reports" / "german_credit" / "v1"
     built_with_the_validation = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.htm*")}
     assert len(built_with_the_validation) == 7, validation.stdout  # 2 documents, 5 notebooks
@@ -331,7 +356,7 @@ def test_documents_hold_every_section_and_the_headline_numbers(validated):
 
 
 def test_committee_and_deployment_through_the_cli(validated):
-    project, _ = validated
+    project = validated.project
     client = client_for(project)
     status = client.get_model_version("german_credit", "1").tags["status"]
     if status != "validated":  # the shipped model has open high-severity fairness findings
@@ -387,21 +412,23 @@ def test_committee_and_deployment_through_the_cli(validated):
 
 def test_validation_notebooks_fail_cleanly_on_a_model_that_does_not_fit_its_spec(validated, german_spec, monkeypatch):
     """A version whose artefact takes other inputs than its recorded spec lists is refused by the notebooks."""
+    from conftest import registry_client
+
     from workbench.data import load_model_data
-    from workbench.registry import configure, register_training, start_pipeline_run
+    from workbench.registry import register_training, start_pipeline_run
     from workbench.training import train
 
-    project, _ = validated
+    project = validated.project
     monkeypatch.setenv("WORKBENCH_HOME", str(project))
-    client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
     narrow = german_spec.model_copy(
         update={"features": german_spec.features.model_copy(update={"numeric": german_spec.features.numeric[:-1]})}
     )
     data = load_model_data(german_spec)
     result = train(data, narrow)
     result.spec = german_spec  # the record claims the full feature list
-    run_id = start_pipeline_run(german_spec, developer="priya", client=client)
-    version = register_training(result, run_id, developer="priya", client=client)
+    with registry_client(project) as client:
+        run_id = start_pipeline_run(german_spec, developer="priya", client=client)
+        version = register_training(result, run_id, developer="priya", client=client)
     outcome = workbench(project, "validate", "german_credit", str(version), "--validator", "marco", "--no-progress")
     assert outcome.returncode == 2
     assert "stopped: ModelMismatchError" in outcome.stderr

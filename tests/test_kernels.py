@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
 
 import nbformat
 import pytest
+from conftest import poll
 
 
 def _notebook(path, *sources: str) -> None:
@@ -38,12 +38,7 @@ def _alive(pid: int) -> bool:
 
 
 def _gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return poll(lambda: not _alive(pid), timeout=timeout, interval=0.05)
 
 
 @pytest.mark.e2e

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -10,8 +12,9 @@ MODEL = "german_credit"
 
 
 @pytest.fixture(scope="module")
-def production(served_project):
-    """The served project's server in-process, with 8 simulated periods sent (drift from period 4)."""
+def simulated(served_project):
+    """The module's served project after 8 simulated periods sent through its server in-process (drift from
+    period 4), the server closed: the template each test copies (``production``)."""
     from conftest import in_process_server
 
     from workbench.monitoring import OutcomeStore
@@ -39,14 +42,31 @@ def production(served_project):
                 decisions=decisions,
                 outcomes=OutcomeStore(),
             )
-            yield {
-                "project": project,
-                "client": client,
-                "summary": summary,
-                "decisions": decisions,
-                "version": server.champion.version,
-                "challenger": challenger,
-            }
+            version = server.champion.version
+    return {"project": project, "summary": summary, "version": version, "challenger": challenger}
+
+
+@pytest.fixture
+def production(simulated, tmp_path, monkeypatch):
+    """The test's own copy of the simulated project, with WORKBENCH_HOME and MLflow pointed at it."""
+    from conftest import copy_project, registry_client
+
+    from workbench.serving import DecisionLog
+
+    project = copy_project(simulated["project"], tmp_path / "production")
+    monkeypatch.setenv("WORKBENCH_HOME", str(project))
+    mapping = project / Path(simulated["summary"]["mapping"]).relative_to(simulated["project"])
+    decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
+    with registry_client(project) as client:
+        yield {
+            "project": project,
+            "client": client,
+            "summary": {**simulated["summary"], "mapping": mapping},
+            "decisions": decisions,
+            "version": simulated["version"],
+            "challenger": simulated["challenger"],
+        }
+    decisions.close()
 
 
 def test_outcomes_arrive_late_and_bad_rows_are_refused(production):
@@ -99,7 +119,7 @@ def test_monitoring_alerts_puts_the_version_under_review_and_reports(production,
     drift_alerts = [a for a in result.alerts if a.kind in ("feature_drift", "score_drift")]
     assert drift_alerts and min(a.period for a in drift_alerts) in ("004", "005")
     labelled = result.periods.set_index("period")["labelled"]
-    assert labelled.loc["000"] == (mapping["period"] == "000").sum() and labelled.loc["007"] <= 2  # not due yet
+    assert labelled.loc["000"] == (mapping["period"] == "000").sum() and labelled.loc["007"] == 0  # not due yet
     paths = write_report(result, result_spec(client), folder=tmp_path)
     text = " ".join(page.extract_text() for page in PdfReader(paths[1]).pages)
     assert "Monitoring report" in text and "credit_amount" in text and "ALERT" not in text
@@ -119,13 +139,11 @@ def result_spec(client):
 
 
 @pytest.mark.e2e
-def test_the_monitoring_notebook_runs_headless(production, tmp_path, monkeypatch):
+def test_the_monitoring_notebook_runs_headless(production, tmp_path):
     import nbformat
 
     from workbench.pipeline import execute
 
-    monkeypatch.setenv("WORKBENCH_HOME", str(production["project"]))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     output = execute(
         "06_monitoring.ipynb",
         tmp_path / "06_monitoring.ipynb",
@@ -138,13 +156,14 @@ def test_the_monitoring_notebook_runs_headless(production, tmp_path, monkeypatch
     assert "8 periods" in text and "alert(s)" in text
 
 
-def test_committee_review_lists_production_alerts_and_actions(production, monkeypatch):
+def test_committee_review_lists_production_alerts_and_actions(production):
     from pypdf import PdfReader
 
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
     from workbench.monitoring._review import build_review
-    from workbench.monitoring._run import run_monitoring, write_report
+    from workbench.monitoring._run import act_on_alerts, run_monitoring, write_report
 
-    monkeypatch.setenv("WORKBENCH_HOME", str(production["project"]))
     client = production["client"]
     mapping = pd.read_csv(production["summary"]["mapping"], dtype=str)
     period_of = pd.Series(mapping["period"].to_numpy(), index=mapping["decision_id"])
@@ -152,6 +171,9 @@ def test_committee_review_lists_production_alerts_and_actions(production, monkey
         client, MODEL, production["version"], period_of=period_of, decisions=production["decisions"]
     )
     write_report(result, result_spec(client), pdf=False)
+    governance = production["project"] / "registry_store" / "governance"
+    service = GovernanceService(MlflowVersionStore(client), AuditTrail(governance / "audit.jsonl"))
+    assert act_on_alerts(result, service, UserStore(governance / "users.json").get("marco")) is not None
     paths = build_review(client, days=7)
     text = " ".join(page.extract_text() for page in PdfReader(paths[1]).pages)
     assert "Model risk committee" in text and MODEL in text
@@ -160,7 +182,7 @@ def test_committee_review_lists_production_alerts_and_actions(production, monkey
 
 
 @pytest.mark.e2e
-def test_an_alert_retrains_a_challenger_with_lineage_that_validation_accepts(production, monkeypatch):
+def test_an_alert_retrains_a_challenger_with_lineage_that_validation_accepts(production):
     """Monitoring run -> retraining on the window's labelled decisions -> @challenger -> independent validation."""
     from workbench.governance import GovernanceError, GovernanceService, MlflowVersionStore, UserStore
     from workbench.governance._audit import AuditTrail
@@ -171,8 +193,6 @@ def test_an_alert_retrains_a_challenger_with_lineage_that_validation_accepts(pro
     from workbench.pipeline import run_validation_suite
 
     project, client = production["project"], production["client"]
-    monkeypatch.setenv("WORKBENCH_HOME", str(project))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     mapping = pd.read_csv(production["summary"]["mapping"], dtype=str)
     period_of = pd.Series(mapping["period"].to_numpy(), index=mapping["decision_id"])
     result = run_monitoring(
@@ -220,30 +240,23 @@ def test_an_alert_retrains_a_challenger_with_lineage_that_validation_accepts(pro
     # the deployed scorecard challenger keeps the alias: moving it is a deployer's decision, and says so
     assert not trained.challenger and "held by" in trained.note
     assert int(client.get_model_version_by_alias(MODEL, "challenger").version) != trained.version
-    try:
-        service.archive(users.get("sam"), MODEL, production["challenger"], "replaced by the retrained model")
-        service.nominate_challenger(users.get("priya"), MODEL, trained.version, "retrained after drift")
-        assert int(client.get_model_version_by_alias(MODEL, "challenger").version) == trained.version
-        with pytest.raises(GovernanceError, match="developer role"):
-            service.nominate_challenger(users.get("marco"), MODEL, trained.version, "not a developer")
+    service.archive(users.get("sam"), MODEL, production["challenger"], "replaced by the retrained model")
+    service.nominate_challenger(users.get("priya"), MODEL, trained.version, "retrained after drift")
+    assert int(client.get_model_version_by_alias(MODEL, "challenger").version) == trained.version
+    with pytest.raises(GovernanceError, match="developer role"):
+        service.nominate_challenger(users.get("marco"), MODEL, trained.version, "not a developer")
 
-        # the scoring server never serves it before approval
-        from conftest import in_process_server
+    # the scoring server never serves it before approval
+    from conftest import in_process_server
 
-        with in_process_server(project) as (server, _app, _client, _decisions):
-            assert server.challenger is None
-            assert any(e["event"] == "challenger_refused" and e["version"] == trained.version for e in server.events)
+    with in_process_server(project) as (server, _app, _client, _decisions):
+        assert server.challenger is None
+        assert any(e["event"] == "challenger_refused" and e["version"] == trained.version for e in server.events)
 
-        # and it enters independent validation like any other version
-        validated = run_validation_suite(
-            MODEL, trained.version, validator=users.get("marco"), progress=False, echo=print
-        )
-        assert validated.outcome in ("validated", "findings open")
-        assert client.get_model_version(MODEL, str(trained.version)).tags["validated_by"] == "marco"
-
-    finally:  # the served project is shared by the serving tests: give the scorecard its challenger role back
-        client.set_model_version_tag(MODEL, str(production["challenger"]), "status", "challenger")
-        client.set_registered_model_alias(MODEL, "challenger", str(production["challenger"]))
+    # and it enters independent validation like any other version
+    validated = run_validation_suite(MODEL, trained.version, validator=users.get("marco"), progress=False, echo=print)
+    assert validated.outcome in ("validated", "findings open")
+    assert client.get_model_version(MODEL, str(trained.version)).tags["validated_by"] == "marco"
 
     # the command line names the problem instead of a traceback
     import os

@@ -8,6 +8,7 @@ from asyncio import selector_events
 
 import pytest
 import uvicorn
+from conftest import wait_until_async
 
 from workbench.serving._http import CoalescingHttpToolsProtocol
 
@@ -24,7 +25,7 @@ async def _app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     for part in (b"one,", b"two,", b"three"):
         await send({"type": "http.response.body", "body": part, "more_body": True})
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the parts leave a few loop turns apart: the streaming under test
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -72,8 +73,7 @@ def test_one_step_responses_leave_in_one_write_and_streams_part_by_part(written)
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: server.started, timeout=30, what="uvicorn to start")
         try:
             whole = await _exchange(port, b"GET /whole HTTP/1.1\r\nhost: x\r\n\r\n")
             whole_writes = list(written)

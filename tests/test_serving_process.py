@@ -10,10 +10,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from conftest import poll, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -30,49 +34,139 @@ def _environment(project) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module", params=["power", "process"])
-def running_server(served_project, request):
-    """`workbench serve` with two workers, for each durability setting."""
-    project, _, _, tokens = served_project
+def _ready(port: int, process: subprocess.Popen) -> bool:
+    """The server answers its readiness check (the test fails at once if the server has exited)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited: {process.stdout.read()}")
+        return False
+
+
+@contextmanager
+def _serving(project: Path, *options: str):
+    """`workbench serve OPTIONS` on a free port in its own process group (SIGKILL reaches the workers too),
+    once it answers ready; yields (port, process). Killed on the way out if it is still running."""
     port = _free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--refresh",
-            "1",
-            "--durability",
-            request.param,
-        ],
+        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *options],
         cwd=project,
         env=_environment(project),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its own process group: SIGKILL reaches the workers too
+        start_new_session=True,
     )
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited: {process.stdout.read()}")
-            time.sleep(0.5)
-    else:
+    try:
+        wait_until(lambda: _ready(port, process), timeout=180, interval=0.5, what="the server to answer ready")
+        yield port, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def _open_connections(port: int) -> int:
+    """Connections to ``port`` the server still holds open: established, or closed by the client only.
+
+    A worker counts a connection as closed before it closes the socket, so at zero the server's count of open
+    connections per worker (which decides where the next connection goes) is up to date.
+    """
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            count += int(local.rsplit(":", 1)[1], 16) == port and state in ("01", "08")  # ESTABLISHED, CLOSE_WAIT
+    return count
+
+
+class ServerLife(NamedTuple):
+    """What one `workbench serve` with two workers showed over its life, in this order."""
+
+    project: Path
+    spread: Counter  # worker pid -> connections of a pool of 16 opened at once on the quiet server
+    victim: int  # the worker then killed with SIGKILL
+    survivors: set[int]  # the processes answering four connections once the victim had died
+    replaced: set[int]  # the processes answering eight connections once replaced (or when the wait ended)
+    alive: bool  # the server itself was still running then
+    received: list[str]  # decisions acknowledged under load before SIGKILL to the whole process group
+    refused: list[str]  # answers other than 200 under that load
+
+
+@pytest.fixture(scope="module", params=["power", "process"])
+def server_life(served_project, applications_for_load, request) -> ServerLife:
+    """`workbench serve` with two workers, for each durability, taken through one life in order: a pool of
+    connections on the quiet server, one worker killed and replaced, then load and SIGKILL to the process group.
+
+    The tests assert on what it showed: the life is lived once, before any of them, whichever runs.
+    """
+    project, tokens = served_project.project, served_project.tokens
+    options = ("--workers", "2", "--refresh", "1", "--durability", request.param)
+    with _serving(project, *options) as (port, process):
+        wait_until(lambda: not _open_connections(port), timeout=30, what="the readiness check's connection to close")
+        spread = Counter(_answering_processes(port, 16))
+        victim = next(iter(spread))
+        os.kill(victim, signal.SIGKILL)
+        # gone from /proc once the server has collected it, which it does when it starts its replacement (a
+        # multi-threaded process shows as a zombie before its last thread, which holds its sockets, has ended)
+        wait_until(
+            lambda: not Path(f"/proc/{victim}").exists(), timeout=30, what=f"the server to collect worker {victim}"
+        )
+        survivors = set(_answering_processes(port, 4))
+        replaced: set[int] = set()
+
+        def both_answer() -> bool:
+            replaced.clear()
+            replaced.update(_answering_processes(port, 8))
+            return len(replaced) == 2 and victim not in replaced
+
+        poll(both_answer, timeout=120, interval=0.5)  # the test says whether it happened in time
+        alive = process.poll() is None
+        received, refused = _load_then_sigkill(port, tokens["los"], applications_for_load, process)
+    return ServerLife(project, spread, victim, survivors, replaced, alive, received, refused)
+
+
+def _load_then_sigkill(port: int, token: str, applications: list[dict], process) -> tuple[list[str], list[str]]:
+    """Sixteen clients scoring one application per request; SIGKILL to the process group once 500 decisions
+    were acknowledged (mid-load, no shutdown of any kind). Returns the acknowledged ids and the refusals."""
+    received: list[str] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def client(offset: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        i = offset
+        while not stop.is_set():
+            body = json.dumps({"applications": [applications[i % len(applications)]]})
+            i += 1
+            try:
+                connection.request("POST", "/score", body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone: whatever was not fully received was never acknowledged
+            with lock:
+                if response.status != 200:
+                    refused.append(f"{response.status} {payload[:200]!r}")
+                    return
+                received.extend(d["decision_id"] for d in json.loads(payload)["decisions"])
+
+    threads = [threading.Thread(target=client, args=(n * 37,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: len(received) >= 500 or refused, timeout=120, what="500 decisions acknowledged under load")
         os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail("the server did not become ready")
-    yield project, port, tokens, process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    process.wait(timeout=30)
+    return received, refused
 
 
 def _answering_processes(port: int, connections: int) -> list[int]:
@@ -89,75 +183,32 @@ def _answering_processes(port: int, connections: int) -> list[int]:
     return pids
 
 
-def test_connections_are_spread_evenly_and_a_dead_worker_is_replaced(running_server):
+def test_connections_are_spread_evenly_and_a_dead_worker_is_replaced(server_life):
     """A pool opened at once lands half on each worker; a worker killed is replaced and gets connections again."""
-    from collections import Counter
-
-    _, port, _, process = running_server
-    time.sleep(0.5)  # the connections of the readiness check are closed
-    spread = Counter(_answering_processes(port, 16))
-    assert sorted(spread.values()) == [8, 8], spread
-    victim = next(iter(spread))
-    os.kill(victim, signal.SIGKILL)
-    time.sleep(0.5)
-    assert set(_answering_processes(port, 4)) - {victim}  # the survivor answers while the other is replaced
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        now = set(_answering_processes(port, 8))
-        if len(now) == 2 and victim not in now:
-            break
-        time.sleep(1)
-    else:
-        pytest.fail(f"no replacement for worker {victim}: still answering {now}")
-    assert process.poll() is None
+    life = server_life
+    assert sorted(life.spread.values()) == [8, 8], life.spread
+    assert life.survivors - {life.victim}  # the survivor answers while the other is replaced
+    assert len(life.replaced) == 2 and life.victim not in life.replaced, (
+        f"no replacement for worker {life.victim}: still answering {life.replaced}"
+    )
+    assert life.alive
 
 
-def test_every_acknowledged_decision_survives_sigkill(running_server, applications_for_load):
+def test_every_acknowledged_decision_survives_sigkill(server_life):
     from workbench.serving import DecisionLog
 
-    project, port, tokens, process = running_server
-    received: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-    headers = {"Authorization": f"Bearer {tokens['los']}", "Content-Type": "application/json"}
-
-    def client(offset: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        i = offset
-        while not stop.is_set():
-            body = json.dumps({"applications": [applications_for_load[i % len(applications_for_load)]]})
-            i += 1
-            try:
-                connection.request("POST", "/score", body=body, headers=headers)
-                response = connection.getresponse()
-                payload = response.read()
-            except (OSError, http.client.HTTPException):
-                return  # the server is gone: whatever was not fully received was never acknowledged
-            assert response.status == 200, payload
-            with lock:
-                received.extend(d["decision_id"] for d in json.loads(payload)["decisions"])
-
-    threads = [threading.Thread(target=client, args=(n * 37,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    time.sleep(4)
-    os.killpg(process.pid, signal.SIGKILL)  # mid-load, no shutdown of any kind
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    process.wait(timeout=30)
-    assert len(received) > 200, "the load did not get going"
-    log = DecisionLog(project / "registry_store" / "serving" / "decisions")
+    received = server_life.received
+    assert not server_life.refused
+    assert len(received) >= 500, "the load did not get going"
+    log = DecisionLog(server_life.project / "registry_store" / "serving" / "decisions")
     missing = [d for d in received if log.get(d) is None]
     assert not missing, f"{len(missing)} of {len(received)} acknowledged decisions were lost"
 
 
-def test_replay_command_shows_the_same_decision(running_server, served_project):
-    from workbench.serving import DecisionLog
-
-    project = served_project[0]
-    log = DecisionLog(project / "registry_store" / "serving" / "decisions")
-    decision_id = log.ids(route="champion", limit=1)[0]
+def test_replay_command_shows_the_same_decision(server_life):
+    """A decision the server acknowledged (before it was killed) is replayed identically from the registry."""
+    project = server_life.project
+    decision_id = server_life.received[0]
     result = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "replay", decision_id],
         cwd=project,
@@ -180,7 +231,7 @@ def test_replay_command_shows_the_same_decision(running_server, served_project):
 
 
 def test_serve_refuses_a_model_without_champion(served_project):
-    project = served_project[0]
+    project = served_project.project
     result = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "serve", "--model", "no_such_model", "--port", str(_free_port())],
         cwd=project,
@@ -194,26 +245,8 @@ def test_serve_refuses_a_model_without_champion(served_project):
 
 def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project, applications_for_load, flushing_processes):
     """SIGINT to the process group (Ctrl-C in a terminal): exit 0, no traceback, no process left behind."""
-    project, tokens = served_project[0], served_project[3]
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--workers", "2", "--refresh", "0"],
-        cwd=project,
-        env=_environment(project),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2):
-                    break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                time.sleep(0.5)
+    project, tokens = served_project.project, served_project.tokens
+    with _serving(project, "--workers", "2", "--refresh", "0") as (port, process):
         workers = set(_answering_processes(port, 4))
         assert len(workers) == 2 and process.pid not in workers
         decisions = project / "registry_store" / "serving" / "decisions"
@@ -223,13 +256,13 @@ def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project, applic
         assert len(flushers) == 2
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
-    time.sleep(0.5)
-    assert not [pid for pid in workers | flushers if _running(pid)]
+    wait_until(
+        lambda: not [pid for pid in workers | flushers if _running(pid)],
+        timeout=10,
+        what=f"the workers {sorted(workers)} and flushing processes {sorted(flushers)} to end",
+    )
 
 
 def _score_on_connections(port: int, token: str, application: dict, connections: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
@@ -71,13 +73,50 @@ def test_backtesting_grades_cover_the_sample(german_validation, german_context):
     assert set(grades["grade"]) <= set("ABCDEFG")
 
 
-def test_findings_follow_outcomes(german_validation):
-    raised = {f.source for f in german_validation.findings}
-    assert raised == {r.test_id for r in german_validation.results if r.outcome != "pass"}
-    for finding in german_validation.findings:
-        result = german_validation.result(finding.source)
-        assert finding.severity == (result.severity if result.outcome == "fail" else "low")
-    assert german_validation.outcome == ("validated" if not german_validation.blocking_findings else "findings open")
+def test_a_failed_test_raises_a_finding_at_the_tests_severity(german_validation):
+    """The shipped German model (boosted trees) fits its development sample far better than the validation one."""
+    result = german_validation.result("overfitting.train_validation_gap")
+    assert result.outcome == "fail" and result.values["gap"] > 0.10
+    (finding,) = [f for f in german_validation.findings if f.source == "overfitting.train_validation_gap"]
+    assert finding.finding_id == "F-overfitting.train_validation_gap" and finding.status == "open"
+    assert finding.severity == "medium"  # the test's own severity
+    assert finding.title == "Development vs validation AUC gap: fail"
+    assert finding.detail == result.reason and "validation AUC 0." in finding.detail
+    assert finding.remediation == TESTS["overfitting.train_validation_gap"].remediation
+    assert finding not in german_validation.blocking_findings  # open, but only a high finding blocks
+
+
+def test_a_passing_test_raises_no_finding(german_validation):
+    assert german_validation.result("discrimination.auc").outcome == "pass"
+    assert "discrimination.auc" not in {f.source for f in german_validation.findings}
+
+
+def test_where_the_minimum_auc_lies_decides_the_finding(german_context, german_validation):
+    """The German model's AUC (about 0.77, 95% CI from about 0.71) against a minimum above it, inside its
+    interval and below the interval: a high finding that blocks validation, a low one (a warning), none."""
+    auc = german_validation.result("discrimination.auc").values
+
+    def judged(min_auc: float):
+        spec = german_context.spec
+        thresholds = spec.thresholds.model_copy(update={"min_auc": min_auc})
+        context = dataclasses.replace(german_context, spec=spec.model_copy(update={"thresholds": thresholds}))
+        return run_validation(context, ["discrimination.auc"])
+
+    failed = judged(round(auc["auc"] + 0.05, 2))
+    (finding,) = failed.findings
+    assert (failed.results[0].outcome, finding.severity) == ("fail", "high")
+    assert finding.title == "AUC with DeLong confidence interval: fail" and finding.source == "discrimination.auc"
+    assert finding.detail == failed.results[0].reason and "against a minimum of" in finding.detail
+    assert failed.blocking_findings == [finding] and failed.outcome == "findings open"
+
+    warned = judged(round((auc["auc"] + auc["ci_lower"]) / 2, 3))
+    (finding,) = warned.findings
+    assert (warned.results[0].outcome, finding.severity) == ("warn", "low")
+    assert finding.title == "AUC with DeLong confidence interval: warn"
+    assert warned.blocking_findings == [] and warned.outcome == "validated"
+
+    passed = judged(round(auc["ci_lower"] - 0.05, 2))
+    assert passed.results[0].outcome == "pass" and passed.findings == [] and passed.outcome == "validated"
 
 
 def test_model_whose_inputs_do_not_match_the_spec_is_refused(german_context, german_spec):
