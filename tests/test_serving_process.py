@@ -48,7 +48,9 @@ def _ready(port: int, process: subprocess.Popen) -> bool:
 @contextmanager
 def _serving(project: Path, *options: str):
     """`workbench serve OPTIONS` on a free port in its own process group (SIGKILL reaches the workers too),
-    once it answers ready; yields (port, process). Killed on the way out if it is still running."""
+    once it answers ready and has closed every connection of the readiness checks (those that timed out while
+    it started are handed to the workers once all have started: until they are closed, the workers' counts of
+    open connections differ); yields (port, process). Killed on the way out if it is still running."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *options],
@@ -61,6 +63,7 @@ def _serving(project: Path, *options: str):
     )
     try:
         wait_until(lambda: _ready(port, process), timeout=180, interval=0.5, what="the server to answer ready")
+        wait_until(lambda: not _open_connections(port), timeout=30, what="the readiness checks' connections to close")
         yield port, process
     finally:
         if process.poll() is None:
@@ -105,7 +108,6 @@ def server_life(served_project, applications_for_load, request) -> ServerLife:
     project, tokens = served_project.project, served_project.tokens
     options = ("--workers", "2", "--refresh", "1", "--durability", request.param)
     with _serving(project, *options) as (port, process):
-        wait_until(lambda: not _open_connections(port), timeout=30, what="the readiness check's connection to close")
         spread = Counter(_answering_processes(port, 16))
         victim = next(iter(spread))
         os.kill(victim, signal.SIGKILL)
