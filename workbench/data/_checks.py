@@ -16,7 +16,7 @@ import pandas as pd
 from workbench.data._aliasing import aliased_features
 from workbench.data._load import ModelData, adverse_target, model_inputs
 from workbench.spec import ModelSpec, group_labels, label_keys
-from workbench.stats import leakage_screen
+from workbench.stats import leakage_screen, leakage_suspects
 
 Severity = Literal["blocking", "warning", "info"]
 
@@ -407,9 +407,8 @@ def check_leakage(frame: pd.DataFrame, spec: ModelSpec) -> DataCheck:
     y = adverse_target(frame, spec).to_numpy()
     table = leakage_screen(frame, y, list(spec.features.numeric), list(spec.features.categorical))
     limit = spec.thresholds.max_single_feature_auc
-    suspects = table[table["single_feature_auc"] > limit]
+    suspects, named = leakage_suspects(table, limit)
     if len(suspects):
-        named = ", ".join(f"{r.feature} (AUC {r.single_feature_auc:.3f})" for r in suspects.itertuples())
         return DataCheck(
             "leakage",
             "Single-feature leakage screen",

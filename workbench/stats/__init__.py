@@ -19,7 +19,7 @@ from workbench.stats._calibration import (
 from workbench.stats._delong import AucComparison, AucInterval, delong_auc, delong_test
 from workbench.stats._performance import ks_statistic, performance_summary
 from workbench.stats._psi import EMPTY_BIN_SHARE, Bins, fit_bins, psi, psi_from_counts, psi_table
-from workbench.stats._single_feature import leakage_screen, single_feature_auc
+from workbench.stats._single_feature import leakage_screen, leakage_suspects, single_feature_auc
 from workbench.stats._woe import information_value, woe_table
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "jeffreys_test",
     "ks_statistic",
     "leakage_screen",
+    "leakage_suspects",
     "performance_summary",
     "psi",
     "psi_from_counts",

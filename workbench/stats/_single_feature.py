@@ -32,6 +32,12 @@ def single_feature_auc(values: pd.Series, y: np.ndarray, categorical: bool) -> f
     return max(auc, 1.0 - auc)
 
 
+def leakage_suspects(table: pd.DataFrame, limit: float) -> tuple[pd.DataFrame, str]:
+    """The rows of a :func:`leakage_screen` table above ``limit``, and their names with AUCs as text."""
+    suspects = table[table["single_feature_auc"] > limit]
+    return suspects, ", ".join(f"{r.feature} (AUC {r.single_feature_auc:.3f})" for r in suspects.itertuples())
+
+
 def leakage_screen(frame: pd.DataFrame, y: np.ndarray, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
     """Single-feature AUC of every feature, strongest first."""
     rows = [

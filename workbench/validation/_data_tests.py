@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp
 
-from workbench.stats import fit_bins, leakage_screen, psi
+from workbench.stats import fit_bins, leakage_screen, leakage_suspects, psi
 from workbench.validation._registry import judge, result, validation_test
 
 
@@ -147,10 +147,9 @@ def leakage(ctx, test):
     spec = ctx.spec
     table = leakage_screen(ctx.x_dev, ctx.y_dev, list(spec.features.numeric), list(spec.features.categorical))
     limit = spec.thresholds.max_single_feature_auc
-    suspects = table[table["single_feature_auc"] > limit]
+    suspects, named = leakage_suspects(table, limit)
     top = table.iloc[0]
     if len(suspects):
-        named = ", ".join(f"{r.feature} (AUC {r.single_feature_auc:.3f})" for r in suspects.itertuples())
         reason = f"{named} separate(s) the outcome alone beyond {limit}: likely filled after the decision"
     else:
         reason = f"no feature alone beyond {limit}; strongest {top['feature']} (AUC {top['single_feature_auc']:.3f})"
