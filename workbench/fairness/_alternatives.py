@@ -52,8 +52,10 @@ from workbench.validation import ValidationContext
 MAX_PROXY_DROPS = 3
 #: development rows the refits and reductions use at most (a seeded sample beyond it)
 ALTERNATIVE_ROWS = 50_000
-#: boosting stages each of the reduction's many fits uses at most (learning rate scaled to keep the product)
-REDUCTION_MAX_STAGES = 50
+#: boosting stages each of the reduction's many fits uses at most (learning rate scaled to keep the product).
+#: The reduction refits the estimator 20-60 times; on German, 25 stages at the scaled rate reach the
+#: unconstrained AUC of 50 stages (0.78) in half the time, while 20 stages (rate 0.75) lose 0.02-0.04 AUC.
+REDUCTION_MAX_STAGES = 25
 #: exponentiated-gradient iterations at most (fairlearn's default is 50; the small German data needs about 6)
 REDUCTION_ITERATIONS = 20
 #: the cut-off grid searched on the development sample
