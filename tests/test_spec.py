@@ -250,3 +250,26 @@ def test_a_misspelt_feature_is_named_before_its_orphaned_text(spec_dict):
     assert first_key == "features.numeric[0]" and "misspelling of 'duration_months'" in first
     assert second_key == "decision.adverse_action_texts.duration_months"
     assert "(did you mean 'duration_montsh'?)" in second
+
+
+def test_a_misspelt_feature_is_reported_as_not_a_column_of_the_data(spec_dict, tmp_path):
+    """Read for a run, the spec's typo is named as what it is: a name that is not a column of the data."""
+    import yaml
+
+    from workbench.data import read_spec
+
+    spec_dict["features"]["numeric"][0] = "duration_montsh"
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(spec_dict))
+    with pytest.raises(SpecError) as caught:
+        read_spec(path)
+    first_key, first = caught.value.problems[0]
+    assert first_key == "features.numeric[0]"
+    assert first.startswith("'duration_montsh' is not a column of ") and "(did you mean 'duration_months'?)" in first
+    assert caught.value.problems[1][0] == "decision.adverse_action_texts.duration_months"
+    # the data cannot be read: the schema's own wording stays
+    spec_dict["dataset"] = {"path": str(tmp_path / "absent.csv")}
+    path.write_text(yaml.safe_dump(spec_dict))
+    with pytest.raises(SpecError) as caught:
+        read_spec(path)
+    assert "misspelling of 'duration_months'" in caught.value.problems[0][1]

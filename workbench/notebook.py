@@ -13,9 +13,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 from mlflow import MlflowClient
 
-from workbench.data import DataCheck
+from workbench.data import DataCheck, read_spec
 from workbench.registry import configure, start_pipeline_run
-from workbench.spec import ModelSpec, load_spec
+from workbench.spec import ModelSpec
 
 _OUTCOME_MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
@@ -31,7 +31,7 @@ class Session:
 
 def start(spec_path: str, run_id: str = "", tracking_uri: str = "", developer: str = "") -> Session:
     """Load the spec and connect to the registry; open a run when the notebook is run on its own."""
-    spec = load_spec(Path(spec_path).expanduser())
+    spec = read_spec(Path(spec_path).expanduser())
     client = configure(tracking_uri or None)
     if not run_id:
         run_id = start_pipeline_run(spec, developer=developer or current_user(), client=client)

@@ -174,12 +174,11 @@ def run_suite(
     ``lineage`` tags (e.g. the monitoring run a retraining answers) go on the run before any notebook runs,
     so a failed attempt is traceable too, and on the registered version; ``reason`` is the audit's reason.
     """
-    from workbench.data import load_model_data
+    from workbench.data import load_model_data, read_spec
     from workbench.registry import configure, start_pipeline_run, tracking_uri, version_for_run
-    from workbench.spec import load_spec
 
     spec_file = Path(spec_path).expanduser().resolve()
-    spec = load_spec(spec_file)
+    spec = read_spec(spec_file)
     data = load_model_data(spec)
     echo(f"spec {spec_file} is valid; data {data.source}: {len(data.frame)} rows, sha256 {data.sha256[:12]}...")
     uri = tracking_uri()

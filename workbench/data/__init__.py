@@ -15,6 +15,7 @@ from workbench.data._load import (
     adverse_target,
     load_model_data,
     model_inputs,
+    read_spec,
     resolve_data_path,
 )
 from workbench.data._split import Split, make_split
@@ -34,6 +35,7 @@ __all__ = [
     "load_model_data",
     "make_split",
     "model_inputs",
+    "read_spec",
     "resolve_data_path",
     "validate_data",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ import pandas as pd
 from workbench.datasets import SHIPPED
 from workbench.paths import project_root
 from workbench.provenance import file_sha256
-from workbench.spec import ModelSpec, SpecError, check_spec_against_data, label_keys
+from workbench.spec import ModelSpec, SpecError, check_spec_against_data, label_keys, load_spec
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,32 @@ def resolve_data_path(spec: ModelSpec) -> tuple[Path, str]:
     if not path.is_file():
         raise SpecError("dataset", [("dataset.path", f"no such file: {path}")])
     return path, str(spec.dataset.path)
+
+
+def _header(dataset: Any) -> tuple[list[str], str] | None:
+    """The column names of a spec's data (the header only), or None when the data cannot be found or read."""
+    if not isinstance(dataset, dict):
+        return None
+    try:
+        if isinstance(dataset.get("name"), str):
+            return [str(c) for c in SHIPPED[dataset["name"]][1]().columns], f"shipped data set {dataset['name']!r}"
+        if isinstance(dataset.get("path"), str):
+            raw = Path(os.path.expanduser(dataset["path"]))
+            path, source = (raw if raw.is_absolute() else project_root() / raw), dataset["path"]
+        else:
+            return None
+        if dataset.get("format") == "parquet" or (dataset.get("format") is None and path.suffix == ".parquet"):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names), source
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns], source
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+def read_spec(path: str | Path) -> ModelSpec:
+    """Read a spec file for a run: a feature that is not a column of the data is reported as such, first."""
+    return load_spec(path, columns_of=_header)
 
 
 def add_protected_bands(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:

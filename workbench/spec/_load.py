@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,18 @@ def parse_spec(data: Any, source: str = "<dict>") -> ModelSpec:
         raise SpecError(source, _problems_from(error)) from None
 
 
-def load_spec(path: str | Path) -> ModelSpec:
-    """Read and validate a spec file; fails before any work starts."""
+#: given the spec's ``dataset`` mapping, the data's column names and how to name the data (None when unknown)
+ColumnsOf = Callable[[Any], tuple[list[str], str] | None]
+
+_FEATURE_KEY = re.compile(r"features\.(numeric|categorical)\[(\d+)\]")
+
+
+def load_spec(path: str | Path, columns_of: ColumnsOf | None = None) -> ModelSpec:
+    """Read and validate a spec file; fails before any work starts.
+
+    With ``columns_of`` (the data layer's reader of the data's header), a problem filed at a feature whose name
+    is not a column of the data is reported as exactly that, the root cause, with the nearest column name.
+    """
     path = Path(path)
     if not path.is_file():
         raise SpecError(str(path), [("(file)", "no such spec file")])
@@ -56,7 +68,32 @@ def load_spec(path: str | Path) -> ModelSpec:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise SpecError(str(path), [("(yaml)", f"not valid YAML: {error}")]) from None
-    return parse_spec(data, str(path))
+    try:
+        return parse_spec(data, str(path))
+    except SpecError as error:
+        if columns_of is None:
+            raise
+        raise _naming_missing_columns(error, data, columns_of) from None
+
+
+def _naming_missing_columns(error: SpecError, data: dict[str, Any], columns_of: ColumnsOf) -> SpecError:
+    """The same problems, those at a feature that is not a column of the data restated as that."""
+    features = data.get("features")
+    if not isinstance(features, dict) or not any(_FEATURE_KEY.fullmatch(key) for key, _ in error.problems):
+        return error
+    found = columns_of(data.get("dataset"))
+    if found is None:
+        return error
+    columns, source = found
+    problems = []
+    for key, message in error.problems:
+        match = _FEATURE_KEY.fullmatch(key)
+        names = features.get(match[1]) if match else None
+        name = names[int(match[2])] if isinstance(names, list) and int(match[2]) < len(names) else None
+        if isinstance(name, str) and name not in columns:
+            message = _not_a_column(name, columns, source)
+        problems.append((key, message))
+    return SpecError(error.source, problems)
 
 
 def without_features(spec: ModelSpec, names: list[str]) -> ModelSpec:
