@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import NamedTuple
 
 import pytest
 import yaml
+from _pdf import page_texts, words_outside_page
 from conftest import GERMAN_SPEC, copy_project, csv_spec, write_german_csv
 from mlflow import MlflowClient
 
@@ -305,6 +307,24 @@ def test_validation_is_recorded_on_the_version(validated):
     )
 
 
+SR117_SECTIONS = (
+    "1 Executive summary",
+    "2 Purpose, scope, intended use and users",
+    "3 Data: sources, lineage, quality, representativeness",
+    "4 Methodology and conceptual soundness",
+    "5 Performance",
+    "6 Outcomes analysis and back-testing",
+    "7 Fairness and disparate impact",
+    "8 Explainability and adverse-action reasons",
+    "9 Ongoing monitoring plan",
+    "10 Findings and limitations",
+    "11 Approvals, change history and sign-off",
+    "12 Reproducibility appendix",
+    "Appendix A: regulatory cross-reference",
+    "Appendix B: validation test catalogue",
+)
+
+
 def test_documents_hold_every_section_and_the_headline_numbers(validated):
     from pypdf import PdfReader
 
@@ -319,26 +339,24 @@ def test_documents_hold_every_section_and_the_headline_numbers(validated):
     rebuilt = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.htm*")}
     for name, when in rebuilt.items():
         assert (when == built_with_the_validation[name]) == name.startswith("0"), name
-    pages = [page.extract_text() for page in PdfReader(folder / "german_credit_v1_sr117_model_document.pdf").pages]
-    # printed in parts on two cores, joined: one page-number sequence, each page numbered once
-    assert len(pages) > 20
+    document = folder / "german_credit_v1_sr117_model_document.pdf"
+    pages = page_texts(document)
+    # one document printed whole: a cover, then at most 20 pages in all, each numbered once
+    assert 12 <= len(pages) <= 20, len(pages)
     for number, page in enumerate(pages, start=1):
         assert " ".join(page.split()).count(f"page {number} of {len(pages)}") == 1, number
+    # nothing clipped: no word of either document, nor of a notebook export, runs off its page
+    for pdf in folder.glob("*.pdf"):
+        assert words_outside_page(pdf) == [], pdf.name
+    cover, contents = (" ".join(p.split()) for p in pages[:2])
+    assert "Document control" in cover and "Awaiting approval" in cover and "Independent validator marco" in cover
+    # the contents page gives each section's page, as WeasyPrint numbered it
+    for title in SR117_SECTIONS:
+        listed = re.search(re.escape(title) + r" \.+ ?(\d+)", contents)
+        assert listed, (title, contents)
+        assert title in " ".join(pages[int(listed.group(1)) - 1].split()), title
     text = " ".join(" ".join(pages).split())
-    for heading in (
-        "1 Executive summary",
-        "2 Purpose, scope, intended use and users",
-        "3 Data: sources, lineage, quality, representativeness",
-        "4 Methodology and conceptual soundness",
-        "5 Performance",
-        "6 Outcomes analysis and back-testing",
-        "7 Fairness and disparate impact",
-        "8 Explainability and adverse-action reasons",
-        "9 Ongoing monitoring plan",
-        "10 Findings and limitations",
-        "11 Approvals and change history",
-        "12 Reproducibility appendix",
-    ):
+    for heading in SR117_SECTIONS:
         assert heading in text, heading
     client = client_for(project)
     tags = client.get_model_version("german_credit", "1").tags
@@ -392,6 +410,15 @@ def test_committee_and_deployment_through_the_cli(validated):
     version = client.get_model_version("german_credit", "1")
     assert version.tags["status"] == "production" and version.aliases == ["champion"]
     assert version.tags["approved_model_sha256"] == version.tags["model_sha256"]
+    # the rebuilt document's first page states the decision, its conditions and any override
+    rebuilt = workbench(project, "document", "german_credit", "1")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    folder = project / "reports" / "german_credit" / "v1"
+    first = " ".join(page_texts(folder / "german_credit_v1_sr117_model_document.pdf")[0].split())
+    assert "Approved by helen on" in first and "Conditions: monthly fairness monitoring" in first, first
+    assert "lifecycle status now production" in first and "Awaiting approval" not in first
+    if approve_args:
+        assert "(override)" in first and "age-band gap accepted pending remediation plan R-17" in first
 
     verified = workbench(project, "audit", "verify")
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout

@@ -18,12 +18,19 @@ from typing import Any
 import pandas as pd
 from mlflow import MlflowClient
 
+from workbench.estimators import FAMILIES
 from workbench.paths import version_reports_dir
-from workbench.policy import MONITORING_FREQUENCY, REVALIDATION_MONTHS, SECTION_CATEGORIES, SEVERITY_ORDER
-from workbench.registry import configure
+from workbench.policy import (
+    DOCUMENT_SECTIONS,
+    MONITORING_FREQUENCY,
+    REVALIDATION_MONTHS,
+    SECTION_CATEGORIES,
+    SEVERITY_ORDER,
+    load_framework,
+)
+from workbench.registry import SERVABLE_STATUSES, Status, configure
 from workbench.reports._evidence import Evidence, collect_evidence
-from workbench.reports._pdf import join_numbered, pdf_bytes, print_parts
-from workbench.reports._render import notebook_html, render_html, write_pdf
+from workbench.reports._render import notebook_html, pdf_bytes, render_html, write_pdf
 
 KEY_PACKAGES = (
     "mlflow",
@@ -159,6 +166,131 @@ def _fairness_overview(fairness: dict[str, Any]) -> list[dict[str, Any]]:
     return overview
 
 
+#: the document's sections as the cross-reference table names them
+_SECTION_TITLES = {
+    "summary": "1 Executive summary",
+    "purpose": "2 Purpose and use",
+    "data": "3 Data",
+    "methodology": "4 Methodology",
+    "performance": "5 Performance",
+    "outcomes": "6 Outcomes analysis",
+    "fairness": "7 Fairness",
+    "explainability": "8 Explainability",
+    "monitoring": "9 Monitoring plan",
+    "findings": "10 Findings",
+    "approvals": "11 Approvals",
+    "reproducibility": "12 Reproducibility",
+}
+
+#: who receives a model document unless the bank's own list replaces it
+DISTRIBUTION = ("Model risk committee", "Model owner", "Model validation", "Internal audit")
+
+
+def _frameworks(evidence: Evidence) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The frameworks the spec names (short name, title, issuer, status) and the cross-reference rows."""
+    chosen = [load_framework(name) for name in evidence.spec.documentation.frameworks]
+    frameworks = [
+        {
+            "short": f.short,
+            "title": f.title,
+            "issuer": f.issuer,
+            "issued": f.issued,
+            "status": f.status,
+        }
+        for f in chosen
+    ]
+    rows = [
+        {"section": _SECTION_TITLES[section], "cells": ["; ".join(f.sections.get(section, [])) or "–" for f in chosen]}
+        for section in DOCUMENT_SECTIONS
+    ]
+    return frameworks, rows
+
+
+def _decision(evidence: Evidence) -> dict[str, Any]:
+    """The committee's decision as page 1 states it: approved (conditions, override), refused, or pending."""
+    tags = evidence.tags
+    status = tags.get("status", "")
+    approved = bool(tags.get("approved_by")) and status in {*SERVABLE_STATUSES, Status.ARCHIVED}
+    if approved:
+        when = tags.get("approval_date", "")[:10]
+        return {
+            "approved": True,
+            "css": "approved",
+            "title": f"Approved by {tags['approved_by']} on {when}"
+            + (" (override)" if tags.get("approval_override") else ""),
+            "text": f"The model risk committee's approver approved version {evidence.version} for use; lifecycle "
+            f"status now {status}.",
+            "conditions": tags.get("approval_conditions", ""),
+            "override": tags.get("approval_override", ""),
+            "comment": tags.get("approval_comment", ""),
+        }
+    if tags.get("rejected_by"):
+        return {
+            "approved": False,
+            "css": "refused",
+            "title": f"Rejected by {tags['rejected_by']}",
+            "text": "The version was rejected and may not be used.",
+        }
+    outcome = evidence.conclusion.get("outcome", tags.get("validation_outcome", ""))
+    if outcome == "validated":
+        text = "Validated with no high-severity finding open; awaiting the committee's decision."
+    else:
+        text = (
+            "High-severity findings are open: the version cannot be approved until they are remediated, or "
+            "approved by an approver who records an override justification (which this page then shows)."
+        )
+    return {"approved": False, "css": "pending", "title": "Awaiting approval", "text": text}
+
+
+def _signoff(evidence: Evidence, history: pd.DataFrame) -> list[dict[str, str]]:
+    """Developer, validator, approver and deployer: who, when, and the audit record of the act."""
+    acts = {
+        "developer": ("register", "developed_by"),
+        "validator": ("validate", "validated_by"),
+        "approver": ("approve", "approved_by"),
+        "deployer": ("promote", "deployed_by"),
+    }
+    accepted = history[history["outcome"] == "accepted"] if len(history) else history
+    rows = []
+    for role, (action, tag) in acts.items():
+        name = evidence.tags.get(tag, "")
+        done = accepted[accepted["action"].astype(str).str.startswith(action)] if len(accepted) else accepted
+        if name and len(done):
+            act = done.iloc[-1]
+            rows.append(
+                {"role": role, "name": name, "date": str(act["time"])[:10], "record": f"{act['action']}, {act['time']}"}
+            )
+        else:
+            rows.append({"role": role, "name": name or "–", "date": "–", "record": "–" if name else "not yet"})
+    return rows
+
+
+def _hyperparameters(evidence: Evidence) -> list[dict[str, Any]]:
+    """The chosen estimator's hyper-parameters as fitted: the spec's settings over the library's defaults."""
+    family = evidence.tags.get("model_family")
+    candidate = next((c for c in evidence.spec.candidates if c.family == family), None)
+    if candidate is None or family not in FAMILIES:
+        return []
+    spec = evidence.spec
+    pipeline = FAMILIES[family].build(
+        list(spec.features.numeric),
+        list(spec.features.categorical),
+        min_category_count=spec.thresholds.min_category_count,
+        seed=spec.split.seed,
+        **dict(candidate.params),
+    )
+    model = pipeline.named_steps["model"]
+    set_by_spec = set(candidate.params)
+    params = model.get_params(deep=False) if hasattr(model, "get_params") else dict(candidate.params)
+    return [
+        {
+            "parameter": f"{k} (spec)" if k in set_by_spec else k,
+            "value": v if isinstance(v, int | float | bool) or v is None else str(v),
+        }
+        for k, v in sorted(params.items())
+    ]
+
+
 def sr117_context(evidence: Evidence) -> dict[str, Any]:
     """Everything the SR 11-7 template shows, by section."""
     results = _results(evidence)
@@ -176,8 +308,27 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         {"test": test_id, **info} for test_id, info in evidence.documents["validation"].get("tests", {}).items()
     ]
     spec = evidence.spec
+    family = evidence.tags.get("model_family", "")
+    history = _history(evidence)
+    frameworks, crossref = _frameworks(evidence)
+    decision = _decision(evidence)
+    status = evidence.tags.get("status", "")
     return {
         "doc_title": f"{evidence.name} v{evidence.version} — SR 11-7 model document",
+        "status": status,
+        "decision": decision,
+        "document_status": "final: approved version" if decision["approved"] else "for committee review",
+        "people": {
+            "developer": evidence.tags.get("developed_by", "–"),
+            "validator": evidence.tags.get("validated_by", "–"),
+            "approver": evidence.tags.get("approved_by", "pending"),
+        },
+        "distribution": list(DISTRIBUTION),
+        "family_label": family.replace("_", " ") or "not recorded",
+        "hyperparameters": _hyperparameters(evidence),
+        "frameworks": frameworks,
+        "crossref": crossref,
+        "signoff": _signoff(evidence, history),
         "name": evidence.name,
         "version": evidence.version,
         "spec": spec,
@@ -200,7 +351,8 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         "data_checks": data_checks,
         "training_metrics": evidence.training_metrics,
         "candidates": evidence.candidates,
-        "coefficients": evidence.coefficients,
+        # the coefficients describe the scorecard: shown only when the scorecard is the model in use
+        "coefficients": evidence.coefficients if family.startswith("scorecard") else None,
         "selection": evidence.selection,
         "assumptions": [
             "Applicants scored in production resemble the development population (checked by monitoring).",
@@ -213,7 +365,7 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         "monitoring_frequency": MONITORING_FREQUENCY[spec.risk_tier],
         "monitoring": _monitoring(evidence),
         "limitations": _limitations(evidence, results),
-        "history": _history(evidence),
+        "history": history,
         "packages": _packages(evidence.environment_lock),
         "training_run_id": evidence.training_run_id,
         "validation_run_id": evidence.validation_run_id,
@@ -241,17 +393,19 @@ def fairness_context(evidence: Evidence) -> dict[str, Any]:
 
 
 @contextmanager
-def _printers() -> Iterator[tuple[Executor | None, int]]:
-    """Forked printing processes (imports already paid), one per core; None where one core prints alone."""
+def _printers() -> Iterator[Executor | None]:
+    """Two forked printing processes (imports already paid), or None where one core prints alone.
+
+    WeasyPrint lays out a document on one core: the two documents print at once, each whole (so the contents
+    page's page numbers and "page N of M" come from WeasyPrint itself), while this process exports notebooks.
+    """
     import multiprocessing
 
-    cores = os.cpu_count() or 1
-    if "fork" not in multiprocessing.get_all_start_methods() or cores < 2:
-        yield None, 1
+    if "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        yield None
         return
-    workers = min(cores, 4)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield pool, workers
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
 
 
 def export_notebooks(folder: Path) -> list[Path]:
@@ -286,15 +440,13 @@ def build_documents(
     )
     paths.sr117_html.write_text(sr117, encoding="utf-8")
     paths.fairness_html.write_text(fairness, encoding="utf-8")
-    # WeasyPrint lays out on one core and the SR 11-7 document is most of the work: with a core to spare
-    # it is printed in parts by forked processes, joined and numbered here (see workbench.reports._pdf)
-    with _printers() as (printers, workers):
+    with _printers() as printers:
         if printers is not None:
-            sr117_parts = print_parts(sr117, workers, printers)
+            sr117_pdf = printers.submit(pdf_bytes, sr117)
             fairness_pdf = printers.submit(pdf_bytes, fairness)
             paths.notebooks_html = export_notebooks(folder)
             paths.fairness_pdf.write_bytes(fairness_pdf.result())
-            join_numbered(sr117, [part.result() for part in sr117_parts], paths.sr117_pdf)
+            paths.sr117_pdf.write_bytes(sr117_pdf.result())
         else:
             write_pdf(sr117, paths.sr117_pdf)
             write_pdf(fairness, paths.fairness_pdf)

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
+
+#: tables of at most this many columns are narrow: a long one is shown as two halves side by side
+NARROW_COLUMNS = 3
+#: ... and no cell holds more characters than this (longer texts need the full width)
+NARROW_TEXT = 32
+#: rows each half of a paired table holds at least
+PAIRED_MIN_ROWS = 4
+
+#: a column of the fitted design matrix, as scikit-learn's ColumnTransformer names it
+_DESIGN_COLUMN = re.compile(r"^(numeric|categorical)__(.+)$")
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -25,13 +38,33 @@ def _number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def readable_term(value: Any, categorical: Iterable[str] = ()) -> Any:
+    """A design-matrix column as a reader names it: ``duration_months``, ``purpose = radio/TV``.
+
+    ``categorical__purpose_radio/TV`` is the one-hot column of level ``radio/TV`` of feature ``purpose``; the
+    longest categorical feature name that prefixes it wins (a feature name may itself hold underscores).
+    """
+    if not isinstance(value, str):
+        return value
+    match = _DESIGN_COLUMN.match(value)
+    if match is None:
+        return value
+    kind, rest = match.groups()
+    if kind == "categorical":
+        for name in sorted(categorical, key=len, reverse=True):
+            if rest.startswith(f"{name}_"):
+                return f"{name} = {rest[len(name) + 1 :]}"
+    return rest
+
+
 def html_table(
     data: pd.DataFrame | list[dict[str, Any]] | None,
     max_rows: int = 25,
     digits: int = 3,
     columns: list[str] | None = None,
+    categorical: Iterable[str] = (),
 ) -> Markup:
-    """A table as HTML, numbers rounded, long tables cut with a note."""
+    """A table as HTML, numbers rounded, design-matrix columns named readably, long tables cut with a note."""
     if data is None:
         return Markup("")
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
@@ -42,10 +75,13 @@ def html_table(
     shown = frame.head(max_rows)
     head = "".join(f"<th>{Markup.escape(str(c)).replace('_', ' ')}</th>" for c in shown.columns)
     rows = []
+    categorical = list(categorical)
+    longest = max(len(str(c)) for c in shown.columns)
     for record in shown.to_dict(orient="records"):
+        texts = [(v, _number(readable_term(v, categorical), digits)) for v in record.values()]
+        longest = max(longest, *(len(t) for _, t in texts))
         cells = "".join(
-            f"<td class='{'num' if isinstance(v, int | float) else ''}'>{Markup.escape(_number(v, digits))}</td>"
-            for v in record.values()
+            f"<td class='{'num' if isinstance(v, int | float) else ''}'>{Markup.escape(t)}</td>" for v, t in texts
         )
         rows.append(f"<tr>{cells}</tr>")
     note = (
@@ -53,18 +89,39 @@ def html_table(
         if len(frame) > max_rows
         else ""
     )
+    if len(shown.columns) <= NARROW_COLUMNS and longest <= NARROW_TEXT and len(rows) >= 2 * PAIRED_MIN_ROWS:
+        # a narrow, long table reads as two halves side by side: half the height, nothing cut
+        half = (len(rows) + 1) // 2
+        halves = "".join(  # no whitespace between the halves: inline tables would be pushed apart
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(part)}</tbody></table>"
+            for part in (rows[:half], rows[half:])
+        )
+        return Markup(f"<div class='paired'>{halves}</div>{note}")
     return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}")
 
 
+@pass_context
+def _table(
+    context: Context, data: Any, max_rows: int = 25, digits: int = 3, columns: list[str] | None = None
+) -> Markup:
+    spec = context.get("spec")
+    categorical = spec.features.categorical if spec is not None else ()
+    return html_table(data, max_rows=max_rows, digits=digits, columns=columns, categorical=categorical)
+
+
 def environment() -> Environment:
-    """The Jinja2 environment with the document filters."""
+    """The Jinja2 environment with the document filters.
+
+    Every value is HTML-escaped (the templates end in ``.html.j2``): spec texts, finding details and audit
+    reasons are written by people and must print as text, never as markup.
+    """
     env = Environment(
         loader=PackageLoader("workbench.reports", "templates"),
-        autoescape=select_autoescape(["html"]),
+        autoescape=select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["table"] = html_table
+    env.filters["table"] = _table
     env.filters["num"] = _number
     env.filters["pct"] = lambda v, d=1: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}%}"
     return env
@@ -75,10 +132,15 @@ def render_html(template: str, context: dict[str, Any]) -> str:
     return environment().get_template(template).render(**context)
 
 
-def write_pdf(html: str, path: Path) -> Path:
-    """Print the HTML to PDF with WeasyPrint (figures are inline data URIs, so nothing is fetched)."""
-    from workbench.reports._pdf import pdf_bytes
+def pdf_bytes(html: str) -> bytes:
+    """The HTML printed by WeasyPrint (figures are inline data URIs, so nothing is fetched)."""
+    from weasyprint import HTML
 
+    return HTML(string=html).write_pdf()
+
+
+def write_pdf(html: str, path: Path) -> Path:
+    """Print the HTML to a PDF file with WeasyPrint."""
     path.write_bytes(pdf_bytes(html))
     return path
 

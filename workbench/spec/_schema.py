@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench.estimators import FAMILIES
+from workbench.policy import DEFAULT_FRAMEWORKS, framework_names
 from workbench.spec._labels import label_key
 
 
@@ -362,6 +363,28 @@ class MonitoringSpec(_Strict):
     alert_after_periods: int = Field(1, ge=1, le=12, description="consecutive breaching periods that raise an alert")
 
 
+class DocumentationSpec(_Strict):
+    """What the model document adds to its SR 11-7 outline: a cross-reference to each framework named here."""
+
+    frameworks: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FRAMEWORKS),
+        description="regulatory frameworks the document's sections are mapped to (see workbench.policy)",
+    )
+
+    @field_validator("frameworks")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        known = framework_names()
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"{name!r} is not a known framework{hint}; known: {', '.join(known)}")
+        if len(set(names)) != len(names):
+            raise ValueError("a framework is named twice")
+        return names
+
+
 class ModelSpec(_Strict):
     """The whole description of one model; the registered model name is ``name``."""
 
@@ -384,6 +407,7 @@ class ModelSpec(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     serving: ServingSpec = Field(default_factory=ServingSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    documentation: DocumentationSpec = Field(default_factory=DocumentationSpec)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ModelSpec:

@@ -40,7 +40,7 @@ def _source_feature(term: str, features: list[str]) -> str:
     purpose="Check that each driver pushes risk in the direction its univariate evidence shows, and matters.",
     method="The validator's statsmodels scorecard (fitted on development): Wald p-values per term; the sign of "
     "each numeric coefficient against the sign of its Spearman correlation with the outcome. Judged only when the "
-    "chosen model is the scorecard; otherwise shown for reference.",
+    "chosen model is the scorecard; otherwise only the counts are reported (the table describes a model not in use).",
     high_risk_signs="Significant coefficients with counter-intuitive signs; most terms insignificant.",
     limitations="Signs of correlated features can flip without harm to predictions (see soundness.vif).",
     severity="medium",
@@ -69,16 +69,18 @@ def coefficients(ctx, test):
         f"{' (' + ', '.join(counter['term']) + ')' if len(counter) else ''}; "
         f"{insignificant:.0%} of terms insignificant at 5%"
     )
+    tables = {"coefficients": table}
     if not isinstance(ctx.model.named_steps["model"], LogisticRegression):
-        # the chosen model has no coefficients: the benchmark's are context, not a finding on this version
-        outcome = "pass"
+        # the chosen model has no coefficients: the benchmark's are context, not a finding on this version,
+        # and their table would describe a model that is not in use
+        outcome, tables = "pass", {}
         reason = f"not judged: the chosen model is not a scorecard; the benchmark scorecard shows {reason}"
     return result(
         test,
         outcome,
         reason,
         values={"counter_intuitive": len(counter), "share_insignificant": insignificant},
-        tables={"coefficients": table},
+        tables=tables,
     )
 
 

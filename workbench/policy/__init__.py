@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from workbench.policy._frameworks import (
+    DEFAULT_FRAMEWORKS,
+    DOCUMENT_SECTIONS,
+    Framework,
+    framework_names,
+    load_framework,
+)
+
 #: Months between full re-validations, by risk tier (1 = highest risk).
 REVALIDATION_MONTHS: dict[int, int] = {1: 12, 2: 24, 3: 36}
 
@@ -18,3 +26,15 @@ SECTION_CATEGORIES: dict[str, tuple[str, ...]] = {
 
 #: Finding severities, most severe first (the order documents and reports list them in).
 SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
+
+__all__ = [
+    "DEFAULT_FRAMEWORKS",
+    "DOCUMENT_SECTIONS",
+    "Framework",
+    "MONITORING_FREQUENCY",
+    "REVALIDATION_MONTHS",
+    "SECTION_CATEGORIES",
+    "SEVERITY_ORDER",
+    "framework_names",
+    "load_framework",
+]
