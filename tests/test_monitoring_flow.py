@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _pdf import words_outside_page
 from fastapi.testclient import TestClient
 
 MODEL = "german_credit"
@@ -123,6 +124,7 @@ def test_monitoring_alerts_puts_the_version_under_review_and_reports(production,
     paths = write_report(result, result_spec(client), folder=tmp_path)
     text = " ".join(page.extract_text() for page in PdfReader(paths[1]).pages)
     assert "Monitoring report" in text and "credit_amount" in text and "ALERT" not in text
+    assert words_outside_page(paths[1]) == []  # the by-period tables fit the page
     governance = project / "registry_store" / "governance"
     service = GovernanceService(MlflowVersionStore(client), AuditTrail(governance / "audit.jsonl"))
     marco = UserStore(governance / "users.json").get("marco")
@@ -179,6 +181,7 @@ def test_committee_review_lists_production_alerts_and_actions(production):
     assert "Model risk committee" in text and MODEL in text
     assert "credit_amount" in text  # the most drifted feature of the latest period
     assert "mark_under_review" in text  # the monitoring alert's governance action is in the period's decisions
+    assert words_outside_page(paths[1]) == []
 
 
 @pytest.mark.e2e

@@ -52,7 +52,7 @@ def test_a_long_narrow_table_is_shown_as_two_halves_and_a_wide_one_whole():
     narrow = pd.DataFrame({"feature": [f"f{i}" for i in range(12)], "value": range(12)})
     paired = str(html_table(narrow, max_rows=20))
     assert paired.startswith("<div class='paired'>") and paired.count("<table>") == 2
-    assert all(f"<td class=''>f{i}</td>" in paired for i in range(12))  # every row shown once
+    assert all(f"<td class='token'>f{i}</td>" in paired for i in range(12))  # every row shown once
     assert paired.count("<tr>") == 12 + 2  # the rows and a header per half
     wide = narrow.assign(a=1, b=2)
     assert str(html_table(wide)).count("<table>") == 1

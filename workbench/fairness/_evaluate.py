@@ -225,36 +225,64 @@ def fairness_findings(report: FairnessReport, alternatives: Any = None) -> list[
 
 
 def approval_figure(report: FairnessReport) -> bytes | None:
-    """Approval rate by group for each attribute, with the reference group's rate times the floor.
+    """Per attribute: approval rate by group (top) and each group's ratio to the reference (bottom).
 
-    Groups too few to assess are drawn grey and hatched; with no protected attribute there is no figure (None).
+    The top row marks the floor times the reference group's rate; the bottom row shows the ratios the
+    four-fifths rule judges, with the worst group's 95% bootstrap interval as an error bar, the floor dashed
+    and parity at 1. Groups too few to assess are drawn grey and hatched; with no protected attribute there
+    is no figure (None).
     """
     if not report.attributes:
         return None
-    fig, axes = new_figure(1, len(report.attributes), figsize=(3.6 * len(report.attributes), 3.4), squeeze=False)
-    for ax, item in zip(axes[0], report.attributes, strict=True):
+    n = len(report.attributes)
+    fig, axes = new_figure(2, n, figsize=(3.6 * n, 6.2), squeeze=False, sharex="col")
+    for column, item in enumerate(report.attributes):
+        rates_axis, ratio_axis = axes[0][column], axes[1][column]
         table = item.groups
-        too_few = table["count"] < item.min_group_size
+        labels = table["group"].astype(str).tolist()
+        too_few = (table["count"] < item.min_group_size).to_numpy()
         colors = [
             "#bbbbbb" if small else "#4c72b0" if g == item.reference else "#dd8452"
             for g, small in zip(table["group"], too_few, strict=True)
         ]
-        bars = ax.bar(table["group"].astype(str), table["approval_rate"], color=colors)
+        bars = rates_axis.bar(labels, table["approval_rate"], color=colors)
         for bar, small in zip(bars, too_few, strict=True):
             if small:
                 bar.set_hatch("//")
         reference_rate = float(table.loc[table["group"] == item.reference, "approval_rate"].iloc[0])
-        ax.axhline(
+        rates_axis.axhline(
             reference_rate * report.floor,
             color="red",
             linestyle="--",
             linewidth=1,
             label=f"{report.floor:.0%} of reference",
         )
+        handles, _ = rates_axis.get_legend_handles_labels()
         if too_few.any():
-            ax.bar([], [], color="#bbbbbb", hatch="//", label=f"{TOO_FEW} (< {item.min_group_size})")
-        ax.set(title=item.attribute, ylim=(0, 1), ylabel="approval rate")
-        ax.tick_params(axis="x", rotation=30, labelsize=7)
-        ax.legend(fontsize=7)
+            from matplotlib.patches import Patch
+
+            handles.append(Patch(facecolor="#bbbbbb", hatch="//", label=f"{TOO_FEW} (< {item.min_group_size})"))
+        rates_axis.set(title=item.attribute, ylim=(0, 1), ylabel="approval rate")
+        rates_axis.legend(handles=handles, fontsize=7)
+        ratios = (
+            table["approval_rate"] / reference_rate if reference_rate > 0 else table["approval_rate"] * float("nan")
+        )
+        ratio_axis.scatter(labels, ratios, color=colors, zorder=3)
+        if item.assessed and item.worst_group in labels:
+            low, high = item.disparate_impact_ci
+            ratio_axis.errorbar(
+                [labels.index(item.worst_group)],
+                [item.disparate_impact],
+                yerr=[[item.disparate_impact - low], [high - item.disparate_impact]],
+                fmt="none",
+                ecolor="#333333",
+                capsize=4,
+                label="worst group, 95% CI",
+            )
+        ratio_axis.axhline(report.floor, color="red", linestyle="--", linewidth=1, label=f"floor {report.floor}")
+        ratio_axis.axhline(1.0, color="#555555", linewidth=0.8)
+        ratio_axis.set(ylabel="ratio to reference", ylim=(0, max(1.5, float(ratios.max(skipna=True) or 0) + 0.1)))
+        ratio_axis.tick_params(axis="x", rotation=30, labelsize=7)
+        ratio_axis.legend(fontsize=7)
     fig.tight_layout()
     return figure_png(fig)

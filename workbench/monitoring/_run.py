@@ -55,24 +55,69 @@ def run_monitoring(
 
 
 def trend_png(result: MonitoringResult) -> bytes:
-    """Score PSI, largest feature PSI, approval rate and AUC by period, limits dashed (PNG bytes)."""
+    """The monitored measures by period, each with its limit, and where drift first breached (PNG bytes).
+
+    Panels: score PSI; the largest feature PSI; approval rate; AUC once outcomes arrive; the worst
+    approval-rate ratio of each protected attribute against the floor (fairness alerts are most of a typical
+    run's alerts); decisions per period. The first period with a drift breach is marked on every panel.
+    """
     periods = result.periods
-    fig, axes = new_figure(2, 2, figsize=(10, 6), sharex=True)
-    x = range(len(periods))
+    names = list(periods["period"].astype(str))
+    x = list(range(len(periods)))
+    fig, axes = new_figure(3, 2, figsize=(10, 8.2), sharex=True)
+    unit = {"D": "day", "W": "week", "M": "month"}.get(result.period, result.period)
+    nan = pd.Series([float("nan")] * len(periods))
     panels = [
-        ("score PSI", periods["score_psi"], result.settings["max_psi"]),
-        ("largest feature PSI", periods["max_feature_psi"], result.settings["max_psi"]),
-        ("approval rate", periods["approval_rate"], None),
-        ("AUC (outcomes)", periods.get("auc", pd.Series([float("nan")] * len(periods))), result.settings["min_auc"]),
+        ("score PSI", "PSI", periods["score_psi"], result.settings.get("max_psi")),
+        ("largest feature PSI", "PSI", periods["max_feature_psi"], result.settings.get("max_psi")),
+        ("approval rate", "share approved", periods["approval_rate"], None),
+        ("AUC on matured outcomes", "AUC", periods.get("auc", nan), result.settings.get("min_auc")),
     ]
-    for axis, (title, values, limit) in zip(axes.ravel(), panels, strict=True):
-        axis.plot(list(x), list(values), marker="o")
+    flat = axes.ravel()
+    for axis, (title, label, values, limit) in zip(flat[:4], panels, strict=True):
+        axis.plot(x, list(values), marker="o", color="#1f4e79")
         if limit is not None:
-            axis.axhline(limit, color="crimson", linestyle="--", linewidth=1)
+            axis.axhline(limit, color="crimson", linestyle="--", linewidth=1, label=f"limit {limit}")
+            axis.legend(fontsize=7, loc="best")
         axis.set_title(title, fontsize=10)
+        axis.set_ylabel(label, fontsize=8)
+    ratios = flat[4]
+    fairness = result.fairness
+    if len(fairness):
+        worst = fairness.assign(period=fairness["period"].astype(str)).groupby(["attribute", "period"])["ratio"].min()
+        worst = worst.unstack("attribute")
+        worst = worst.reindex(names)
+        for attribute in worst.columns:
+            ratios.plot(x, list(worst[attribute]), marker="o", label=str(attribute))
+    floor = result.settings.get("disparate_impact_floor")
+    if floor is not None:
+        ratios.axhline(floor, color="crimson", linestyle="--", linewidth=1, label=f"floor {floor}")
+    ratios.set_title("worst approval-rate ratio by protected attribute", fontsize=10)
+    ratios.set_ylabel("ratio to reference", fontsize=8)
+    if ratios.get_legend_handles_labels()[0]:
+        ratios.legend(fontsize=7, loc="best")
+    volume = flat[5]
+    volume.bar(x, list(periods["decisions"]), color="#9fb3c8")
+    volume.set_title("decisions per period", fontsize=10)
+    volume.set_ylabel("decisions", fontsize=8)
+    drift = sorted(a.period for a in result.breaches if a.kind in ("score_drift", "feature_drift"))
+    if drift and drift[0] in names:
+        start = names.index(drift[0])
+        for axis in flat:
+            axis.axvline(start, color="#c77700", linestyle=":", linewidth=1.2)
+        flat[0].annotate(
+            "drift first breached",
+            (start, 0.95),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            color="#c77700",
+            ha="left",
+            va="top",
+        )
     for axis in axes[-1]:
-        axis.set_xticks(list(x))
-        axis.set_xticklabels(list(periods["period"]), rotation=60, fontsize=7)
+        axis.set_xticks(x)
+        axis.set_xticklabels(names, rotation=60, fontsize=7)
+        axis.set_xlabel(f"period ({unit})", fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

@@ -17,6 +17,8 @@ from markupsafe import Markup
 NARROW_COLUMNS = 3
 #: ... and no cell holds more characters than this (longer texts need the full width)
 NARROW_TEXT = 32
+#: a cell of one word up to this long is kept on one line (identifiers, statuses, dates)
+TOKEN_LENGTH = 28
 #: rows each half of a paired table holds at least
 PAIRED_MIN_ROWS = 4
 
@@ -57,6 +59,16 @@ def readable_term(value: Any, categorical: Iterable[str] = ()) -> Any:
     return rest
 
 
+def _cell_class(value: Any, text: str) -> str:
+    """``num`` for numbers (right-aligned, never wrapped), ``token`` for a short word such as an identifier or a
+    status (never broken: ``mark_under_review`` stays searchable), nothing for running text (wraps)."""
+    if isinstance(value, int | float):
+        return "num"
+    if len(text) <= TOKEN_LENGTH and not any(c.isspace() for c in text):
+        return "token"
+    return ""
+
+
 def html_table(
     data: pd.DataFrame | list[dict[str, Any]] | None,
     max_rows: int = 25,
@@ -80,9 +92,7 @@ def html_table(
     for record in shown.to_dict(orient="records"):
         texts = [(v, _number(readable_term(v, categorical), digits)) for v in record.values()]
         longest = max(longest, *(len(t) for _, t in texts))
-        cells = "".join(
-            f"<td class='{'num' if isinstance(v, int | float) else ''}'>{Markup.escape(t)}</td>" for v, t in texts
-        )
+        cells = "".join(f"<td class='{_cell_class(v, t)}'>{Markup.escape(t)}</td>" for v, t in texts)
         rows.append(f"<tr>{cells}</tr>")
     note = (
         f"<p class='note'>{len(frame) - max_rows} more rows in the logged evidence.</p>"

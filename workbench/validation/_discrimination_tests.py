@@ -83,11 +83,22 @@ def gini(ctx, test):
 def ks(ctx, test):
     value = ks_statistic(ctx.y_val, ctx.p_val)
     limit = ctx.spec.thresholds.min_ks
+    fig, ax = new_figure(figsize=(4.8, 3.6))
+    edges = np.linspace(0.0, 1.0, 26)
+    adverse = np.asarray(ctx.y_val) == 1
+    for mask, label, color in ((adverse, "adverse outcome", "#c44e52"), (~adverse, "other outcome", "#4c72b0")):
+        ax.hist(ctx.p_val[mask], bins=edges, alpha=0.55, density=True, color=color, label=f"{label} (n={mask.sum()})")
+    ax.axvline(ctx.rule.threshold, color="#333333", linestyle="--", linewidth=1, label=f"cut-off {ctx.rule.threshold}")
+    ax.set(
+        xlabel="score (probability of the adverse outcome)", ylabel="density", title=f"Score by outcome, KS {value:.3f}"
+    )
+    ax.legend(fontsize=7)
     return result(
         test,
         judge(value, fail_below=limit, warn_below=limit + 0.03),
         f"KS {value:.3f} against a minimum of {limit}",
         values={"ks": value},
+        figures={"score_by_outcome": figure_png(fig)},
     )
 
 
@@ -188,10 +199,18 @@ def lift(ctx, test):
     breaks = int((np.diff(table["adverse_rate"].to_numpy()) > 0).sum())
     top = float(table["lift"].iloc[0])
     outcome = "fail" if top < 1.2 else ("warn" if breaks > 2 or top < 1.5 else "pass")
+    fig, ax = new_figure(figsize=(4.8, 3.6))
+    ax.bar(table["decile"].astype(str), table["adverse_rate"], color="#4c72b0")
+    ax.axhline(frame["y"].mean(), color="#c44e52", linestyle="--", linewidth=1, label="average adverse rate")
+    ax.set(
+        xlabel="score decile (1 = riskiest)", ylabel="adverse rate", title=f"Adverse rate by decile, top lift {top:.2f}"
+    )
+    ax.legend(fontsize=7)
     return result(
         test,
         outcome,
         f"top-decile lift {top:.2f}, {breaks} rank-order break(s)",
         values={"top_decile_lift": top, "rank_order_breaks": breaks},
         tables={"deciles": table},
+        figures={"lift": figure_png(fig)},
     )

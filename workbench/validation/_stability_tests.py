@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from workbench.findings import figure_png, new_figure
 from workbench.stats import fit_bins, psi, psi_table
 from workbench.validation._registry import judge, result, validation_test
 
@@ -25,12 +27,21 @@ def score_psi(ctx, test):
     bins = fit_bins(ctx.p_dev, n_bins=10)
     value = psi(ctx.p_dev, ctx.p_val, bins=bins)
     t = ctx.spec.thresholds
+    table = psi_table(ctx.p_dev, ctx.p_val, bins)
+    fig, ax = new_figure(figsize=(4.8, 3.6))
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["reference_share"], width=0.4, label="development", color="#4c72b0")
+    ax.bar(x + 0.2, table["sample_share"], width=0.4, label="validation", color="#dd8452")
+    ax.set_xticks(x, [str(b) for b in table["bin"]], rotation=60, fontsize=6)
+    ax.set(xlabel="score bin (deciles of development)", ylabel="share of applicants", title=f"Score PSI {value:.4f}")
+    ax.legend(fontsize=7)
     return result(
         test,
         judge(value, warn_above=t.psi_warn, fail_above=t.max_psi),
         f"score PSI {value:.4f}",
         values={"psi": value},
-        tables={"bins": psi_table(ctx.p_dev, ctx.p_val, bins)},
+        tables={"bins": table},
+        figures={"shares": figure_png(fig)},
     )
 
 
@@ -54,10 +65,19 @@ def feature_csi(ctx, test):
     table = pd.DataFrame(rows).sort_values("csi", ascending=False)
     t = ctx.spec.thresholds
     worst = table.iloc[0]
+    fig, ax = new_figure(figsize=(4.8, 0.9 + 0.2 * len(table)))
+    shown = table.iloc[::-1]
+    ax.barh(shown["feature"], shown["csi"], color="#4c72b0")
+    ax.axvline(t.psi_warn, color="#c77700", linestyle="--", linewidth=1, label=f"warn {t.psi_warn}")
+    ax.axvline(t.max_psi, color="#c62828", linestyle="--", linewidth=1, label=f"limit {t.max_psi}")
+    ax.set(xlabel="CSI (development to validation)", title="Feature stability")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7)
     return result(
         test,
         judge(worst["csi"], warn_above=t.psi_warn, fail_above=t.max_psi),
         f"largest CSI {worst['csi']:.4f} ({worst['feature']})",
         values={"max_csi": float(worst["csi"])},
         tables={"features": table},
+        figures={"csi": figure_png(fig)},
     )
