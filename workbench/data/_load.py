@@ -127,9 +127,12 @@ def _with_store_features(spec: ModelSpec, frame: pd.DataFrame, sha256: str, sour
     missing = sorted({c for c in needed if c not in frame.columns})
     if missing:
         raise SpecError(source, [("entities", f"{', '.join(missing)} not a column of {source}")])
-    order = pd.to_datetime(frame[str(spec.event_time)], utc=True)
-    frame = frame.assign(**{str(spec.event_time): order}).sort_values(str(spec.event_time), kind="stable")
-    return training_set(spec, frame.reset_index(drop=True), sha256)
+    built = training_set(spec, frame, sha256)
+    warm_up = spec.feature_store.warm_up_days
+    if warm_up:  # the first days build the windows' history; their own rows would have half-empty windows
+        start = built[str(spec.event_time)].min() + pd.Timedelta(days=warm_up)
+        built = built[built[str(spec.event_time)] >= start]
+    return built.reset_index(drop=True)
 
 
 def adverse_target(frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:

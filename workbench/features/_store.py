@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,6 +159,11 @@ def _require(spec: ModelSpec) -> Path:
     return repo
 
 
+def open_store(spec: ModelSpec) -> FeatureStore:
+    """The model's applied Feast store (refused with the command to run when there is none)."""
+    return _open(spec, _require(spec))
+
+
 def materialize(spec: ModelSpec, until: datetime | None = None) -> datetime:
     """Load the online store with every entity's latest values up to ``until`` (default: the last source row)."""
     repo = _require(spec)
@@ -183,17 +189,26 @@ def feature_refs(spec: ModelSpec) -> list[str]:
     return [f"{view.name}:{column}" for view in view_definitions(spec) for column in view.columns]
 
 
+def _entity_rows(spec: ModelSpec, events: pd.DataFrame) -> pd.DataFrame:
+    """Feast's entity frame: the keys, a row number, and the time read (one microsecond before the event)."""
+    entity_rows = events[list(spec.entities.values())].copy()
+    entity_rows["__row"] = range(len(events))
+    entity_rows[TIMESTAMP] = pd.to_datetime(events[str(spec.event_time)], utc=True) - READ_BEFORE
+    return entity_rows
+
+
 def historical_values(store: FeatureStore, spec: ModelSpec, events: pd.DataFrame) -> pd.DataFrame:
-    """Stored values for each event, point in time (read one microsecond before the event), aligned with it.
+    """Stored values for each event, point in time (read one microsecond before the event), aligned with it."""
+    found = store.get_historical_features(entity_df=_entity_rows(spec, events), features=feature_refs(spec)).to_df()
+    return _aligned(spec, found, events)
+
+
+def _aligned(spec: ModelSpec, found: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Retrieved rows back in event order, one per event.
 
     Feast's file offline store drops an entity row that no feature row precedes (a card's first
     transaction); such rows are put back with missing values, as the online store would answer.
     """
-    keys = list(spec.entities.values())
-    entity_rows = events[keys].copy()
-    entity_rows["__row"] = range(len(events))
-    entity_rows[TIMESTAMP] = pd.to_datetime(events[str(spec.event_time)], utc=True) - READ_BEFORE
-    found = store.get_historical_features(entity_df=entity_rows, features=feature_refs(spec)).to_df()
     columns = [ref.split(":", 1)[1] for ref in feature_refs(spec)]
     aligned = pd.DataFrame({"__row": range(len(events))}).merge(found[["__row", *columns]], on="__row", how="left")
     if aligned["__row"].duplicated().any():
@@ -201,22 +216,64 @@ def historical_values(store: FeatureStore, spec: ModelSpec, events: pd.DataFrame
     return aligned.drop(columns="__row").set_axis(events.index)
 
 
+def prepare_events(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The events in time order with UTC event times: the order every store path uses."""
+    when = pd.to_datetime(frame[str(spec.event_time)], utc=True)
+    ordered = frame.assign(**{str(spec.event_time): when}).sort_values(str(spec.event_time), kind="stable")
+    return ordered.reset_index(drop=True)
+
+
+def point_in_time_values(spec: ModelSpec, events: pd.DataFrame, data_sha256: str) -> pd.DataFrame:
+    """Every event's stored values from Feast's historical retrieval, kept as a Feast saved data set.
+
+    The retrieval is deterministic given the data and the definitions, and Feast's file offline store takes
+    about a minute per 150,000 events, so the result is saved once (``create_saved_dataset``, recorded in
+    the Feast registry with its lineage) under ``training/`` and read back by every later load.
+    """
+    from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
+
+    repo = apply_store(spec, events, data_sha256)
+    name = f"training_{data_sha256[:12]}_{definitions_sha256(spec)[:12]}"
+    path = repo / "training" / f"{name}.parquet"
+    done = path.with_name(f"{name}.done")
+    with FileLock(str(repo / ".lock"), timeout=1800):
+        if not done.is_file():
+            shutil.rmtree(path, ignore_errors=True)
+            path.unlink(missing_ok=True)
+            path.parent.mkdir(exist_ok=True)
+            store = _open(spec, repo)
+            job = store.get_historical_features(entity_df=_entity_rows(spec, events), features=feature_refs(spec))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # Feast calls saved data sets experimental
+                store.create_saved_dataset(
+                    from_=job, name=name, storage=SavedDatasetFileStorage(path=str(path)), allow_overwrite=True
+                )
+            done.write_text(json.dumps({"rows": len(events)}), "utf-8")
+    found = pd.read_parquet(path)
+    return _aligned(spec, found, events)
+
+
 def training_set(spec: ModelSpec, events: pd.DataFrame, data_sha256: str) -> pd.DataFrame:
     """The events with their store features, point-in-time correct and checked against the label-delay rule.
 
-    Builds (or reuses) the store, retrieves every event's stored values through Feast's historical
-    retrieval, finishes them with the event's own fields, and refuses the set if any chargeback-derived
-    feature counts a label that had not arrived by then.
+    Builds (or reuses) the store and the saved point-in-time retrieval, finishes the stored values with each
+    event's own fields, and refuses the set if any chargeback-derived feature counts a label that had not
+    arrived by then.
     """
-    repo = apply_store(spec, events, data_sha256)
-    stored = historical_values(_open(spec, repo), spec, events)
+    events = prepare_events(spec, events)
+    stored = point_in_time_values(spec, events, data_sha256)
+    refuse_label_leaks(spec, stored, events)
+    return events.assign(**{c: v for c, v in finish_features(spec, stored, events).items()})
+
+
+def refuse_label_leaks(spec: ModelSpec, stored: pd.DataFrame, events: pd.DataFrame) -> None:
+    """Raise :class:`LabelLeakError` naming each feature that counts labels before they arrived."""
     leaks = label_delay_violations(spec, stored, events)
     if len(leaks):
         detail = "; ".join(
             f"{r.feature}: {r.rows} rows, up to {r.largest_excess:.0f} labels early" for r in leaks.itertuples()
         )
         raise LabelLeakError(f"features use chargebacks that had not arrived by the transaction time: {detail}")
-    return events.assign(**{c: v for c, v in finish_features(spec, stored, events).items()})
 
 
 def online_values(store: FeatureStore, spec: ModelSpec, events: pd.DataFrame) -> pd.DataFrame:
@@ -236,5 +293,6 @@ def scratch_copy(spec: ModelSpec) -> tuple[Path, FeatureStore]:
     repo = _require(spec)
     scratch = Path(tempfile.mkdtemp(prefix=f"features-{spec.name}-"))
     shutil.copy2(repo / "registry.db", scratch / "registry.db")
-    (scratch / "data").symlink_to(repo / "data")
-    return scratch, _open(spec, scratch)
+    store = _open(spec, scratch)
+    store.apply(_objects(spec, repo))  # creates the scratch online store's tables; sources stay the real ones
+    return scratch, store

@@ -87,6 +87,9 @@ class TargetSpec(_Strict):
     arrival_column: str | None = Field(
         None, description="when each label became known (a chargeback's arrival); features may use only earlier ones"
     )
+    pattern_column: str | None = Field(
+        None, description="fraud: the pattern of each adverse case (e.g. account_takeover), for recall per pattern"
+    )
 
     @model_validator(mode="after")
     def _labels_given_once(self) -> TargetSpec:
@@ -351,6 +354,12 @@ class Thresholds(_Strict):
     max_single_feature_auc: float = Field(
         0.95, gt=0.5, le=1.0, description="a feature separating the outcome this well alone is screened as leakage"
     )
+    min_average_precision: float = Field(
+        0.10, ge=0.0, le=1.0, description="fraud: least average precision (area under precision-recall)"
+    )
+    min_recall_at_budget: float = Field(
+        0.30, ge=0.0, le=1.0, description="fraud: least share of frauds alerted within the alert budget"
+    )
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> Thresholds:
@@ -413,6 +422,16 @@ class MonitoringSpec(_Strict):
     alert_after_periods: int = Field(1, ge=1, le=12, description="consecutive breaching periods that raise an alert")
 
 
+class FeatureStoreSpec(_Strict):
+    """How the feature store is checked (fraud models)."""
+
+    skew_sample: int = Field(40, ge=1, le=100_000, description="events replayed through the online path")
+    skew_tolerance: float = Field(1e-9, ge=0.0, description="largest offline-online difference accepted")
+    warm_up_days: int = Field(
+        0, ge=0, le=365, description="the first days of events are history only: windowed features need them full"
+    )
+
+
 class ModelSpec(_Strict):
     """The whole description of one model; the registered model name is ``name``.
 
@@ -426,6 +445,7 @@ class ModelSpec(_Strict):
         default_factory=dict, description="fraud: entity name -> the event column holding its key, e.g. card: card_id"
     )
     event_time: str | None = Field(None, description="fraud: the column with each event's time")
+    feature_store: FeatureStoreSpec = Field(default_factory=FeatureStoreSpec)
     title: str
     purpose: str
     intended_use: str

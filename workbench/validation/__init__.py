@@ -11,6 +11,7 @@ from workbench.validation import (  # noqa: F401  (registration side effect)
     _data_tests,
     _decision_tests,
     _discrimination_tests,
+    _fraud_tests,
     _overfitting_tests,
     _segments_tests,
     _sensitivity_tests,

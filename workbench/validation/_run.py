@@ -39,7 +39,9 @@ class ValidationReport:
 
     def counts(self) -> dict[str, int]:
         """How many tests passed, warned and failed."""
-        return {o: sum(r.outcome == o for r in self.results) for o in ("pass", "warn", "fail")}
+        counts = {o: sum(r.outcome == o for r in self.results) for o in ("pass", "warn", "fail")}
+        skipped = sum(r.outcome == "skip" for r in self.results)
+        return counts | ({"skip": skipped} if skipped else {})
 
     @property
     def blocking_findings(self) -> list[Finding]:
@@ -101,6 +103,9 @@ class ValidationReport:
 
 
 def _safe_run(test: ValidationTest, context: ValidationContext) -> TestResult:
+    reason = test.skip_reason(getattr(context.spec, "kind", "credit"))
+    if reason is not None:  # a test of another model kind skips itself, saying why
+        return TestResult(test.test_id, test.category, test.title, "skip", reason, severity=test.severity)
     try:
         return test(context)
     except Exception as error:  # a broken test is itself a finding, never a crashed suite
