@@ -89,6 +89,7 @@ def definitions_sha256(spec: ModelSpec) -> str:
         "arrival": spec.target.arrival_column,
         "target": spec.target.column,
         "features": [f.model_dump(mode="json") for f in spec.features.from_store],
+        "ttl_hours": spec.feature_store.ttl_hours,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

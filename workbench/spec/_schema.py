@@ -427,6 +427,12 @@ class FeatureStoreSpec(_Strict):
 
     skew_sample: int = Field(40, ge=1, le=100_000, description="events replayed through the online path")
     skew_tolerance: float = Field(1e-9, ge=0.0, description="largest offline-online difference accepted")
+    ttl_hours: int = Field(
+        0,
+        ge=0,
+        description="Feast time-to-live of the views; 0 = none. With one, the offline join drops older values while "
+        "the online store keeps serving them: a source of train-serve skew the skew check catches",
+    )
     warm_up_days: int = Field(
         0, ge=0, le=365, description="the first days of events are history only: windowed features need them full"
     )
