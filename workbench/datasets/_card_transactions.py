@@ -71,7 +71,7 @@ FRAUD_RATE = 0.0013
 #: (figure, value in the sources, value here, source): printed in the README and in every document.
 CALIBRATION: tuple[tuple[str, str, str, str], ...] = (
     ("fraud rate by count", "0.129% (8,213 of 6,362,620)", "0.13% (fraud_rate)", "PaySim"),
-    ("fraud rate by count", "1.21% (7,200 of 594,643)", "not used: above the 1% card issuers see", "BankSim"),
+    ("fraud rate by count", "1.21% (7,200 of 594,643)", "not used: card fraud is well under 1%", "BankSim"),
     ("mean amount, all", "37.89", "about 38 before fraud (category means below)", "BankSim"),
     ("mean fraud amount / mean amount", "14x (530.93 / 37.89)", "4x the category mean (account takeover)", "BankSim"),
     ("mean fraud amount / mean amount", "8x (1,467,967 / 179,862)", "-", "PaySim"),

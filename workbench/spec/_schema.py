@@ -130,8 +130,15 @@ class StoreFeature(_Strict):
     name: str
     entity: str
     function: Literal["count", "sum", "mean", "max", "time_since_last", "amount_zscore", "chargeback_rate"]
-    window: str | None = Field(None, pattern=WINDOW_PATTERN, description="e.g. 1h, 24h, 7d, 30d")
+    window: str | None = Field(None, description="e.g. 1h, 24h, 7d, 30d")
     column: str = Field("amount", description="the event field aggregated")
+
+    @field_validator("window")
+    @classmethod
+    def _window_form(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(WINDOW_PATTERN, value):
+            raise ValueError(f"{value!r} is not a window: a whole number of hours or days, e.g. 1h, 24h, 7d, 30d")
+        return value
 
     @model_validator(mode="after")
     def _window_when_needed(self) -> StoreFeature:
