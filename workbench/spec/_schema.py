@@ -523,7 +523,7 @@ class ModelSpec(_Strict):
         problems: list[tuple[str, str]] = []
         decision = self.decision
         if self.kind == "credit":
-            if decision.cutoff is None:
+            if not decision.cutoff:  # (cut-offs are above 0)
                 problems.append(("decision.cutoff", "required key is missing"))
             for key, value in (
                 ("entities", self.entities),
