@@ -102,7 +102,10 @@ def test_shipped_fraud_spec_is_valid_and_german_stays_credit():
         (lambda d: d["decision"].update(max_alerts_per_day=50), "decision.alert_rate"),
         (lambda d: d["features"]["from_store"][0].update(entity="terminal"), "features.from_store[0].entity"),
         (lambda d: d["features"]["numeric"].remove("card_count_1h"), "features.from_store[0].name"),
-        (lambda d: d["features"]["from_store"][0].update(window="1w"), "features.from_store[0].window: '1w' is not a window"),
+        (
+            lambda d: d["features"]["from_store"][0].update(window="1w"),
+            "features.from_store[0].window: '1w' is not a window",
+        ),
         (lambda d: d["target"].pop("arrival_column"), "features.from_store[7].function"),
     ],
 )
@@ -345,3 +348,56 @@ def test_fraud_tests_skip_themselves_for_credit(german_spec):
         reason = TESTS[test_id].skip_reason(german_spec.kind)
         assert reason and "fraud only" in reason
     assert TESTS["backtesting.binomial"].skip_reason("credit") is None
+
+
+# --- end to end ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_fraud_spec_end_to_end_through_the_cli(tmp_path):
+    """`workbench run` of a small card-fraud spec with a validator: trained, registered, validated, documented."""
+    import json
+
+    from workbench.governance import DEMO_USERS, UserStore
+
+    project = tmp_path / "fraud"
+    (project / "registry_store").mkdir(parents=True)
+    (project / "reports").mkdir()
+    users = UserStore(project / "registry_store" / "governance" / "users.json")
+    for name, roles in DEMO_USERS.items():
+        users.add(name, roles, "demo-password")
+    spec_path = project / "card_fraud.yaml"
+    spec_path.write_text(yaml.safe_dump(fraud_dict(rows=20_000)), "utf-8")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in {"MLFLOW_TRACKING_URI", "WORKBENCH_REPORTS"}}
+    env |= {"WORKBENCH_HOME": str(project), "WORKBENCH_PASSWORD": "demo-password"}
+
+    def workbench(*args, timeout=900):
+        return subprocess.run(
+            [sys.executable, "-m", "workbench.cli", *args], cwd=project, env=env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    run = workbench("run", str(spec_path), "--developer", "priya", "--validator", "marco", "--no-progress")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "registered card_fraud version 1" in run.stdout
+    assert "validating card_fraud version 1 as marco" in run.stdout
+    folder = project / "reports" / "card_fraud" / "v1"
+    document = (folder / "card_fraud_v1_sr117_model_document.html").read_text("utf-8")
+    assert (folder / "card_fraud_v1_sr117_model_document.pdf").stat().st_size > 10_000
+    fairness = (folder / "card_fraud_v1_fairness_report.html").read_text("utf-8")
+    expected = ("The data are synthetic", "0.129% (8,213 of 6,362,620)", "average precision", "no PD back-tests",
+                "recall at the alert budget", "alert (send to review)")  # fmt: skip
+    for text in expected:
+        assert text in document, text
+    assert "Alert-rate ratios" in fairness and "The data are synthetic" in fairness
+    assert "approval rate at cut-off" not in document  # the credit page-1 figures are not shown for fraud
+    evidence = next((project / "registry_store").rglob("validation/validation.json"))
+    validation = json.loads(evidence.read_text("utf-8"))
+    outcomes = {r["test_id"]: r["outcome"] for r in validation["results"]}
+    assert outcomes["backtesting.binomial"] == "skip" and outcomes["decision.at_cutoff"] == "skip"
+    assert outcomes["data.train_serve_skew"] == "pass" and outcomes["data.label_delay"] == "pass"
+    assert validation["headline"]["skew_max_difference"] <= 1e-9
+    skew = workbench("features", "skew", "card_fraud", "1", "--sample", "8")
+    assert skew.returncode == 0 and "no skew in 8 events" in skew.stdout, skew.stdout + skew.stderr
+    unknown = workbench("features", "skew", "card_fraud", "9")
+    assert unknown.returncode == 2 and "no version 9" in unknown.stderr
