@@ -342,7 +342,11 @@ def test_training_sets_the_threshold_from_the_budget_and_validation_judges_fraud
 
 
 def test_fraud_tests_skip_themselves_for_credit(german_spec):
-    from workbench.validation import TESTS
+    from workbench.validation import TESTS, default_tests
+
+    credit, fraud = default_tests("credit"), default_tests("fraud")
+    assert "decision.alert_budget" not in credit and "decision.alert_budget" in fraud
+    assert "backtesting.binomial" in credit and "backtesting.binomial" in fraud  # listed for fraud, skipping
 
     for test_id in ("decision.alert_budget", "data.train_serve_skew", "segments.alert_rate_ratio"):
         reason = TESTS[test_id].skip_reason(german_spec.kind)
