@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
         "_kernels",
     },
     {"spec"},
+    {"features"},
     {"decision", "data"},
     {"training"},
     {"registry"},

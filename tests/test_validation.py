@@ -22,7 +22,8 @@ def test_registry_has_at_least_thirty_documented_tests_in_every_category():
 
 
 def test_every_test_runs_and_judges(german_validation):
-    assert len(german_validation.results) == len(TESTS)
+    # every test that judges a credit model; the fraud kind's own tests are not listed for credit
+    assert len(german_validation.results) == sum("credit" in t.kinds for t in TESTS.values())
     for result in german_validation.results:
         assert result.outcome in {"pass", "warn", "fail"}
         assert "could not run" not in result.reason, result.reason

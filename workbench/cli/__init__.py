@@ -4,7 +4,7 @@ Expected failures (a bad spec, changed data, a failed notebook, an unknown versi
 message and exit with status 2; ``reproduce`` exits 1 when it finds a difference.
 
 Each area's commands live in a module of their own (``_pipeline``, ``_governance``, ``_serving``,
-``_monitoring``), with what they share in ``_common``; this module joins them into one :data:`app`.
+``_monitoring``, ``_features``), with what they share in ``_common``; this module joins them into one :data:`app`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import typer
 
 from workbench._speedups import defer_iri_grammar, skip_final_garbage_collection
-from workbench.cli import _governance, _monitoring, _pipeline, _serving
+from workbench.cli import _features, _governance, _monitoring, _pipeline, _serving
 
 __all__ = ["app", "main"]
 
@@ -35,6 +35,7 @@ app.add_typer(_monitoring.app)
 app.add_typer(_governance.users_app, name="users")
 app.add_typer(_governance.audit_app, name="audit")
 app.add_typer(_monitoring.outcomes_app, name="outcomes")
+app.add_typer(_features.app, name="features")
 
 
 def main() -> None:

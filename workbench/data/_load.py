@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock
 
-from workbench.datasets import SHIPPED
-from workbench.paths import project_root
+from workbench.datasets import GENERATED, SHIPPED
+from workbench.paths import project_root, registry_store
 from workbench.provenance import file_sha256
 from workbench.spec import ModelSpec, SpecError, check_spec_against_data, label_keys, load_spec
 
@@ -30,13 +31,37 @@ class DataChangedError(RuntimeError):
     """The data no longer matches the hash a spec or a registered version recorded."""
 
 
+def generated_data_path(spec: ModelSpec) -> Path:
+    """The Parquet file of a generated data set, drawn on first use from the spec's rows and seed.
+
+    Drawing is deterministic, so the file is a cache: a lock keeps two processes from drawing it at once and
+    it is written under a temporary name, then renamed, so a reader never sees half a file.
+    """
+    dataset = spec.dataset
+    rows = dataset.rows or 100_000
+    seed = dataset.seed if dataset.seed is not None else 0
+    folder = registry_store() / "datasets"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{dataset.name}_{rows}_{seed}.parquet"
+    with FileLock(str(folder / f".{path.name}.lock"), timeout=600):
+        if not path.is_file():
+            partial = folder / f".{path.name}.partial"
+            GENERATED[str(dataset.name)](rows, seed).to_parquet(partial, index=False)
+            os.replace(partial, path)
+    return path
+
+
 def resolve_data_path(spec: ModelSpec) -> tuple[Path, str]:
     """The file that identifies the spec's data, and how to name it in messages."""
     if spec.dataset.name is not None:
+        if spec.dataset.name in GENERATED:
+            path = generated_data_path(spec)
+            return path, f"generated data set {spec.dataset.name!r} (synthetic, {path.name})"
         if spec.dataset.name not in SHIPPED:
-            raise SpecError(
-                "dataset", [("dataset.name", f"no shipped data set {spec.dataset.name!r}; known: {', '.join(SHIPPED)}")]
-            )
+            known = ", ".join([*SHIPPED, *GENERATED])
+            raise SpecError("dataset", [("dataset.name", f"no shipped data set {spec.dataset.name!r}; known: {known}")])
+        if spec.dataset.rows is not None or spec.dataset.seed is not None:
+            raise SpecError("dataset", [("dataset.rows", f"{spec.dataset.name!r} is shipped, not generated")])
         return SHIPPED[spec.dataset.name][0](), f"shipped data set {spec.dataset.name!r}"
     raw = Path(os.path.expanduser(str(spec.dataset.path)))
     path = raw if raw.is_absolute() else project_root() / raw
@@ -105,13 +130,36 @@ def load_model_data(spec: ModelSpec, expected_sha256: str | None = None) -> Mode
                 f"data {source} has sha256 {sha256}, but {origin} says {expected}: the data changed since it was "
                 "recorded, so results from it would not be comparable; restore the original file or train a new version"
             )
-    if spec.dataset.name is not None:
+    if spec.dataset.name is not None and spec.dataset.name in SHIPPED:
         frame = SHIPPED[spec.dataset.name][1]()
+    elif spec.dataset.name is not None:
+        frame = pd.read_parquet(path)
     else:
         frame = _read_file(path, spec.dataset.file_format)
+    if spec.kind == "fraud":
+        frame = _with_store_features(spec, frame, sha256, source)
     frame = add_protected_bands(frame, spec)
     check_spec_against_data(spec, frame, source)
     return ModelData(frame=frame.reset_index(drop=True), sha256=sha256, source=source, path=path)
+
+
+def _with_store_features(spec: ModelSpec, frame: pd.DataFrame, sha256: str, source: str) -> pd.DataFrame:
+    """A fraud model's events with their point-in-time store features (built by Feast from the spec)."""
+    from workbench.features import training_set
+
+    needed = [*spec.entities.values(), str(spec.event_time), spec.target.column]
+    needed += [f.column for f in spec.features.from_store]
+    if spec.target.arrival_column:
+        needed.append(spec.target.arrival_column)
+    missing = sorted({c for c in needed if c not in frame.columns})
+    if missing:
+        raise SpecError(source, [("entities", f"{', '.join(missing)} not a column of {source}")])
+    built = training_set(spec, frame, sha256)
+    warm_up = spec.feature_store.warm_up_days
+    if warm_up:  # the first days build the windows' history; their own rows would have half-empty windows
+        start = built[str(spec.event_time)].min() + pd.Timedelta(days=warm_up)
+        built = built[built[str(spec.event_time)] >= start]
+    return built.reset_index(drop=True)
 
 
 def adverse_target(frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:

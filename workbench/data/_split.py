@@ -41,7 +41,10 @@ def make_split(frame: pd.DataFrame, spec: ModelSpec) -> Split:
             raise ValueError(
                 f"split.date_column: {int(dates.isna().sum())} value(s) of {settings.date_column!r} are not dates"
             )
-        is_validation = (dates >= pd.Timestamp(settings.validation_start)).to_numpy()
+        start = pd.Timestamp(settings.validation_start)
+        if getattr(dates.dt, "tz", None) is not None:  # event times in UTC: the start day is a UTC day
+            start = start.tz_localize(dates.dt.tz)
+        is_validation = (dates >= start).to_numpy()
         if is_validation.all() or not is_validation.any():
             raise ValueError(f"split.validation_start: {settings.validation_start} leaves one sample empty")
         return Split("out_of_time", positions[~is_validation], positions[is_validation])

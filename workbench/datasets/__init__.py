@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.datasets._card_transactions import CALIBRATION, SOURCES, calibration_table, synthetic_card_transactions
 from workbench.datasets._german_credit import german_credit_path, load_german_credit
 from workbench.datasets._synthetic import synthetic_german_credit
 
@@ -15,4 +16,17 @@ SHIPPED: dict[str, tuple[Callable[[], Path], Callable[[], pd.DataFrame]]] = {
     "german_credit": (german_credit_path, load_german_credit),
 }
 
-__all__ = ["SHIPPED", "german_credit_path", "load_german_credit", "synthetic_german_credit"]
+#: generated data sets by name: each draws rows deterministically from a count and a seed
+GENERATED: dict[str, Callable[..., pd.DataFrame]] = {"card_transactions": synthetic_card_transactions}
+
+__all__ = [
+    "CALIBRATION",
+    "GENERATED",
+    "SHIPPED",
+    "SOURCES",
+    "calibration_table",
+    "german_credit_path",
+    "load_german_credit",
+    "synthetic_card_transactions",
+    "synthetic_german_credit",
+]

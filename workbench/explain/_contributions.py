@@ -92,6 +92,7 @@ class ContributionExplainer:
             self.features,
             self.spec.decision.adverse_action_texts,
             k or self.spec.decision.reason_codes,
+            values=inputs[self.features].to_numpy(dtype=object).tolist(),
         )
         return [[Reason(r["feature"], r["contribution"], r["text"]) for r in row] for row in codes]
 

@@ -29,8 +29,8 @@ class Finding:
 
 
 def finding_from(result: TestResult, remediation: str) -> Finding | None:
-    """A failed test raises a finding at the test's severity; a warning raises a low one."""
-    if result.outcome == "pass":
+    """A failed test raises a finding at the test's severity; a warning raises a low one; a skipped one none."""
+    if result.outcome in ("pass", "skip"):
         return None
     severity: Severity = result.severity if result.outcome == "fail" else "low"
     return Finding(

@@ -11,7 +11,7 @@ import pandas as pd
 from workbench.findings._figures import plain, table_records
 from workbench.findings._finding import Severity
 
-Outcome = Literal["pass", "warn", "fail"]
+Outcome = Literal["pass", "warn", "fail", "skip"]
 
 
 @dataclass

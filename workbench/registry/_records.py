@@ -27,9 +27,14 @@ if TYPE_CHECKING:  # types only: a command that reads the registry does not load
 
 SPEC_ARTIFACT = "spec/spec.json"
 
-#: Types beyond skops' defaults that our own artefacts contain (tree node storage, numpy dtypes). Artefacts
-#: are written only by this code and their sha256 is checked before they are served.
-SKOPS_TRUSTED_TYPES = ["numpy.dtype", "sklearn.tree._tree.Tree"]
+#: Types beyond skops' defaults that our own artefacts contain (tree node storage, numpy dtypes, the node arrays
+#: of histogram gradient boosting). Artefacts are written only by this code and their sha256 is checked before
+#: they are served.
+SKOPS_TRUSTED_TYPES = [
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
 
 
 def serving_requirements() -> list[str]:

@@ -70,6 +70,26 @@ def _results(evidence: Evidence) -> list[dict[str, Any]]:
     return results
 
 
+def _synthetic_data(evidence: Evidence) -> list[dict[str, str]]:
+    """The calibration table of a generated (synthetic) data set, printed in every document of its models."""
+    from workbench.datasets import CALIBRATION, GENERATED, SOURCES
+
+    if evidence.spec.dataset.name not in GENERATED:
+        return []
+    rows = [{"figure": f, "published": p, "generator": g, "source": s} for f, p, g, s in CALIBRATION]
+    return rows + [
+        {"figure": "source", "published": text, "generator": "", "source": key} for key, text in SOURCES.items()
+    ]
+
+
+def _result_table(evidence: Evidence, test_id: str, table: str) -> list[dict[str, Any]]:
+    """One table of one recorded test result (empty when the test did not run or skipped)."""
+    for result in evidence.documents["validation"]["results"]:
+        if result["test_id"] == test_id:
+            return result.get("tables", {}).get(table, [])
+    return []
+
+
 def _headline(evidence: Evidence) -> dict[str, Any]:
     """The headline figures the validation recorded (declared by the tests in the validation registry)."""
     return evidence.documents["validation"].get("headline", {})
@@ -133,10 +153,25 @@ def _limitations(evidence: Evidence, results: list[dict[str, Any]]) -> list[str]
     items = [
         f"The development data has {evidence.data_validation.get('n_rows', '?')} rows; the validation sample has "
         f"{n_val}, so estimates are uncertain (AUC 95% CI {low:.3f}–{high:.3f}).",
-        "Outcomes are observed only for booked loans; no reject inference was performed, so performance on "
-        "applicants declined in the past is unknown.",
-        "Validation is on a holdout from the same period as development; an out-of-time test needs later data.",
     ]
+    if evidence.spec.kind == "fraud":
+        items += [
+            "Labels are chargebacks: frauds whose chargeback had not arrived when the data were drawn count as "
+            "genuine, so recall is measured on the frauds known so far.",
+            "Alerted transactions were reviewed, not left to run: the outcome of a transaction stopped by review "
+            "is its reviewer's verdict, not an observed chargeback.",
+        ]
+        if _synthetic_data(evidence):
+            items.append(
+                "The data are synthetic (generated, calibrated to published PaySim and BankSim statistics): the "
+                "figures show the workbench at work, not the performance of a model on real card transactions."
+            )
+    else:
+        items += [
+            "Outcomes are observed only for booked loans; no reject inference was performed, so performance on "
+            "applicants declined in the past is unknown.",
+            "Validation is on a holdout from the same period as development; an out-of-time test needs later data.",
+        ]
     for result in results:
         if result["outcome"] != "pass":
             test = evidence.documents["validation"].get("tests", {}).get(result["test_id"], {})
@@ -355,6 +390,14 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         "coefficients": evidence.coefficients if family.startswith("scorecard") else None,
         "selection": evidence.selection,
         "assumptions": [
+            "Transactions scored in production resemble the development period's (checked by monitoring).",
+            "A feature uses only events before the transaction and chargebacks that had arrived by then (the "
+            "label-delay rule, checked by data.label_delay); the online store serves the same values (data."
+            "train_serve_skew).",
+            "Fraud patterns seen in development recur; new patterns are caught only as far as their features move.",
+        ]
+        if spec.kind == "fraud"
+        else [
             "Applicants scored in production resemble the development population (checked by monitoring).",
             "Past repayment behaviour of similar applicants predicts future repayment.",
             "Rare categorical levels behave like the pooled 'infrequent' group; missing values like the median "
@@ -366,6 +409,8 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         "monitoring": _monitoring(evidence),
         "limitations": _limitations(evidence, results),
         "history": history,
+        "synthetic_data": _synthetic_data(evidence),
+        "alert_rates": _result_table(evidence, "segments.alert_rate_ratio", "alert_rates"),
         "packages": _packages(evidence.environment_lock),
         "training_run_id": evidence.training_run_id,
         "validation_run_id": evidence.validation_run_id,
@@ -387,6 +432,8 @@ def fairness_context(evidence: Evidence) -> dict[str, Any]:
         "fairness_overview": _fairness_overview(evidence.documents["fairness"]),
         "min_group_size": evidence.documents["fairness"].get("min_group_size", evidence.spec.fairness.min_group_size),
         "figures": evidence.figures,
+        "synthetic_data": _synthetic_data(evidence),
+        "alert_rates": _result_table(evidence, "segments.alert_rate_ratio", "alert_rates"),
         "validator": evidence.tags.get("validated_by", ""),
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -21,6 +21,7 @@ from workbench.spec._schema import (
     ProtectedAttribute,
     RolloutLimits,
     SplitSpec,
+    StoreFeature,
     TargetSpec,
     Thresholds,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "RolloutLimits",
     "SpecError",
     "SplitSpec",
+    "StoreFeature",
     "TargetSpec",
     "Thresholds",
     "check_spec_against_data",

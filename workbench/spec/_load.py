@@ -102,7 +102,7 @@ def without_features(spec: ModelSpec, names: list[str]) -> ModelSpec:
     gone = set(names)
     data["features"] = {
         kind: [f for f in data["features"][kind] if f not in gone] for kind in ("numeric", "categorical")
-    }
+    } | {"from_store": [f for f in data["features"]["from_store"] if f["name"] not in gone]}
     data["decision"]["adverse_action_texts"] = {
         k: v for k, v in data["decision"]["adverse_action_texts"].items() if k not in gone
     }

@@ -41,11 +41,15 @@ class DatasetSpec(_Strict):
     path: str | None = Field(None, description="CSV or parquet file; relative paths start at the project root")
     format: Literal["csv", "parquet"] | None = Field(None, description="file format; inferred from the suffix")
     sha256: str | None = Field(None, description="expected sha256 of the file; a mismatch refuses the run")
+    rows: int | None = Field(None, ge=100, description="generated data sets: how many rows to draw")
+    seed: int | None = Field(None, ge=0, description="generated data sets: the seed the rows are drawn with")
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
         if (self.name is None) == (self.path is None):
             raise ValueError("give exactly one of 'name' (a shipped data set) or 'path' (a CSV/parquet file)")
+        if self.path is not None and (self.rows is not None or self.seed is not None):
+            raise ValueError("'rows' and 'seed' are for generated data sets (name), not for a file")
         if self.path is not None and self.format is None:
             suffix = Path(self.path).suffix.lower()
             if suffix not in {".csv", ".parquet", ".pq"}:
@@ -81,6 +85,12 @@ class TargetSpec(_Strict):
     column: str
     adverse_value: Label | list[Label]
     favourable_value: Label | list[Label] | None = None
+    arrival_column: str | None = Field(
+        None, description="when each label became known (a chargeback's arrival); features may use only earlier ones"
+    )
+    pattern_column: str | None = Field(
+        None, description="fraud: the pattern of each adverse case (e.g. account_takeover), for recall per pattern"
+    )
 
     @model_validator(mode="after")
     def _labels_given_once(self) -> TargetSpec:
@@ -104,11 +114,52 @@ class TargetSpec(_Strict):
         return frozenset(k for k in map(label_key, _as_list(self.favourable_value)) if k is not None)
 
 
+WINDOW_PATTERN = r"^[1-9][0-9]*[hd]$"
+STORE_FUNCTIONS = ("count", "sum", "mean", "max", "time_since_last", "amount_zscore", "chargeback_rate")
+
+
+class StoreFeature(_Strict):
+    """A feature computed by the feature store from an entity's past events (fraud models).
+
+    ``count``, ``sum``, ``mean`` and ``max`` aggregate ``column`` over the entity's events in the ``window`` up
+    to its previous event; ``time_since_last`` is the seconds since the entity's previous event;
+    ``amount_zscore`` is the event's ``column`` against the mean and standard deviation of the entity's
+    ``window``; ``chargeback_rate`` is the share of the entity's events in the ``window`` whose chargeback had
+    arrived (``target.arrival_column``) by the day of the event.
+    """
+
+    name: str
+    entity: str
+    function: Literal["count", "sum", "mean", "max", "time_since_last", "amount_zscore", "chargeback_rate"]
+    window: str | None = Field(None, description="e.g. 1h, 24h, 7d, 30d")
+    column: str = Field("amount", description="the event field aggregated")
+
+    @field_validator("window")
+    @classmethod
+    def _window_form(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(WINDOW_PATTERN, value):
+            raise ValueError(f"{value!r} is not a window: a whole number of hours or days, e.g. 1h, 24h, 7d, 30d")
+        return value
+
+    @model_validator(mode="after")
+    def _window_when_needed(self) -> StoreFeature:
+        if self.function != "time_since_last" and self.window is None:
+            raise ValueError(f"function {self.function} needs a window (e.g. 1h, 24h, 7d)")
+        if self.function == "chargeback_rate" and self.window is not None and not self.window.endswith("d"):
+            raise ValueError("a chargeback_rate window is in days (e.g. 30d): labels are counted by day")
+        return self
+
+
 class FeatureSpec(_Strict):
-    """Model inputs by type; the type decides preprocessing and is checked against the data."""
+    """Model inputs by type; the type decides preprocessing and is checked against the data.
+
+    ``from_store`` defines inputs the feature store computes (fraud models); each one's name must also be
+    listed in ``numeric``, which stays the one list of model inputs in their order.
+    """
 
     numeric: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
+    from_store: list[StoreFeature] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _non_empty_and_unique(self) -> FeatureSpec:
@@ -268,9 +319,19 @@ class CostSpec(_Strict):
 
 
 class DecisionSpec(_Strict):
-    """The decision policy applied to the model score (probability of the adverse outcome)."""
+    """The decision policy applied to the model score (probability of the adverse outcome).
 
-    cutoff: float = Field(gt=0.0, lt=1.0, description="decline when the score is at or above this")
+    Credit declines at ``cutoff``. Fraud alerts within a review budget, ``alert_rate`` (share of transactions
+    sent to review) or ``max_alerts_per_day``; training turns the budget into the threshold on the development
+    sample and records it as ``cutoff`` in the registered spec. A missed fraud costs its amount
+    (``amount_column``); a review costs ``review_cost``.
+    """
+
+    cutoff: float | None = Field(None, gt=0.0, lt=1.0, description="decline when the score is at or above this")
+    alert_rate: float | None = Field(None, gt=0.0, lt=0.5, description="fraud: share of transactions reviewed")
+    max_alerts_per_day: float | None = Field(None, gt=0.0, description="fraud: reviews the team can do per day")
+    review_cost: float = Field(5.0, ge=0.0, description="fraud: cost of reviewing one alert")
+    amount_column: str | None = Field(None, description="fraud: the transaction amount, the cost of a missed fraud")
     reason_codes: int = Field(4, ge=1, le=10)
     costs: CostSpec = Field(default_factory=CostSpec)
     adverse_action_texts: dict[str, str] = Field(default_factory=dict)
@@ -300,6 +361,12 @@ class Thresholds(_Strict):
     min_category_count: int = Field(10, ge=1, description="rarer levels are pooled into one 'infrequent' level")
     max_single_feature_auc: float = Field(
         0.95, gt=0.5, le=1.0, description="a feature separating the outcome this well alone is screened as leakage"
+    )
+    min_average_precision: float = Field(
+        0.10, ge=0.0, le=1.0, description="fraud: least average precision (area under precision-recall)"
+    )
+    min_recall_at_budget: float = Field(
+        0.30, ge=0.0, le=1.0, description="fraud: least share of frauds alerted within the alert budget"
     )
 
     @model_validator(mode="after")
@@ -385,10 +452,36 @@ class DocumentationSpec(_Strict):
         return names
 
 
+class FeatureStoreSpec(_Strict):
+    """How the feature store is checked (fraud models)."""
+
+    skew_sample: int = Field(40, ge=1, le=100_000, description="events replayed through the online path")
+    skew_tolerance: float = Field(1e-9, ge=0.0, description="largest offline-online difference accepted")
+    ttl_hours: int = Field(
+        0,
+        ge=0,
+        description="Feast time-to-live of the views; 0 = none. With one, the offline join drops older values while "
+        "the online store keeps serving them: a source of train-serve skew the skew check catches",
+    )
+    warm_up_days: int = Field(
+        0, ge=0, le=365, description="the first days of events are history only: windowed features need them full"
+    )
+
+
 class ModelSpec(_Strict):
-    """The whole description of one model; the registered model name is ``name``."""
+    """The whole description of one model; the registered model name is ``name``.
+
+    ``kind`` selects the model kind (credit by default; fraud needs ``entities``, ``event_time``, an
+    out-of-time split and an alert budget).
+    """
 
     name: str = Field(pattern=NAME_PATTERN)
+    kind: Literal["credit", "fraud"] = "credit"
+    entities: dict[str, str] = Field(
+        default_factory=dict, description="fraud: entity name -> the event column holding its key, e.g. card: card_id"
+    )
+    event_time: str | None = Field(None, description="fraud: the column with each event's time")
+    feature_store: FeatureStoreSpec = Field(default_factory=FeatureStoreSpec)
     title: str
     purpose: str
     intended_use: str
@@ -425,6 +518,7 @@ class ModelSpec(_Strict):
         if self.target.column in self.features.all:
             problems.append((self.features.location_of(self.target.column), "the target cannot be a feature"))
         problems += self._fairness_problems()
+        problems += self._kind_problems()
         texts = self.decision.adverse_action_texts
         untexted = [f for f in self.features.all if f not in texts]
         for key in texts:
@@ -447,6 +541,52 @@ class ModelSpec(_Strict):
         if problems:
             raise KeyedProblems(problems)
         return self
+
+    def _kind_problems(self) -> list[tuple[str, str]]:
+        """What the kind requires: a cut-off for credit; entities, event time, out-of-time split, budget for fraud."""
+        problems: list[tuple[str, str]] = []
+        decision = self.decision
+        if self.kind == "credit":
+            if not decision.cutoff:  # (cut-offs are above 0)
+                problems.append(("decision.cutoff", "required key is missing"))
+            for key, value in (
+                ("entities", self.entities),
+                ("event_time", self.event_time),
+                ("features.from_store", self.features.from_store),
+                ("decision.alert_rate", decision.alert_rate),
+                ("decision.max_alerts_per_day", decision.max_alerts_per_day),
+            ):
+                if value:
+                    problems.append((key, "only for kind: fraud"))
+            return problems
+        if not self.entities:
+            problems.append(
+                ("entities", "a fraud model names its entities, e.g. {card: card_id, merchant: merchant_id}")
+            )
+        if self.event_time is None:
+            problems.append(("event_time", "a fraud model names the column with each transaction's time"))
+        if self.split.method != "out_of_time":
+            problems.append(("split.method", "a fraud model is validated out of time: set out_of_time"))
+        elif self.event_time is not None and self.split.date_column != self.event_time:
+            problems.append(("split.date_column", f"must be the event time {self.event_time!r}"))
+        if (decision.alert_rate is None) == (decision.max_alerts_per_day is None):
+            problems.append(("decision.alert_rate", "give exactly one of alert_rate or max_alerts_per_day"))
+        if decision.amount_column is None:
+            problems.append(("decision.amount_column", "name the amount column: a missed fraud costs its amount"))
+        names = [f.name for f in self.features.from_store]
+        for i, feature in enumerate(self.features.from_store):
+            key = f"features.from_store[{i}]"
+            if feature.entity not in self.entities:
+                problems.append(
+                    (f"{key}.entity", f"{feature.entity!r} is not one of entities ({', '.join(self.entities)})")
+                )
+            if feature.name not in self.features.numeric:
+                problems.append((f"{key}.name", f"{feature.name!r} must also be listed in features.numeric"))
+            if feature.name in names[:i]:
+                problems.append((f"{key}.name", f"{feature.name!r} is defined twice"))
+            if feature.function == "chargeback_rate" and self.target.arrival_column is None:
+                problems.append((f"{key}.function", "chargeback_rate needs target.arrival_column (when labels arrive)"))
+        return problems
 
     def _fairness_problems(self) -> list[tuple[str, str]]:
         """Screening attributes are no inputs, no target and no protected attribute; a reason needs no attributes."""

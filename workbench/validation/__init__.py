@@ -11,6 +11,7 @@ from workbench.validation import (  # noqa: F401  (registration side effect)
     _data_tests,
     _decision_tests,
     _discrimination_tests,
+    _fraud_tests,
     _overfitting_tests,
     _segments_tests,
     _sensitivity_tests,
@@ -26,7 +27,7 @@ from workbench.validation._context import (
 from workbench.validation._decision_tests import cutoff_sweep, decision_summary
 from workbench.validation._interactive import cutoff_explorer, static_cutoff_table, version_picker
 from workbench.validation._registry import CATEGORIES, TESTS, ValidationTest, validation_test
-from workbench.validation._run import ValidationReport, run_validation
+from workbench.validation._run import ValidationReport, default_tests, run_validation
 
 __all__ = [
     "CATEGORIES",
@@ -41,6 +42,7 @@ __all__ = [
     "cutoff_explorer",
     "cutoff_sweep",
     "decision_summary",
+    "default_tests",
     "load_context",
     "run_validation",
     "static_cutoff_table",

@@ -114,12 +114,20 @@ class ValidationContext:
 
     @cached_property
     def benchmark(self) -> Pipeline:
-        """The validator's own logistic-regression scorecard, fitted on the development sample."""
-        pipeline = FAMILIES["scorecard_logit"].build(
+        """The validator's own logistic regression, fitted on the development sample.
+
+        A scorecard for credit; for fraud a class-weighted penalised logit, since an unpenalised fit on a rare
+        outcome with velocity features separates easily.
+        """
+        family, params = (
+            ("scorecard_logit", {}) if self.spec.kind != "fraud" else ("penalised_logit", {"class_weight": "balanced"})
+        )
+        pipeline = FAMILIES[family].build(
             self.spec.features.numeric,
             self.spec.features.categorical,
             min_category_count=self.spec.thresholds.min_category_count,
             seed=self.spec.split.seed,
+            **params,
         )
         return pipeline.fit(self.x_dev, self.y_dev)
 

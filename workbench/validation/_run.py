@@ -39,7 +39,9 @@ class ValidationReport:
 
     def counts(self) -> dict[str, int]:
         """How many tests passed, warned and failed."""
-        return {o: sum(r.outcome == o for r in self.results) for o in ("pass", "warn", "fail")}
+        counts = {o: sum(r.outcome == o for r in self.results) for o in ("pass", "warn", "fail")}
+        skipped = sum(r.outcome == "skip" for r in self.results)
+        return counts | ({"skip": skipped} if skipped else {})
 
     @property
     def blocking_findings(self) -> list[Finding]:
@@ -101,6 +103,9 @@ class ValidationReport:
 
 
 def _safe_run(test: ValidationTest, context: ValidationContext) -> TestResult:
+    reason = test.skip_reason(getattr(context.spec, "kind", "credit"))
+    if reason is not None:  # a test of another model kind skips itself, saying why
+        return TestResult(test.test_id, test.category, test.title, "skip", reason, severity=test.severity)
     try:
         return test(context)
     except Exception as error:  # a broken test is itself a finding, never a crashed suite
@@ -115,15 +120,24 @@ def _safe_run(test: ValidationTest, context: ValidationContext) -> TestResult:
         )
 
 
+def default_tests(kind: str) -> list[str]:
+    """The tests a version of this kind runs, in category order.
+
+    Every test that judges the kind, and for any kind but credit also the credit tests, which skip themselves
+    saying why they do not apply: the credit suite is the baseline a reader compares every other kind with. A
+    credit model does not list the other kinds' tests.
+    """
+    chosen = [t for t, test in TESTS.items() if kind in test.kinds or (kind != "credit" and "credit" in test.kinds)]
+    return sorted(chosen, key=lambda t: CATEGORIES.index(TESTS[t].category))
+
+
 def run_validation(
     context: ValidationContext,
     test_ids: Iterable[str] | None = None,
     on_result: Callable[[TestResult], None] | None = None,
 ) -> ValidationReport:
     """Run the selected tests (default: all, in registry order) and raise a finding for each non-pass."""
-    selected = (
-        list(test_ids) if test_ids is not None else sorted(TESTS, key=lambda t: CATEGORIES.index(TESTS[t].category))
-    )
+    selected = list(test_ids) if test_ids is not None else default_tests(getattr(context.spec, "kind", "credit"))
     unknown = [t for t in selected if t not in TESTS]
     if unknown:
         raise KeyError(f"unknown validation test(s): {', '.join(unknown)}")

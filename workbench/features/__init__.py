@@ -1,0 +1,56 @@
+"""The feature store of fraud models: Feast, locally, generated from the spec.
+
+Per-entity source tables computed from the events (:mod:`._definitions`), a Feast repository under
+``registry_store/features/<name>/`` (file offline store, SQLite online store, file registry; no server),
+point-in-time training sets under the label-delay rule, and the train-serve skew check.
+"""
+
+from workbench.features._definitions import (
+    READ_BEFORE,
+    LabelLeakError,
+    ViewDefinition,
+    finish_features,
+    label_delay_violations,
+    source_tables,
+    view_definitions,
+)
+from workbench.features._skew import TOLERANCE, SkewReport, skew_check
+from workbench.features._store import (
+    FeatureStoreError,
+    apply_store,
+    feature_refs,
+    historical_values,
+    materialize,
+    online_values,
+    open_store,
+    point_in_time_values,
+    prepare_events,
+    refuse_label_leaks,
+    store_dir,
+    training_set,
+)
+
+__all__ = [
+    "READ_BEFORE",
+    "TOLERANCE",
+    "FeatureStoreError",
+    "LabelLeakError",
+    "SkewReport",
+    "ViewDefinition",
+    "apply_store",
+    "feature_refs",
+    "finish_features",
+    "historical_values",
+    "label_delay_violations",
+    "materialize",
+    "online_values",
+    "open_store",
+    "point_in_time_values",
+    "prepare_events",
+    "refuse_label_leaks",
+    "skew_check",
+    "source_tables",
+    "store_dir",
+    "training_set",
+    "view_definitions",
+]
