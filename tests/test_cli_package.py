@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from workbench.cli import _governance, _monitoring, _pipeline, _serving, app
+from workbench.cli import _features, _governance, _monitoring, _pipeline, _serving, app
 from workbench.cli._common import fail
 from workbench.cli._governance import users_list
 from workbench.cli._serving import serve
@@ -19,7 +19,14 @@ AREAS = {
     _serving: ["serve", "replay", "rollout"],
     _monitoring: ["monitor", "retrain", "review", "simulate"],
 }
-GROUPS = {"users": ["add", "list", "remove", "token", "demo"], "audit": ["verify", "log"], "outcomes": ["import"]}
+GROUPS = {
+    "users": ["add", "list", "remove", "token", "demo"],
+    "audit": ["verify", "log"],
+    "outcomes": ["import"],
+    "features": ["apply", "materialize", "skew"],
+}
+#: modules that hold a command group of their own rather than top-level commands
+GROUP_MODULES = (_features,)
 
 runner = CliRunner()
 
@@ -96,6 +103,29 @@ def test_an_unknown_model_exits_2_naming_it(project):
     assert "--simulated:" in result.output and "no_such_model" in result.output
 
 
+def test_an_unknown_model_is_answered_before_any_work_with_the_nearest_name(project):
+    from mlflow import MlflowClient
+
+    from workbench.registry import configure
+
+    client: MlflowClient = configure()
+    client.create_registered_model("german_credit")
+    typo = runner.invoke(app, ["validate", "german_credi", "1", "--validator", "marco"])
+    assert typo.exit_code == 2, typo.output
+    assert "no registered model named 'german_credi' (did you mean 'german_credit'?)" in typo.output
+    other = runner.invoke(app, ["document", "fraud_model", "1"])
+    assert other.exit_code == 2 and "registered: german_credit" in other.output
+    empty = runner.invoke(app, ["document", "german_credit", "1"])
+    assert empty.exit_code == 2 and "model 'german_credit' has no registered version yet" in empty.output
+
+
+def test_the_version_is_printed():
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"workbench {version('mrm-workbench')}"
+
+
 def test_a_bad_option_exits_2_naming_it():
     result = runner.invoke(app, ["approve", "german_credit", "1", "--no-such-option"])
     assert result.exit_code == 2
@@ -123,7 +153,7 @@ def _cli_imports(path: Path) -> set[str]:
 def test_area_modules_import_only_the_common_helpers():
     modules = {path.stem: path for path in CLI_DIR.glob("*.py")}
     areas = {name for name in modules if name not in {"__init__", "__main__", "_common"}}
-    assert areas == {module.__name__.rsplit(".", 1)[-1] for module in AREAS}
+    assert areas == {module.__name__.rsplit(".", 1)[-1] for module in (*AREAS, *GROUP_MODULES)}
     assert _cli_imports(modules["_common"]) == set()
     assert _cli_imports(modules["__main__"]) == {"main"}
     for name in areas:

@@ -28,6 +28,23 @@ app = typer.Typer(
     add_completion=False,
 )
 # the areas' commands at the top level, in this order, then the command groups
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"workbench {version('mrm-workbench')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="print the version"),
+) -> None:
+    """MRM Workbench: reproducible, validated, governed models."""
+
+
 app.add_typer(_pipeline.app)
 app.add_typer(_governance.app)
 app.add_typer(_serving.app)

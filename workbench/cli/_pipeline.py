@@ -100,11 +100,22 @@ def validate(
     """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
     from workbench._kernels import kernel_source
 
+    _registered(name, version, "validate")
     # the kernels' fork server imports the validation stack while this process logs in and checks the version
     with kernel_source(project_root()) as new_kernel:
         _validate(name, version, login(validator), progress, new_kernel, documents)
     if documents:
         document(name, version)
+
+
+def _registered(name: str, version: int, verb: str) -> None:
+    """Fail at once, before any heavy import or kernel, when the version is not registered (with a did-you-mean)."""
+    from workbench.registry import VersionNotFoundError, configure, get_version
+
+    try:
+        get_version(configure(), name, version)
+    except VersionNotFoundError as error:
+        fail(f"cannot {verb} {name} version {version}: {error}")
 
 
 def _validate(name: str, version: int, validator, progress: bool, new_kernel=None, documents: bool = False) -> None:
@@ -146,6 +157,7 @@ def document(
     version: Annotated[int, typer.Argument(help="version number")],
 ) -> None:
     """Build the SR 11-7 model document and the fairness report (HTML and PDF) of a validated version."""
+    _registered(name, version, "document")
     from workbench.reports import NotValidatedError, build_documents
 
     try:

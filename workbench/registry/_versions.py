@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import tempfile
 
 import mlflow
@@ -16,14 +18,35 @@ class VersionNotFoundError(LookupError):
     """No such registered model or version."""
 
 
+#: a name MLflow's filter syntax can quote (registered names are far narrower, see the spec's name pattern)
+_QUOTABLE = re.compile(r"^[^'\\]*$")
+
+
+def _no_such_model(client: MlflowClient, name: str) -> VersionNotFoundError:
+    """The error for an unknown model name, with the nearest registered name or the registered ones."""
+    names = sorted(m.name for m in client.search_registered_models())
+    if name in names:
+        return VersionNotFoundError(f"model {name!r} has no registered version yet")
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        hint = f" (did you mean {close[0]!r}?)"
+    elif names:
+        hint = f"; registered: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}"
+    else:
+        hint = "; no model is registered yet (workbench run SPEC registers one)"
+    return VersionNotFoundError(f"no registered model named {name!r}{hint}")
+
+
 def get_version(client: MlflowClient, name: str, version: int | str) -> ModelVersion:
-    """A registered version, or a clear error naming what is missing."""
+    """A registered version, or a clear error naming what is missing (and the nearest name for a typo)."""
     try:
         return client.get_model_version(name, str(version))
     except MlflowException:
+        if not _QUOTABLE.match(name):
+            raise _no_such_model(client, name) from None
         known = [str(v.version) for v in client.search_model_versions(f"name='{name}'")]
         if not known:
-            raise VersionNotFoundError(f"no registered model named {name!r}") from None
+            raise _no_such_model(client, name) from None
         raise VersionNotFoundError(
             f"model {name!r} has no version {version} (versions: {', '.join(sorted(known, key=int))})"
         ) from None
