@@ -19,7 +19,11 @@ AREAS = {
     _serving: ["serve", "replay", "rollout"],
     _monitoring: ["monitor", "retrain", "review", "simulate"],
 }
-GROUPS = {"users": ["add", "list", "remove", "token", "demo"], "audit": ["verify", "log"], "outcomes": ["import"]}
+GROUPS = {
+    "users": ["add", "list", "remove", "token", "demo"],
+    "audit": ["verify", "log", "rotate-key"],
+    "outcomes": ["import"],
+}
 
 runner = CliRunner()
 

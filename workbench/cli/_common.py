@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from workbench.governance import GovernanceService, User
+    from workbench.governance import GovernanceService, MlflowVersionStore, User
 
 
 def fail(message: str) -> NoReturn:
@@ -58,3 +58,11 @@ def governance_service() -> GovernanceService:
     from workbench.governance import service
 
     return service()
+
+
+def registry_store_or_fail() -> MlflowVersionStore:
+    """The registry as governance's version store."""
+    from workbench.governance import MlflowVersionStore
+    from workbench.registry import configure
+
+    return MlflowVersionStore(configure())

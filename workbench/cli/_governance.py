@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli._common import fail, governance_service, login
+from workbench.cli._common import fail, governance_service, login, registry_store_or_fail
 
 app = typer.Typer(help="Committee and deployment actions on model versions, and the inventory.", no_args_is_help=True)
 users_app = typer.Typer(
@@ -118,8 +118,11 @@ def users_demo(
 ) -> None:
     """Create the demonstration users (priya developer, marco validator, helen approver, sam deployer, ada
     admin, los scoring client) when they do not exist yet. For demonstrations only: they share one known password."""
-    from workbench.governance import DEMO_USERS, UserStore
+    from workbench.governance import DEMO_USERS, AuditTrail, UserStore, create_key
 
+    created = create_key(AuditTrail().path)
+    if created is not None:
+        typer.echo(f"created the demonstration audit key {created} (keep it out of registry_store/ and backed up)")
     store = UserStore()
     existing = {u.name for u in store.list()}
     for name, roles in DEMO_USERS.items():
@@ -130,20 +133,34 @@ def users_demo(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the whole chain; name every edited, deleted, inserted or reordered record."""
-    from workbench.governance import AuditTrail
+    """Check the whole chain against the audit key and the registry's anchors; name every forged, edited,
+    deleted, inserted or reordered record, and every tag or alias changed outside the workbench."""
+    from workbench.governance import AuditTrail, reconcile
 
     trail = AuditTrail()
-    problems = trail.verify()
+    store = registry_store_or_fail()
+    problems = trail.verify(store.anchors())
     count = len(trail.records())
-    if not problems:
+    outside = reconcile(store, trail) if not problems else []
+    if not problems and not outside:
         typer.secho(
-            f"audit trail intact: {count} records, chain and head verified ({trail.path})", fg=typer.colors.GREEN
+            f"audit trail intact: {count} records, chain, key, head and registry anchors verified; the registry "
+            f"matches the trail ({trail.path})",
+            fg=typer.colors.GREEN,
         )
         return
-    typer.secho(f"audit trail TAMPERED: {len(problems)} problem(s) in {trail.path}", err=True, fg=typer.colors.RED)
-    for problem in problems:
-        typer.echo(f"  {problem.kind}: {problem.message}", err=True)
+    if problems:
+        typer.secho(f"audit trail TAMPERED: {len(problems)} problem(s) in {trail.path}", err=True, fg=typer.colors.RED)
+        for problem in problems:
+            typer.echo(f"  {problem.kind}: {problem.message}", err=True)
+    if outside:
+        typer.secho(
+            f"registry changed outside the workbench: {len(outside)} difference(s) from the audit trail",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        for line in outside:
+            typer.echo(f"  {line}", err=True)
     raise typer.Exit(1)
 
 
@@ -161,14 +178,50 @@ def audit_log(model: Annotated[str | None, typer.Option(help="only this model's 
         )
 
 
+@audit_app.command("rotate-key")
+def audit_rotate_key(
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin rotating the key")] = None,
+) -> None:
+    """Retire the audit key (kept beside it to verify older records) and sign new records with a fresh one."""
+    from workbench.governance import AuditKeyError, AuditTrail, rotate_key
+
+    admin = login(as_user)
+    if not admin.has("admin"):
+        fail(f"{admin.name} does not hold the admin role needed to rotate the audit key")
+    trail = AuditTrail()
+    problems = trail.verify()
+    if problems:
+        fail(f"{trail.path} does not verify ({problems[0].message}); run `workbench audit verify` first")
+    try:
+        old, new = rotate_key(trail.path)
+    except AuditKeyError as error:
+        fail(str(error))
+    AuditTrail().append(
+        actor=admin.name,
+        role="admin",
+        action="rotate_audit_key",
+        target="audit",
+        reason="key rotation",
+        before=old,
+        after=new,
+        outcome="accepted",
+    )
+    typer.echo(f"audit key rotated: {old} retired, {new} signs from now on")
+
+
 def _act(action, *args, **kwargs) -> None:
     from workbench.governance import GovernanceError
     from workbench.registry import VersionNotFoundError
 
+    service = getattr(action, "__self__", None)
     try:
         record = action(*args, **kwargs)
     except (GovernanceError, VersionNotFoundError, ValueError) as error:
+        for line in getattr(service, "repairs", []):
+            typer.echo(line)
         fail(str(error))
+    for line in getattr(service, "repairs", []):
+        typer.echo(line)
     typer.echo(
         f"{record['action']} {record['target']}: {record['before']} -> {record['after']} (audit record {record['seq']})"
     )
