@@ -4,6 +4,7 @@ workbench, a developer who is also a deployer."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,44 @@ def run(project: Path, *args: str, env: dict[str, str] | None = None, code: str 
     else:
         command = [sys.executable, "-c", code + "\nfrom workbench.cli import app\napp(prog_name='workbench')", *args]
     return subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def _forked_command(project: Path, args: list[str], start) -> tuple[int, str, str]:
+    """One command in a forked child (the parent has imported the workbench: no start-up cost per process)."""
+    import contextlib
+    import io
+
+    from workbench.cli import app
+
+    os.environ.update(WORKBENCH_HOME=str(project), WORKBENCH_PASSWORD=PASSWORD)
+    for name in [n for n in os.environ if n.startswith("MLFLOW_")]:
+        del os.environ[name]
+    os.chdir(project)
+    out, err = io.StringIO(), io.StringIO()
+    start.wait()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            app(args, prog_name="workbench", standalone_mode=False)
+            code = 0
+        except SystemExit as stop:
+            code = stop.code or 0
+        except Exception as error:  # click reports typer.Exit as its own exception outside standalone mode
+            code = getattr(error, "exit_code", 1)
+            print(error, file=sys.stderr)
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_at_once(project: Path, commands: list[list[str]]) -> list[tuple[int, str, str]]:
+    """Several commands, each in its own process, released together."""
+    import multiprocessing
+
+    import workbench.cli  # noqa: F401  imported once, before the fork
+
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager:
+        start = manager.Barrier(len(commands))
+        with context.Pool(len(commands)) as pool:
+            return pool.starmap(_forked_command, [(project, args, start) for args in commands])
 
 
 def artefact(folder: Path, text: str) -> Path:
@@ -91,3 +130,161 @@ def test_a_fresh_copy_verifies(project):
     result = run(project, "audit", "verify")
     assert result.returncode == 0, result.stderr
     assert "audit trail intact" in result.stdout and "the registry matches the trail" in result.stdout
+
+
+def _records(project: Path) -> list[dict]:
+    path = project / "registry_store" / "governance" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_twenty_concurrent_findings_are_counted_exactly(project):
+    """Twenty `workbench finding` processes at once: twenty records and a count of twenty, none lost."""
+    before = len(_records(project))
+
+    results = run_at_once(
+        project,
+        [
+            [
+                "finding",
+                "m",
+                "3",
+                "--severity",
+                "low",
+                "--title",
+                f"note {i}",
+                "--remediation",
+                "fix",
+                "--user",
+                "marco",
+            ]
+            for i in range(20)
+        ],
+    )
+    assert [code for code, _, _ in results] == [0] * 20, [err for code, _, err in results if code]
+    added = _records(project)[before:]
+    assert sorted(r["details"]["finding"]["title"] for r in added) == sorted(f"note {i}" for i in range(20))
+    assert [r["seq"] for r in added] == list(range(before + 1, before + 21))
+    assert tags(project, 3)["open_findings_low"] == "20"
+    assert sorted(int(r["details"]["apply"]["tags"]["open_findings_low"]) for r in added) == list(range(1, 21))
+    assert run(project, "audit", "verify").returncode == 0
+
+
+def test_concurrent_promotions_from_approved_only_one_wins(project):
+    """`promote --to champion` and `--to challenger` at the same moment: exactly one acts on the approved
+    version; the other sees what the first did (a champion cannot become challenger; a challenger may be promoted)."""
+    results = run_at_once(
+        project,
+        [["promote", "m", "1", "--to", to, "--user", "sam", "--reason", "go"] for to in ("champion", "challenger")],
+    )
+    promotions = [r for r in _records(project) if r["action"].startswith("promote_")]
+    from_approved = [r for r in promotions if r["outcome"] == "accepted" and r["before"] == "approved"]
+    assert len(from_approved) == 1
+    second = next(r for r in promotions if r is not from_approved[0])
+    assert second["seq"] == from_approved[0]["seq"] + 1 and second["before"] == from_approved[0]["after"]
+    assert sum(code == 0 for code, _, _ in results) == (1 if second["outcome"] == "refused" else 2)
+    assert run(project, "audit", "verify").returncode == 0
+
+
+FULL_TRAIL_VOLUME = """
+import errno, os
+_write = os.write
+def full(fd, data):
+    if os.readlink(f"/proc/self/fd/{fd}").endswith("audit.jsonl"):
+        _write(fd, data[:25])  # part of the record reaches the disk, then it is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return _write(fd, data)
+os.write = full
+"""
+
+FULL_REGISTRY_VOLUME = """
+import errno
+from workbench.governance import MlflowVersionStore
+def full(self, *args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+MlflowVersionStore.set_tags = full
+"""
+
+
+def test_a_full_trail_volume_changes_nothing(project):
+    trail = project / "registry_store" / "governance" / "audit.jsonl"
+    before, registry = trail.read_bytes(), tags(project, 2)
+    result = run(project, "archive", "m", "2", "--user", "sam", "--reason", "retire", code=FULL_TRAIL_VOLUME)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "audit.jsonl: the audit record could not be written (No space left on device)" in result.stderr
+    assert trail.read_bytes() == before and tags(project, 2) == registry
+    assert run(project, "audit", "verify").returncode == 0
+
+
+def test_a_full_registry_volume_after_the_record_is_repaired_by_the_next_command(project):
+    result = run(
+        project,
+        "finding",
+        "m",
+        "1",
+        "--severity",
+        "high",
+        "--title",
+        "t",
+        "--remediation",
+        "r",
+        "--user",
+        "marco",
+        code=FULL_REGISTRY_VOLUME,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is recorded (audit record" in result.stderr and "the next governance command applies it" in result.stderr
+    assert "open_findings_high" not in tags(project, 1) or tags(project, 1)["open_findings_high"] == "0"
+    seq = _records(project)[-1]["seq"]
+    again = run(
+        project, "finding", "m", "1", "--severity", "high", "--title", "t2", "--remediation", "r", "--user", "marco"
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"repaired: applied audit record {seq} (add_finding m/1)" in again.stdout
+    assert tags(project, 1)["open_findings_high"] == "2" and tags(project, 1)["status"] == "approved"
+    verified = run(project, "audit", "verify")
+    assert verified.returncode == 0 and "repaired" not in verified.stdout
+
+
+def test_a_tag_and_artefact_rewritten_in_mlflow_are_refused_and_named(project):
+    """The attack found: a plain MlflowClient rewrites approved_model_sha256 and the artefact; serve refuses."""
+    from workbench.provenance import directory_sha256
+    from workbench.serving import DeploymentError, load_deployment
+
+    source = project / "sources" / "v1"
+    (source / "model.txt").write_text("a different model")
+    with registry_client(project) as client:
+        client.set_model_version_tag("m", "1", "approved_model_sha256", directory_sha256(source))
+    promoted = run(project, "promote", "m", "1", "--to", "champion", "--user", "sam", "--reason", "go")
+    assert promoted.returncode == 2 and "is not the approved" in promoted.stderr
+    verified = run(project, "audit", "verify")
+    assert verified.returncode == 1
+    assert (
+        "m/1: tag 'approved_model_sha256' is" in verified.stderr and "changed outside the workbench" in verified.stderr
+    )
+    assert "m/1: the artefact's sha256" in verified.stderr
+    with pytest.MonkeyPatch.context() as patch, registry_client(project) as client:
+        patch.setenv("WORKBENCH_HOME", str(project))
+        with pytest.raises(DeploymentError, match="tag 'approved_model_sha256' is"):
+            load_deployment(client, "m", 1)
+        client.set_model_version_tag("m", "1", "approved_model_sha256", tags(project, 1)["model_sha256"])
+        with pytest.raises(DeploymentError, match=r"differs from the approved .*\(nothing was deserialised\)"):
+            load_deployment(client, "m", 1)
+
+
+def test_status_and_alias_set_in_the_mlflow_ui_decide_nothing(project):
+    with registry_client(project) as client:
+        client.set_model_version_tag("m", "3", "status", "approved")
+        client.set_registered_model_alias("m", "champion", "3")
+    promoted = run(project, "promote", "m", "3", "--to", "champion", "--user", "sam", "--reason", "go")
+    assert promoted.returncode == 2 and "m/3 is development" in promoted.stderr
+    verified = run(project, "audit", "verify")
+    assert "m/3: tag 'status' is 'approved' in the registry but 'development'" in verified.stderr
+    assert "alias @champion points at version 3 in the registry but at None in the audit trail" in verified.stderr
+
+
+def test_a_developer_who_is_also_deployer_cannot_deploy_their_own_model(project):
+    result = run(project, "promote", "m", "2", "--to", "champion", "--user", "dave", "--reason", "my model")
+    assert result.returncode == 2 and "dave developed m/2 and cannot deploy it" in result.stderr
+    assert "status" in tags(project, 2) and tags(project, 2)["status"] == "approved"
+    assert _records(project)[-1]["outcome"] == "refused"
+    assert run(project, "promote", "m", "2", "--to", "champion", "--user", "sam", "--reason", "go").returncode == 0

@@ -135,11 +135,21 @@ def users_demo(
 def audit_verify() -> None:
     """Check the whole chain against the audit key and the registry's anchors; name every forged, edited,
     deleted, inserted or reordered record, and every tag or alias changed outside the workbench."""
-    from workbench.governance import AuditTrail, reconcile
+    from workbench.governance import AuditTrail, GovernanceError, GovernanceService, reconcile
 
     trail = AuditTrail()
     store = registry_store_or_fail()
     problems = trail.verify(store.anchors())
+    if not problems:
+        service = GovernanceService(store, trail)
+        for model in sorted({name for name, _ in store.versions()}):
+            try:
+                with service.lock(model):
+                    for line in service.repair(model):
+                        typer.echo(line)
+            except GovernanceError as error:
+                typer.echo(str(error), err=True)
+        problems = trail.verify(store.anchors())
     count = len(trail.records())
     outside = reconcile(store, trail) if not problems else []
     if not problems and not outside:

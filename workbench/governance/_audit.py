@@ -138,6 +138,23 @@ class AuditTrail:
             and (target_prefix is None or str(line.record.get("target", "")).startswith(target_prefix))
         ]
 
+    def verified_records(self, target_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The records, only once the whole trail verifies under the audit key (what decisions are made on).
+
+        Raises :class:`AuditIntegrityError` naming the first problem otherwise: a trail that does not verify
+        decides nothing. An unfinished last line (a write cut short) is not counted; the next append removes it.
+        """
+        try:
+            problems = [p for p in self.verify() if p.kind != "unfinished"]
+        except OSError as error:
+            raise AuditIntegrityError(f"{self.path}: cannot be read ({error.strerror})") from None
+        if problems:
+            raise AuditIntegrityError(
+                f"{self.path} does not verify ({problems[0].message}); run `workbench audit verify` and restore "
+                "the trail from its backup"
+            )
+        return self.records(target_prefix)
+
     def head(self) -> tuple[int, str]:
         """(count, last hash) of the trail as its last record states them."""
         records = self.records()
@@ -311,11 +328,13 @@ class AuditTrail:
         head that does not match or is not authenticated, and records the registry's anchors name but the trail
         lacks (a trail deleted, emptied, cut short or replaced by an older copy)."""
         problems: list[Problem] = []
+        lines = self._lines()
         try:
             self.keyring()
         except AuditKeyError as error:
+            if not lines and self._head() is None and not anchors:
+                return []  # a trail not started yet: its key comes with its first record
             return [Problem(0, None, "key", str(error))]
-        lines = self._lines()
         previous, expected_seq, last_seq = GENESIS, 1, 0
         by_seq: dict[int, dict[str, Any]] = {}
         for index, line in enumerate(lines):

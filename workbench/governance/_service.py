@@ -110,7 +110,10 @@ class GovernanceService:
 
     def state(self, name: str) -> ModelState:
         """The model's state as its records decide it."""
-        return model_state(self.audit.records(f"{name}/"), name)
+        try:
+            return model_state(self.audit.verified_records(f"{name}/"), name)
+        except AuditIntegrityError as error:
+            raise GovernanceError(f"refused: {error}") from None
 
     def _apply(self, record: dict[str, Any]) -> None:
         """Mirror one record's change into the registry, then move the model's anchor to it (idempotent)."""
@@ -136,7 +139,10 @@ class GovernanceService:
         if anchor is None and not self.store.versions(name):
             return []
         done = anchor[0] if anchor else 0
-        records = self.audit.records(f"{name}/")
+        try:
+            records = self.audit.verified_records(f"{name}/")
+        except AuditIntegrityError as error:
+            raise GovernanceError(f"refused: {error}") from None
         if anchor is not None and not any(r.get("seq") == done and r.get("hash") == anchor[1] for r in records):
             raise GovernanceError(
                 f"refused: the registry's anchor on {name!r} names audit record {done}, which {self.audit.path} "
@@ -226,8 +232,18 @@ class GovernanceService:
             outcome="accepted",
             details={**(details or {}), **({"apply": apply} if apply else {})},
         )
-        self._apply(record)
+        self._apply_recorded(record)
         return record
+
+    def _apply_recorded(self, record: dict[str, Any]) -> None:
+        """Apply a record just written; if the registry cannot take it, say so: the next command repairs it."""
+        try:
+            self._apply(record)
+        except Exception as error:  # the registry's own errors (a full disk, a lost database connection)
+            raise GovernanceError(
+                f"{record['action']} {record['target']} is recorded (audit record {record['seq']}) but the registry "
+                f"could not be updated ({error}); the next governance command applies it from the trail"
+            ) from None
 
     def _refuse(
         self,
@@ -491,7 +507,7 @@ class GovernanceService:
             )
             if previous is not None and previous != version:
                 replaced = Status.ARCHIVED if alias == "champion" else Status.APPROVED
-                self._apply(
+                self._apply_recorded(
                     self._append(
                         actor=user.name,
                         role=record["role"],
