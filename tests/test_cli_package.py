@@ -20,7 +20,7 @@ AREAS = {
     _monitoring: ["monitor", "retrain", "review", "simulate"],
 }
 GROUPS = {
-    "users": ["add", "list", "remove", "token", "demo"],
+    "users": ["add", "list", "remove", "roles", "unlock", "token", "demo"],
     "audit": ["verify", "log", "rotate-key"],
     "outcomes": ["import"],
 }

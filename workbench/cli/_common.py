@@ -33,10 +33,14 @@ def login(name: str | None) -> User:
     """Authenticate a user: the secret comes from WORKBENCH_PASSWORD or, at a terminal, a prompt."""
     import getpass
 
-    from workbench.governance import AuthenticationError, UserStore
+    from workbench.governance import AuthenticationError, UserError, UserStore
 
     store = UserStore()
-    if not store.list():
+    try:
+        known = store.list()
+    except UserError as error:
+        fail(str(error))
+    if not known:
         fail(
             "no users are configured: add them with `workbench users add NAME --role ROLE` "
             "(or `workbench users demo` for the demonstration users)"
@@ -48,8 +52,8 @@ def login(name: str | None) -> User:
             fail(f"password for {name}: set WORKBENCH_PASSWORD or run at a terminal")
         secret = getpass.getpass(f"password for {name}: ")
     try:
-        return store.authenticate(name, secret)
-    except AuthenticationError as error:
+        return store.authenticate(name, secret, channel="cli")
+    except (AuthenticationError, UserError) as error:
         fail(str(error))
 
 

@@ -15,6 +15,7 @@ from workbench.governance._rollout_setting import (
 )
 from workbench.governance._service import ALIASES, RULES, GovernanceError, GovernanceService
 from workbench.governance._state import GOVERNED_TAGS, ModelState, model_state
+from workbench.governance._throttle import LoginPolicy, LoginThrottle
 from workbench.governance._users import (
     DEMO_USERS,
     MIN_SECRET_LENGTH,
@@ -22,6 +23,7 @@ from workbench.governance._users import (
     AuthenticationError,
     User,
     UserError,
+    UsersFileError,
     UserStore,
     token_sha256,
     users_path,
@@ -57,6 +59,9 @@ __all__ = [
     "User",
     "UserError",
     "UserStore",
+    "UsersFileError",
+    "LoginPolicy",
+    "LoginThrottle",
     "VersionStore",
     "audit_path",
     "inventory",
