@@ -39,33 +39,40 @@ def run(project: Path, *args: str, env: dict[str, str] | None = None, code: str 
     return subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=300)
 
 
-def _forked_command(project: Path, args: list[str], start) -> tuple[int, str, str]:
-    """One command in a forked child (the parent has imported the workbench: no start-up cost per process)."""
+def _forked_command(project: Path, args: list[str], start, code: str | None = None) -> tuple[int, str, str]:
+    """One command in a forked child, through the console entry point (the parent has imported the workbench:
+    no start-up cost per process). ``code`` runs first in the child: how a fault is injected."""
     import contextlib
     import io
-
-    from workbench.cli import app
 
     os.environ.update(WORKBENCH_HOME=str(project), WORKBENCH_PASSWORD=PASSWORD)
     for name in [n for n in os.environ if n.startswith("MLFLOW_")]:
         del os.environ[name]
     os.chdir(project)
+    if code:
+        exec(code, {})
+    from workbench.cli import main
+
+    sys.argv = ["workbench", *args]
     out, err = io.StringIO(), io.StringIO()
     start.wait()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            app(args, prog_name="workbench", standalone_mode=False)
-            code = 0
+            main()
+            status = 0
         except SystemExit as stop:
-            code = stop.code or 0
-        except Exception as error:  # click reports typer.Exit as its own exception outside standalone mode
-            code = getattr(error, "exit_code", 1)
-            print(error, file=sys.stderr)
-    return code, out.getvalue(), err.getvalue()
+            status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        except Exception:  # an unexpected error is a failure of the test, with its traceback
+            import traceback
+
+            traceback.print_exc()
+            status = 1
+    return status, out.getvalue(), err.getvalue()
 
 
-def run_at_once(project: Path, commands: list[list[str]]) -> list[tuple[int, str, str]]:
-    """Several commands, each in its own process, released together."""
+def run_at_once(project: Path, commands: list[list[str]], code: str | None = None) -> list[tuple[int, str, str]]:
+    """Several commands, each in its own forked process, released together. The parent must hold no open
+    connection to the project's database (SQLite connections do not survive a fork)."""
     import multiprocessing
 
     import workbench.cli  # noqa: F401  imported once, before the fork
@@ -73,8 +80,8 @@ def run_at_once(project: Path, commands: list[list[str]]) -> list[tuple[int, str
     context = multiprocessing.get_context("fork")
     with context.Manager() as manager:
         start = manager.Barrier(len(commands))
-        with context.Pool(len(commands)) as pool:
-            return pool.starmap(_forked_command, [(project, args, start) for args in commands])
+        with context.Pool(len(commands), maxtasksperchild=1) as pool:
+            return pool.starmap(_forked_command, [(project, args, start, code) for args in commands])
 
 
 def artefact(folder: Path, text: str) -> Path:
@@ -288,3 +295,79 @@ def test_a_developer_who_is_also_deployer_cannot_deploy_their_own_model(project)
     assert "status" in tags(project, 2) and tags(project, 2)["status"] == "approved"
     assert _records(project)[-1]["outcome"] == "refused"
     assert run(project, "promote", "m", "2", "--to", "champion", "--user", "sam", "--reason", "go").returncode == 0
+
+
+# --- bad local state: one message naming the file, exit 2, nothing changed ------------------------------------
+
+
+def _fingerprint(project: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(project)): p.read_bytes()
+        for p in sorted(project.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-shm", "-wal", ".lock"))
+    }
+
+
+def corrupt_database(project: Path) -> Path:
+    database = project / "registry_store" / "mlflow.db"
+    data = bytearray(database.read_bytes())
+    data[:100] = b"\x00" * 100  # the header: not a database any more
+    database.write_bytes(bytes(data))
+    return database
+
+
+def empty_database(project: Path) -> Path:
+    database = project / "registry_store" / "mlflow.db"
+    database.write_bytes(b"")
+    return database
+
+
+def delete_database(project: Path) -> Path:
+    database = project / "registry_store" / "mlflow.db"
+    database.unlink()
+    return database
+
+
+def delete_trail(project: Path) -> Path:
+    trail = project / "registry_store" / "governance" / "audit.jsonl"
+    trail.unlink()
+    return trail
+
+
+def corrupt_trail(project: Path) -> Path:
+    trail = project / "registry_store" / "governance" / "audit.jsonl"
+    trail.write_text(trail.read_text().replace('"actor": "helen"', '"actor": "mallory"'))
+    return trail
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (corrupt_database, "the registry database cannot be read"),
+        (empty_database, "the registry database is missing or empty while the audit trail"),
+        (delete_database, "the registry database is missing or empty while the audit trail"),
+        (delete_trail, "records were cut off the end"),
+        (corrupt_trail, "does not verify"),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_damaged_registry_or_trail_fails_cleanly_and_changes_nothing(project, damage, message):
+    path = damage(project)
+    before = _fingerprint(project)
+    for command in (["archive", "m", "3", "--user", "sam", "--reason", "retire"], ["inventory"]):
+        if command == ["inventory"] and path.suffix == ".jsonl":
+            continue  # the inventory reads the registry only
+        status, out, err = run_at_once(project, [command])[0]
+        assert status == 2, (command, out, err)
+        assert str(path) in err and message in err and "Traceback" not in err
+    assert _fingerprint(project) == before
+
+
+def test_a_deleted_artefact_is_refused_by_name(project):
+    import shutil
+
+    shutil.rmtree(project / "sources" / "v1")
+    result = run(project, "promote", "m", "1", "--to", "champion", "--user", "sam", "--reason", "go")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "m/1: its artefact cannot be read from the registry" in result.stderr
+    assert tags(project, 1)["status"] == "approved"

@@ -84,6 +84,7 @@ class AuditTrail:
         self._lock = FileLock(str(self.path.with_suffix(".lock")))
         self._keyring = keyring
         self.repairs: list[str] = []  # what the last append repaired (an unfinished write, a lagging head)
+        self._verified_stamp: tuple[int, int, int, int] | None = None
 
     # --- the key --------------------------------------------------------------------------------------------
 
@@ -144,16 +145,27 @@ class AuditTrail:
         Raises :class:`AuditIntegrityError` naming the first problem otherwise: a trail that does not verify
         decides nothing. An unfinished last line (a write cut short) is not counted; the next append removes it.
         """
-        try:
-            problems = [p for p in self.verify() if p.kind != "unfinished"]
-        except OSError as error:
-            raise AuditIntegrityError(f"{self.path}: cannot be read ({error.strerror})") from None
-        if problems:
-            raise AuditIntegrityError(
-                f"{self.path} does not verify ({problems[0].message}); run `workbench audit verify` and restore "
-                "the trail from its backup"
-            )
+        stamp = self._stamp()
+        if stamp is None or stamp != self._verified_stamp:
+            try:
+                problems = [p for p in self.verify() if p.kind != "unfinished"]
+            except OSError as error:
+                raise AuditIntegrityError(f"{self.path}: cannot be read ({error.strerror})") from None
+            if problems:
+                raise AuditIntegrityError(
+                    f"{self.path} does not verify ({problems[0].message}); run `workbench audit verify` and "
+                    "restore the trail from its backup"
+                )
+            self._verified_stamp = stamp  # unchanged files need not be verified again
         return self.records(target_prefix)
+
+    def _stamp(self) -> tuple[int, int, int, int] | None:
+        """Size and change time of the trail and its head (any write changes them)."""
+        try:
+            trail, head = self.path.stat(), self.head_path.stat()
+        except OSError:
+            return None
+        return trail.st_size, trail.st_mtime_ns, head.st_size, head.st_mtime_ns
 
     def head(self) -> tuple[int, str]:
         """(count, last hash) of the trail as its last record states them."""

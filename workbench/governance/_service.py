@@ -284,6 +284,15 @@ class GovernanceService:
             return {}
         return self.state(name).version(version, registry)
 
+    def _artefact_sha256(self, name: str, version: int, tags: dict[str, str]) -> tuple[str, list[tuple[bool, str]]]:
+        """The artefact's sha256 now, or "" and a failed check naming why it cannot be read."""
+        if not tags:
+            return "", []
+        try:
+            return self.store.artefact_sha256(name, version), []
+        except LookupError as error:
+            return "", [(False, str(error))]
+
     def _alias_holder(self, name: str, alias: str) -> int | None:
         return self.state(name).aliases.get(alias)
 
@@ -295,6 +304,16 @@ class GovernanceService:
         with self.lock(name):
             self._begin(name)
             tags = self._tags(name, version)
+            known = [
+                r["seq"]
+                for r in self.audit.records(f"{name}/{version}")
+                if r["target"] == f"{name}/{version}" and r["action"] == "register" and r["outcome"] == "accepted"
+            ]
+            registered_sha = self.state(name).governed(version).get("model_sha256")
+            try:
+                registry_sha = self.store.tags(name, version).get("model_sha256")
+            except LookupError:
+                registry_sha = None  # refused below as an unknown version
             return self._request(
                 user,
                 "register",
@@ -305,7 +324,12 @@ class GovernanceService:
                     (
                         tags.get("developed_by", user.name) == user.name,
                         f"the version was developed by {tags.get('developed_by')}, not {user.name}",
-                    )
+                    ),
+                    (
+                        not known or registered_sha == registry_sha,
+                        f"the audit trail already holds {name}/{version} (record {known[0] if known else 0}) with "
+                        "another artefact: this registry is not the one the trail records; restore its backup",
+                    ),
                 ],
                 changes={
                     STATUS_TAG: Status.DEVELOPMENT,
@@ -397,14 +421,18 @@ class GovernanceService:
             self._begin(name)
             tags = self._tags(name, version)
             override = bool(override_justification.strip())
-            current_sha = self.store.artefact_sha256(name, version) if tags else ""
-            checks = self._independent(user, tags, name, version, "approve") + [
-                (
-                    not tags or current_sha == tags.get("model_sha256"),
-                    f"the artefact's sha256 {current_sha[:12]}... differs from the registered "
-                    f"{tags.get('model_sha256', '')[:12]}...: the model was changed after registration",
-                ),
-            ]
+            current_sha, unreadable = self._artefact_sha256(name, version, tags)
+            checks = (
+                unreadable
+                + self._independent(user, tags, name, version, "approve")
+                + [
+                    (
+                        not tags or current_sha == tags.get("model_sha256"),
+                        f"the artefact's sha256 {current_sha[:12]}... differs from the registered "
+                        f"{tags.get('model_sha256', '')[:12]}...: the model was changed after registration",
+                    ),
+                ]
+            )
             changes = {
                 STATUS_TAG: Status.APPROVED,
                 "approved_by": user.name,
@@ -470,9 +498,9 @@ class GovernanceService:
         with self.lock(name):
             self._begin(name)
             tags = self._tags(name, version)
-            current_sha = self.store.artefact_sha256(name, version) if tags else ""
+            current_sha, unreadable = self._artefact_sha256(name, version, tags)
             people = [tags.get("developed_by"), tags.get("validated_by"), tags.get("approved_by")]
-            checks = [
+            checks = unreadable + [
                 (
                     not tags or current_sha == tags.get("approved_model_sha256"),
                     f"the artefact's sha256 {current_sha[:12]}... is not the approved "

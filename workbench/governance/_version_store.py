@@ -87,8 +87,14 @@ class MlflowVersionStore:
         self.client.delete_registered_model_alias(name, alias)
 
     def artefact_sha256(self, name: str, version: int) -> str:
-        """sha256 of the version's artefact as the registry serves it now."""
-        return model_sha256(name, version)
+        """sha256 of the version's artefact as the registry serves it now (LookupError if it cannot be read)."""
+        try:
+            return model_sha256(name, version)
+        except Exception as error:  # MLflow's download errors: a deleted or unreadable artefact
+            raise LookupError(
+                f"{name}/{version}: its artefact cannot be read from the registry ({error}); restore the artefact "
+                "from its backup or archive the version"
+            ) from None
 
     def versions(self, name: str | None = None) -> list[tuple[str, int]]:
         """(model, version) pairs."""

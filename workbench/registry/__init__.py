@@ -16,7 +16,7 @@ from workbench.registry._records import (
     register_training,
     start_pipeline_run,
 )
-from workbench.registry._tracking import configure, ensure_experiment, tracking_uri
+from workbench.registry._tracking import RegistryUnavailableError, configure, ensure_experiment, tracking_uri
 from workbench.registry._validation_runs import (
     EVIDENCE_FOLDERS,
     IndependenceError,
@@ -35,6 +35,7 @@ from workbench.registry._versions import (
 )
 
 __all__ = [
+    "RegistryUnavailableError",
     "ArtefactChangedError",
     "EVIDENCE_FOLDERS",
     "IndependenceError",

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from workbench.data import load_model_data, make_split, model_inputs
 from workbench.provenance import directory_sha256
 from workbench.registry._records import recorded_spec
-from workbench.registry._versions import model_uri
+from workbench.registry._versions import download_artefact
 from workbench.spec import ModelSpec
 
 
@@ -42,7 +42,7 @@ def load_artefact(
     """
     with tempfile.TemporaryDirectory() as folder:
         try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, version), dst_path=folder)
+            local = download_artefact(name, version, folder)
         except (OSError, MlflowException) as error:
             raise ArtefactChangedError(
                 f"{name}/{version}: its artefact cannot be read from the registry ({error}); restore the "
