@@ -371,3 +371,99 @@ def test_a_deleted_artefact_is_refused_by_name(project):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "m/1: its artefact cannot be read from the registry" in result.stderr
     assert tags(project, 1)["status"] == "approved"
+
+
+# --- interleaved transitions from several processes ------------------------------------------------------------
+
+
+def _snapshot(project: Path) -> dict:
+    """In a child process: how the registry differs from the trail, and whether the trail verifies."""
+    from workbench.governance import AuditTrail, MlflowVersionStore, reconcile
+    from workbench.registry import configure
+
+    os.environ["WORKBENCH_HOME"] = str(project)
+    store = MlflowVersionStore(configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}"))
+    trail = AuditTrail(project / "registry_store" / "governance" / "audit.jsonl")
+    return {
+        "differences": reconcile(store, trail),
+        "problems": [p.message for p in trail.verify(store.anchors())],
+        "anchor": store.anchor("m"),
+        "records": trail.records(),
+    }
+
+
+def snapshot(project: Path) -> dict:
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(_snapshot, (project,))
+
+
+ACTIONS = {
+    "finding": ["finding", "m", "{v}", "--severity", "high", "--title", "t", "--remediation", "r", "--user", "marco"],
+    "champion": ["promote", "m", "{v}", "--to", "champion", "--user", "sam", "--reason", "go"],
+    "challenger": ["promote", "m", "{v}", "--to", "challenger", "--user", "sam", "--reason", "try"],
+    "archive": ["archive", "m", "{v}", "--user", "sam", "--reason", "retire"],
+    "low_finding": [
+        "finding",
+        "m",
+        "{v}",
+        "--severity",
+        "low",
+        "--title",
+        "t",
+        "--remediation",
+        "r",
+        "--user",
+        "marco",
+    ],
+    "approve": ["approve", "m", "{v}", "--user", "helen", "--comment", "fit"],
+}
+
+
+def test_interleaved_transitions_keep_every_registry_state_recorded_in_order(template, tmp_path_factory):
+    """Batches of concurrent commands, each in its own process: after every batch the registry shows exactly
+    what the trail decides, the trail verifies against its anchors, and every accepted record started from the
+    state the record before it (on the same version) left: no decision was made on a stale state."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+    from workbench.governance import model_state
+
+    batches = st.lists(st.tuples(st.sampled_from(sorted(ACTIONS)), st.sampled_from([1, 2, 3])), min_size=2, max_size=3)
+
+    class Interleaved(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.project = copy_project(template, tmp_path_factory.mktemp("interleaved") / "project")
+
+        @rule(batch=batches)
+        def act_at_once(self, batch) -> None:
+            commands = [[part.format(v=version) for part in ACTIONS[action]] for action, version in batch]
+            for status, _, err in run_at_once(self.project, commands):
+                assert status in (0, 2) and "Traceback" not in err, err
+
+        @invariant()
+        def registry_mirrors_the_trail_in_order(self) -> None:
+            seen = snapshot(self.project)
+            assert seen["differences"] == [] and seen["problems"] == []
+            records = seen["records"]
+            assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+            model = [r for r in records if r["target"].startswith("m/")]
+            assert seen["anchor"] == (model[-1]["seq"], model[-1]["hash"])
+            status: dict[str, str] = {}
+            for record in model:
+                if record["outcome"] == "accepted" and record["action"] != "register":
+                    assert record["before"] == status.get(record["target"], "development"), record
+                if record["outcome"] == "accepted":
+                    status[record["target"]] = record["after"]
+            state = model_state(records, "m")
+            assert {f"m/{v}": t["status"] for v, t in state.tags.items()} == status
+
+    run_state_machine_as_test(
+        Interleaved,
+        settings=settings(
+            max_examples=3, stateful_step_count=3, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )
