@@ -241,3 +241,11 @@ def test_a_deleted_trail_is_not_started_afresh(tmp_path):
     with pytest.raises(GovernanceError, match="anchor on 'm' names audit record 6"):
         service.archive(person("dep"), "m", 2, "tidy up")
     assert not trail.path.exists() and store.tags("m", 2)["status"] == "development"
+
+
+def test_documents_carry_the_head(tmp_path):
+    _, _, trail = governed(tmp_path)
+    rows = trail.history("m", 1, with_head=True)
+    count, last = trail.head()
+    assert rows[-1]["action"] == "audit head" and rows[-1]["seq"] == count == 6 and last in rows[-1]["reason"]
+    assert trail.history("m", 9, with_head=True) == []

@@ -164,10 +164,27 @@ class AuditTrail:
         records = self.records()
         return (int(records[-1]["seq"]), str(records[-1]["hash"])) if records else (0, GENESIS)
 
-    def history(self, name: str, version: int | str) -> list[dict[str, Any]]:
-        """One version's records as table rows (time, actor, role, action, change, outcome, reason, refusal)."""
+    def head_row(self) -> dict[str, Any]:
+        """The trail's head (count and last hash) as a history row, so that a document fixes it in time: a trail
+        later cut short or replaced no longer holds the record a document names."""
+        count, last = self.head()
+        return {
+            "seq": count,
+            "time": datetime.now(UTC).isoformat(timespec="seconds")[:19],
+            "actor": "-",
+            "role": "-",
+            "action": "audit head",
+            "change": f"record {count}",
+            "outcome": "anchor",
+            "reason": f"the trail held {count} records when this was generated; the last hash is {last}",
+            "refusal": "",
+        }
+
+    def history(self, name: str, version: int | str, with_head: bool = False) -> list[dict[str, Any]]:
+        """One version's records as table rows (time, actor, role, action, change, outcome, reason, refusal),
+        and the trail's head as a last row with ``with_head`` (for generated documents)."""
         target = f"{name}/{version}"
-        return [
+        rows = [
             {
                 "seq": r["seq"],
                 "time": r["time"][:19],
@@ -182,6 +199,7 @@ class AuditTrail:
             for r in self.records(target)
             if r["target"] == target
         ]
+        return rows + [self.head_row()] if with_head and rows else rows
 
     # --- writing ----------------------------------------------------------------------------------------------
 
