@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ class AuditTrail:
         self._keyring = keyring
         self.repairs: list[str] = []  # what the last append repaired (an unfinished write, a lagging head)
         self._verified_stamp: tuple[int, int, int, int] | None = None
+        self._parsed: tuple[tuple[int, int, int], list[_Line]] | None = None
 
     # --- the key --------------------------------------------------------------------------------------------
 
@@ -97,6 +99,19 @@ class AuditTrail:
     # --- reading ----------------------------------------------------------------------------------------------
 
     def _lines(self) -> list[_Line]:
+        """The parsed lines (cached while the file's size and change time stay the same)."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return []
+        stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
+        if self._parsed is not None and self._parsed[0] == stamp:
+            return list(self._parsed[1])
+        lines = self._parse()
+        self._parsed = (stamp, lines)
+        return list(lines)
+
+    def _parse(self) -> list[_Line]:
         if not self.path.is_file():
             return []
         text = self.path.read_text("utf-8", errors="replace")
@@ -360,6 +375,7 @@ class AuditTrail:
             return [Problem(0, None, "key", str(error))]
         previous, expected_seq, last_seq = GENESIS, 1, 0
         by_seq: dict[int, dict[str, Any]] = {}
+        later = Counter(ln.record.get("seq") for ln in lines if ln.record is not None)  # seqs still to come
         for index, line in enumerate(lines):
             number, record = line.number, line.record
             if record is None:
@@ -368,7 +384,7 @@ class AuditTrail:
                 problems.append(Problem(number, None, kind, f"line {number} is not a JSON record"))
                 continue
             seq = record.get("seq")
-            later = {ln.record.get("seq") for ln in lines[index + 1 :] if ln.record is not None}
+            later[seq] -= 1
             if (
                 record.get("key_id") != self.keyring().current_id
                 and self.keyring().get(str(record.get("key_id"))) is None
@@ -400,7 +416,9 @@ class AuditTrail:
                         "reordered",
                         f"record {seq} at line {number} is out of order (after record {last_seq})",
                     )
-                elif isinstance(seq, int) and any(s in later for s in range(expected_seq, seq)):
+                elif isinstance(seq, int) and any(
+                    isinstance(s, int) and expected_seq <= s < seq and n > 0 for s, n in later.items()
+                ):
                     kind, message = "reordered", f"record {seq} at line {number} comes before record {expected_seq}"
                 elif isinstance(seq, int) and seq > expected_seq:
                     kind = "deleted"
