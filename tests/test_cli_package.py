@@ -20,8 +20,8 @@ AREAS = {
     _monitoring: ["monitor", "retrain", "review", "simulate"],
 }
 GROUPS = {
-    "users": ["add", "list", "remove", "token", "demo"],
-    "audit": ["verify", "log"],
+    "users": ["add", "list", "remove", "roles", "unlock", "token", "demo"],
+    "audit": ["verify", "log", "rotate-key"],
     "outcomes": ["import"],
     "features": ["apply", "materialize", "skew"],
 }

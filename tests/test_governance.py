@@ -104,7 +104,7 @@ ACTIONS = actions()
 HAPPY_PATH = [("validate_ok", "val", 1, "passed"), ("approve", "app", 1, "fit"), ("champion", "dep", 1, "go")]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(ACTIONS, min_size=5, max_size=30), st.booleans())
 def test_random_sequences_never_deploy_without_three_distinct_people(tmp_path_factory, sequence, deployed_first):
     """Half the sequences start from a deployed champion, so the rest of the sequence attacks a live model."""

@@ -61,5 +61,12 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
         app()
+    except RuntimeError as error:  # a registry database that cannot be used: one message, exit 2
+        from workbench.registry import RegistryUnavailableError
+
+        if not isinstance(error, RegistryUnavailableError):
+            raise
+        typer.secho(str(error), err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None
     finally:
         skip_final_garbage_collection()

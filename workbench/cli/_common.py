@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from workbench.governance import GovernanceService, User
+    from workbench.governance import GovernanceService, MlflowVersionStore, User
 
 
 def fail(message: str) -> NoReturn:
@@ -33,10 +33,14 @@ def login(name: str | None) -> User:
     """Authenticate a user: the secret comes from WORKBENCH_PASSWORD or, at a terminal, a prompt."""
     import getpass
 
-    from workbench.governance import AuthenticationError, UserStore
+    from workbench.governance import AuthenticationError, UserError, UserStore
 
     store = UserStore()
-    if not store.list():
+    try:
+        known = store.list()
+    except UserError as error:
+        fail(str(error))
+    if not known:
         fail(
             "no users are configured: add them with `workbench users add NAME --role ROLE` "
             "(or `workbench users demo` for the demonstration users)"
@@ -48,8 +52,8 @@ def login(name: str | None) -> User:
             fail(f"password for {name}: set WORKBENCH_PASSWORD or run at a terminal")
         secret = getpass.getpass(f"password for {name}: ")
     try:
-        return store.authenticate(name, secret)
-    except AuthenticationError as error:
+        return store.authenticate(name, secret, channel="cli")
+    except (AuthenticationError, UserError) as error:
         fail(str(error))
 
 
@@ -58,3 +62,11 @@ def governance_service() -> GovernanceService:
     from workbench.governance import service
 
     return service()
+
+
+def registry_store_or_fail() -> MlflowVersionStore:
+    """The registry as governance's version store."""
+    from workbench.governance import MlflowVersionStore
+    from workbench.registry import configure
+
+    return MlflowVersionStore(configure())

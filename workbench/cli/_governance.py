@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli._common import fail, governance_service, login
+from workbench.cli._common import fail, governance_service, login, registry_store_or_fail
 
 app = typer.Typer(help="Committee and deployment actions on model versions, and the inventory.", no_args_is_help=True)
 users_app = typer.Typer(
@@ -36,14 +36,20 @@ def _new_secret(name: str) -> str:
     return first
 
 
-def _require_admin(as_user: str | None) -> None:
-    """Once an admin exists, changing users needs an authenticated admin."""
-    from workbench.governance import UserStore
+def _require_admin(as_user: str | None) -> str:
+    """Once an admin exists, changing users needs an authenticated admin; returns who acts ("-" before)."""
+    from workbench.governance import UserError, UserStore
 
-    if any(u.has("admin") for u in UserStore().list()):
-        admin = login(as_user)
-        if not admin.has("admin"):
-            fail(f"{admin.name} does not hold the admin role needed to manage users")
+    try:
+        has_admin = any(u.has("admin") for u in UserStore().list())
+    except UserError as error:
+        fail(str(error))
+    if not has_admin:
+        return "-"
+    admin = login(as_user)
+    if not admin.has("admin"):
+        fail(f"{admin.name} does not hold the admin role needed to manage users")
+    return admin.name
 
 
 @users_app.command("add")
@@ -57,9 +63,9 @@ def users_add(
     """Add a user; the password comes from WORKBENCH_NEW_PASSWORD or a prompt."""
     from workbench.governance import UserError, UserStore
 
-    _require_admin(as_user)
+    actor = _require_admin(as_user)
     try:
-        user = UserStore().add(name, role, _new_secret(name))
+        user = UserStore().add(name, role, _new_secret(name), actor=actor)
     except UserError as error:
         fail(str(error))
     typer.echo(f"added {user.name} ({', '.join(user.roles)})")
@@ -68,9 +74,12 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """List users and roles."""
-    from workbench.governance import UserStore, users_path
+    from workbench.governance import UserError, UserStore, users_path
 
-    users = UserStore().list()
+    try:
+        users = UserStore().list()
+    except UserError as error:
+        fail(str(error))
     typer.echo(f"{len(users)} user(s) in {users_path()}")
     for user in users:
         typer.echo(f"  {user.name:12} {', '.join(user.roles):40} since {user.created}")
@@ -84,12 +93,45 @@ def users_remove(
     """Remove a user (their past actions stay in the audit trail)."""
     from workbench.governance import UserError, UserStore
 
-    _require_admin(as_user)
+    actor = _require_admin(as_user)
     try:
-        UserStore().remove(name)
+        UserStore().remove(name, actor=actor)
     except UserError as error:
         fail(str(error))
     typer.echo(f"removed {name}")
+
+
+@users_app.command("roles")
+def users_roles(
+    name: Annotated[str, typer.Argument(help="user name")],
+    role: Annotated[list[str], typer.Option("--role", help="the user's roles from now on")],
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+) -> None:
+    """Replace a user's roles (audited)."""
+    from workbench.governance import UserError, UserStore
+
+    actor = _require_admin(as_user)
+    try:
+        user = UserStore().set_roles(name, role, actor=actor)
+    except UserError as error:
+        fail(str(error))
+    typer.echo(f"{user.name} now holds {', '.join(user.roles)}")
+
+
+@users_app.command("unlock")
+def users_unlock(
+    name: Annotated[str, typer.Argument(help="user name")],
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+) -> None:
+    """Clear a user's failed logins and lock (audited)."""
+    from workbench.governance import UserError, UserStore
+
+    actor = _require_admin(as_user)
+    try:
+        found = UserStore().unlock(name, actor=actor)
+    except UserError as error:
+        fail(str(error))
+    typer.echo(f"unlocked {name}" if found else f"{name} had no failed logins")
 
 
 @users_app.command("token")
@@ -102,12 +144,12 @@ def users_token(
     """Issue a bearer token for the scoring server (printed once; only its hash is kept), or revoke them."""
     from workbench.governance import UserError, UserStore
 
-    _require_admin(as_user)
+    actor = _require_admin(as_user)
     try:
         if revoke:
-            typer.echo(f"revoked {UserStore().revoke_tokens(name)} token(s) of {name}")
+            typer.echo(f"revoked {UserStore().revoke_tokens(name, actor=actor)} token(s) of {name}")
             return
-        typer.echo(UserStore().issue_token(name, label))
+        typer.echo(UserStore().issue_token(name, label, actor=actor))
     except UserError as error:
         fail(str(error))
 
@@ -118,32 +160,64 @@ def users_demo(
 ) -> None:
     """Create the demonstration users (priya developer, marco validator, helen approver, sam deployer, ada
     admin, los scoring client) when they do not exist yet. For demonstrations only: they share one known password."""
-    from workbench.governance import DEMO_USERS, UserStore
+    from workbench.governance import DEMO_USERS, AuditTrail, UserError, UserStore, create_key
 
+    trail = AuditTrail()
+    fresh = not trail.records() and not trail.head_path.exists()
+    created = create_key(trail.path) if fresh else None  # an existing trail keeps the key it was signed with
+    if created is not None:
+        typer.echo(f"created the demonstration audit key {created} (keep it out of registry_store/ and backed up)")
     store = UserStore()
-    existing = {u.name for u in store.list()}
-    for name, roles in DEMO_USERS.items():
-        if name not in existing:
-            store.add(name, roles, password)
-            typer.echo(f"added demonstration user {name} ({', '.join(roles)})")
+    try:
+        existing = {u.name for u in store.list()}
+        for name, roles in DEMO_USERS.items():
+            if name not in existing:
+                store.add(name, roles, password, actor="demo")
+                typer.echo(f"added demonstration user {name} ({', '.join(roles)})")
+    except UserError as error:
+        fail(str(error))
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the whole chain; name every edited, deleted, inserted or reordered record."""
-    from workbench.governance import AuditTrail
+    """Check the whole chain against the audit key and the registry's anchors; name every forged, edited,
+    deleted, inserted or reordered record, and every tag or alias changed outside the workbench."""
+    from workbench.governance import AuditTrail, GovernanceError, GovernanceService, reconcile
 
     trail = AuditTrail()
-    problems = trail.verify()
-    count = len(trail.records())
+    store = registry_store_or_fail()
+    problems = trail.verify(store.anchors())
     if not problems:
+        service = GovernanceService(store, trail)
+        for model in sorted({name for name, _ in store.versions()}):
+            try:
+                with service.lock(model):
+                    for line in service.repair(model):
+                        typer.echo(line)
+            except GovernanceError as error:
+                typer.echo(str(error), err=True)
+        problems = trail.verify(store.anchors())
+    count = len(trail.records())
+    outside = reconcile(store, trail) if not problems else []
+    if not problems and not outside:
         typer.secho(
-            f"audit trail intact: {count} records, chain and head verified ({trail.path})", fg=typer.colors.GREEN
+            f"audit trail intact: {count} records, chain, key, head and registry anchors verified; the registry "
+            f"matches the trail ({trail.path})",
+            fg=typer.colors.GREEN,
         )
         return
-    typer.secho(f"audit trail TAMPERED: {len(problems)} problem(s) in {trail.path}", err=True, fg=typer.colors.RED)
-    for problem in problems:
-        typer.echo(f"  {problem.kind}: {problem.message}", err=True)
+    if problems:
+        typer.secho(f"audit trail TAMPERED: {len(problems)} problem(s) in {trail.path}", err=True, fg=typer.colors.RED)
+        for problem in problems:
+            typer.echo(f"  {problem.kind}: {problem.message}", err=True)
+    if outside:
+        typer.secho(
+            f"registry changed outside the workbench: {len(outside)} difference(s) from the audit trail",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        for line in outside:
+            typer.echo(f"  {line}", err=True)
     raise typer.Exit(1)
 
 
@@ -161,14 +235,50 @@ def audit_log(model: Annotated[str | None, typer.Option(help="only this model's 
         )
 
 
+@audit_app.command("rotate-key")
+def audit_rotate_key(
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin rotating the key")] = None,
+) -> None:
+    """Retire the audit key (kept beside it to verify older records) and sign new records with a fresh one."""
+    from workbench.governance import AuditKeyError, AuditTrail, rotate_key
+
+    admin = login(as_user)
+    if not admin.has("admin"):
+        fail(f"{admin.name} does not hold the admin role needed to rotate the audit key")
+    trail = AuditTrail()
+    problems = trail.verify()
+    if problems:
+        fail(f"{trail.path} does not verify ({problems[0].message}); run `workbench audit verify` first")
+    try:
+        old, new = rotate_key(trail.path)
+    except AuditKeyError as error:
+        fail(str(error))
+    AuditTrail().append(
+        actor=admin.name,
+        role="admin",
+        action="rotate_audit_key",
+        target="audit",
+        reason="key rotation",
+        before=old,
+        after=new,
+        outcome="accepted",
+    )
+    typer.echo(f"audit key rotated: {old} retired, {new} signs from now on")
+
+
 def _act(action, *args, **kwargs) -> None:
     from workbench.governance import GovernanceError
     from workbench.registry import VersionNotFoundError
 
+    service = getattr(action, "__self__", None)
     try:
         record = action(*args, **kwargs)
     except (GovernanceError, VersionNotFoundError, ValueError) as error:
+        for line in getattr(service, "repairs", []):
+            typer.echo(line)
         fail(str(error))
+    for line in getattr(service, "repairs", []):
+        typer.echo(line)
     typer.echo(
         f"{record['action']} {record['target']}: {record['before']} -> {record['after']} (audit record {record['seq']})"
     )

@@ -21,6 +21,7 @@ from workbench.governance import (
     GovernanceService,
     MlflowVersionStore,
     User,
+    UserError,
     UserStore,
     inventory,
 )
@@ -64,8 +65,9 @@ class Dashboard:
 
     def _login(self, _event=None) -> None:
         try:
-            self.user = self.users.authenticate(self.username.value.strip(), self.password.value)
-        except AuthenticationError as error:
+            # throttled and audited like the CLI: a growing wait after repeated failures, then a lock
+            self.user = self.users.authenticate(self.username.value.strip(), self.password.value, channel="app")
+        except (AuthenticationError, UserError) as error:
             self.login_error.object = str(error)
             self.login_error.visible = True
             return

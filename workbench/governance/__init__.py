@@ -1,7 +1,10 @@
-"""Governance: users and roles, the lifecycle rules, the rollout setting, and the hash-chained audit trail."""
+"""Governance: users and roles, the lifecycle rules, the rollout setting, and the keyed, anchored audit trail
+that decides every version's lifecycle state (the registry's tags and aliases mirror it)."""
 
-from workbench.governance._audit import AuditTrail, Problem, audit_path
+from workbench.governance._audit import AuditIntegrityError, AuditTrail, Problem, audit_path
 from workbench.governance._inventory import inventory
+from workbench.governance._keys import AuditKeyError, create_key, key_path, rotate_key
+from workbench.governance._reconcile import reconcile, version_differences
 from workbench.governance._rollout_setting import (
     MODES,
     RolloutError,
@@ -11,6 +14,8 @@ from workbench.governance._rollout_setting import (
     write_setting,
 )
 from workbench.governance._service import ALIASES, RULES, GovernanceError, GovernanceService
+from workbench.governance._state import GOVERNED_TAGS, ModelState, model_state
+from workbench.governance._throttle import LoginPolicy, LoginThrottle
 from workbench.governance._users import (
     DEMO_USERS,
     MIN_SECRET_LENGTH,
@@ -18,6 +23,7 @@ from workbench.governance._users import (
     AuthenticationError,
     User,
     UserError,
+    UsersFileError,
     UserStore,
     token_sha256,
     users_path,
@@ -26,6 +32,16 @@ from workbench.governance._version_store import InMemoryVersionStore, MlflowVers
 
 __all__ = [
     "ALIASES",
+    "GOVERNED_TAGS",
+    "AuditIntegrityError",
+    "AuditKeyError",
+    "create_key",
+    "key_path",
+    "rotate_key",
+    "ModelState",
+    "model_state",
+    "reconcile",
+    "version_differences",
     "DEMO_USERS",
     "MIN_SECRET_LENGTH",
     "MODES",
@@ -43,6 +59,9 @@ __all__ = [
     "User",
     "UserError",
     "UserStore",
+    "UsersFileError",
+    "LoginPolicy",
+    "LoginThrottle",
     "VersionStore",
     "audit_path",
     "inventory",

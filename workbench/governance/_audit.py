@@ -1,27 +1,41 @@
-"""The audit trail: append-only, every record holding the hash of the one before it.
+"""The audit trail: append-only, keyed, chained and anchored; the system of record of every governance action.
 
-Each record's ``hash`` is the sha256 of the previous record's hash and this record's canonical JSON, so
-editing, deleting, inserting or reordering any record breaks the chain at a point ``verify`` names. A head
-file holds the count and the last hash, so cutting records off the end is detected too.
+Each record carries the hash of the one before it and an HMAC-SHA256 over all of its own fields under the
+audit key (:mod:`workbench.governance._keys`), which the registry's files do not hold: whoever can edit the
+files can delete or reorder lines, but cannot write a record, or recompute a chain, that verifies. A head file
+holds the count and the last hash (also authenticated), so cutting records off the end is detected; the
+registered model in MLflow holds the sequence number and hash of its own latest record (its anchor), so
+deleting, emptying or replacing the whole trail is detected as well.
+
+The chain format and the checks are domain logic (what a record means, which break is which) and are written
+here; locking is the standard ``filelock`` and durability is ``fsync``.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
+import errno
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
+from workbench.governance._keys import AuditKeyError, Keyring, create_key, load_keyring
 from workbench.paths import registry_store
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "time", "actor", "role", "action", "target", "reason", "before", "after", "outcome", "details")
+#: The registered-model tag holding "<seq>:<hash>" of the model's latest record (the anchor).
+ANCHOR_TAG = "workbench.audit_anchor"
+
+
+class AuditIntegrityError(RuntimeError):
+    """The trail cannot be appended to: it does not verify, cannot be written, or its key is missing."""
 
 
 def audit_path() -> Path:
@@ -30,9 +44,11 @@ def audit_path() -> Path:
     return Path(configured).expanduser() if configured else registry_store() / "governance" / "audit.jsonl"
 
 
-def _digest(previous: str, record: dict[str, Any]) -> str:
-    body = json.dumps({k: record.get(k) for k in FIELDS}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((previous + body).encode("utf-8")).hexdigest()
+def _canonical(record: Mapping[str, Any]) -> str:
+    """Every field but the code itself, so that no key can be added, removed or changed unnoticed."""
+    return json.dumps(
+        {k: v for k, v in record.items() if k != "hash"}, sort_keys=True, separators=(",", ":"), default=str
+    )
 
 
 @dataclass
@@ -45,88 +61,145 @@ class Problem:
     message: str
 
 
+@dataclass
+class _Line:
+    number: int
+    record: dict[str, Any] | None
+    complete: bool  # ends with a newline
+
+
 class AuditTrail:
-    """Append-only, hash-chained log of every governance action, accepted or refused."""
+    """Append-only, keyed, hash-chained log of every governance action, accepted or refused."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or audit_path()
+    def __init__(self, path: Path | None = None, keyring: Keyring | None = None) -> None:
+        self.path = Path(path) if path else audit_path()
         self.head_path = self.path.with_suffix(".head.json")
+        self._lock = FileLock(str(self.path.with_suffix(".lock")))
+        self._keyring = keyring
+        self.repairs: list[str] = []  # what the last append repaired (an unfinished write, a lagging head)
+        self._verified_stamp: tuple[int, int, int, int] | None = None
+        self._parsed: tuple[tuple[int, int, int], list[_Line]] | None = None
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    # --- the key --------------------------------------------------------------------------------------------
 
-    def _head(self) -> dict[str, Any]:
-        if not self.head_path.is_file():
-            return {"count": 0, "hash": GENESIS}
-        return json.loads(self.head_path.read_text("utf-8"))
+    def keyring(self, *, create: bool = False) -> Keyring:
+        """The keys that sign and verify this trail; a brand-new trail may create its key (``create``)."""
+        if self._keyring is None:
+            if create:
+                create_key(self.path)
+            self._keyring = load_keyring(self.path)
+        return self._keyring
 
-    def append(
-        self,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        target: str,
-        reason: str,
-        before: str | None,
-        after: str | None,
-        outcome: str,
-        details: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Add one record at the end of the chain; returns it with its sequence number and hash."""
-        with self._locked():
-            head = self._head()
-            record = {
-                "seq": head["count"] + 1,
-                "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "actor": actor,
-                "role": role,
-                "action": action,
-                "target": target,
-                "reason": reason,
-                "before": before,
-                "after": after,
-                "outcome": outcome,
-                "details": details or {},
-            }
-            record["prev_hash"] = head["hash"]
-            record["hash"] = _digest(head["hash"], record)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            temporary = self.head_path.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"count": record["seq"], "hash": record["hash"]}), "utf-8")
-            temporary.replace(self.head_path)
-            return record
+    def _mac(self, record: Mapping[str, Any]) -> str | None:
+        return self.keyring().mac(_canonical(record), str(record.get("key_id", "")))
 
-    def records(self, target_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Every readable record, oldest first, optionally only those whose target starts with a prefix."""
+    def _head_mac(self, count: int, last: str, identity: str) -> str | None:
+        return self.keyring().mac(f"head|{count}|{last}", identity)
+
+    # --- reading ----------------------------------------------------------------------------------------------
+
+    def _lines(self) -> list[_Line]:
+        """The parsed lines (cached while the file's size and change time stay the same)."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return []
+        stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
+        if self._parsed is not None and self._parsed[0] == stamp:
+            return list(self._parsed[1])
+        lines = self._parse()
+        self._parsed = (stamp, lines)
+        return list(lines)
+
+    def _parse(self) -> list[_Line]:
         if not self.path.is_file():
             return []
+        text = self.path.read_text("utf-8", errors="replace")
+        raw = text.split("\n")
         out = []
-        for line in self.path.read_text("utf-8").splitlines():
+        for number, line in enumerate(raw, start=1):
+            complete = number < len(raw)
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                continue
-            if target_prefix is None or str(record.get("target", "")).startswith(target_prefix):
-                out.append(record)
+                record = None
+            out.append(_Line(number, record if isinstance(record, dict) else None, complete))
         return out
 
-    def history(self, name: str, version: int | str) -> list[dict[str, Any]]:
-        """One version's records as table rows (time, actor, role, action, change, outcome, reason, refusal)."""
-        target = f"{name}/{version}"
+    def _head(self) -> dict[str, Any] | None:
+        if not self.head_path.is_file():
+            return None
+        try:
+            head = json.loads(self.head_path.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {"count": -1, "hash": "", "key_id": "", "mac": ""}
+        return head if isinstance(head, dict) else {"count": -1, "hash": "", "key_id": "", "mac": ""}
+
+    def records(self, target_prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every readable record, oldest first, optionally only those whose target starts with a prefix."""
         return [
+            line.record
+            for line in self._lines()
+            if line.record is not None
+            and (target_prefix is None or str(line.record.get("target", "")).startswith(target_prefix))
+        ]
+
+    def verified_records(self, target_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The records, only once the whole trail verifies under the audit key (what decisions are made on).
+
+        Raises :class:`AuditIntegrityError` naming the first problem otherwise: a trail that does not verify
+        decides nothing. An unfinished last line (a write cut short) is not counted; the next append removes it.
+        """
+        stamp = self._stamp()
+        if stamp is None or stamp != self._verified_stamp:
+            try:
+                problems = [p for p in self.verify() if p.kind != "unfinished"]
+            except OSError as error:
+                raise AuditIntegrityError(f"{self.path}: cannot be read ({error.strerror})") from None
+            if problems:
+                raise AuditIntegrityError(
+                    f"{self.path} does not verify ({problems[0].message}); run `workbench audit verify` and "
+                    "restore the trail from its backup"
+                )
+            self._verified_stamp = stamp  # unchanged files need not be verified again
+        return self.records(target_prefix)
+
+    def _stamp(self) -> tuple[int, int, int, int] | None:
+        """Size and change time of the trail and its head (any write changes them)."""
+        try:
+            trail, head = self.path.stat(), self.head_path.stat()
+        except OSError:
+            return None
+        return trail.st_size, trail.st_mtime_ns, head.st_size, head.st_mtime_ns
+
+    def head(self) -> tuple[int, str]:
+        """(count, last hash) of the trail as its last record states them."""
+        records = self.records()
+        return (int(records[-1]["seq"]), str(records[-1]["hash"])) if records else (0, GENESIS)
+
+    def head_row(self) -> dict[str, Any]:
+        """The trail's head (count and last hash) as a history row, so that a document fixes it in time: a trail
+        later cut short or replaced no longer holds the record a document names."""
+        count, last = self.head()
+        return {
+            "seq": count,
+            "time": datetime.now(UTC).isoformat(timespec="seconds")[:19],
+            "actor": "-",
+            "role": "-",
+            "action": "audit head",
+            "change": f"record {count}",
+            "outcome": "anchor",
+            "reason": f"the trail held {count} records when this was generated; the last hash is {last}",
+            "refusal": "",
+        }
+
+    def history(self, name: str, version: int | str, with_head: bool = False) -> list[dict[str, Any]]:
+        """One version's records as table rows (time, actor, role, action, change, outcome, reason, refusal),
+        and the trail's head as a last row with ``with_head`` (for generated documents)."""
+        target = f"{name}/{version}"
+        rows = [
             {
                 "seq": r["seq"],
                 "time": r["time"][:19],
@@ -141,31 +214,198 @@ class AuditTrail:
             for r in self.records(target)
             if r["target"] == target
         ]
+        return rows + [self.head_row()] if with_head and rows else rows
 
-    def verify(self) -> list[Problem]:
-        """Every break in the chain: edited, deleted, inserted or reordered records, and a cut-off end."""
-        problems: list[Problem] = []
-        previous, expected_seq, last_seq = GENESIS, 1, 0
-        lines = self.path.read_text("utf-8").splitlines() if self.path.is_file() else []
-        parsed: list[dict[str, Any] | None] = []
-        for line in lines:
+    # --- writing ----------------------------------------------------------------------------------------------
+
+    def lock(self) -> FileLock:
+        """The trail's lock (re-entrant in one process): appends are serialised across processes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self._lock
+
+    def _repair_tail(self, lines: list[_Line]) -> list[_Line]:
+        """Remove an unfinished last line (a write cut short by a crash or a full disk) that no head counts."""
+        if not lines or lines[-1].complete:
+            return lines
+        head = self._head() or {"count": 0}
+        last_complete = next((ln.record for ln in reversed(lines[:-1]) if ln.record is not None), None)
+        counted = int(last_complete["seq"]) if last_complete else 0
+        if lines[-1].record is not None or head.get("count") != counted:
+            return lines  # not an unfinished write: verify reports it
+        data = self.path.read_bytes()
+        keep = data.rfind(b"\n") + 1
+        with open(self.path, "r+b") as handle:
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.repairs.append(f"removed an unfinished write at the end of {self.path} (line {lines[-1].number})")
+        return lines[:-1]
+
+    def _write_head(self, count: int, last: str) -> None:
+        identity = self.keyring().current_id
+        head = {"count": count, "hash": last, "key_id": identity, "mac": self._head_mac(count, last, identity)}
+        temporary = self.head_path.with_suffix(".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(head))
+            handle.flush()
+            os.fsync(handle.fileno())
+        # the rename is not forced to disk: a head lost in a crash lags behind authenticated records, which the
+        # next append detects and moves forward (one fsync fewer per action)
+        temporary.replace(self.head_path)
+
+    def _check_end(self, lines: list[_Line]) -> tuple[int, str]:
+        """(seq, hash) of the last record after checking it against the head; raises if they disagree."""
+        records = [ln.record for ln in lines]
+        head = self._head()
+        if not records:
+            if head not in (None,) and head.get("count", 0) != 0:
+                raise AuditIntegrityError(
+                    f"{self.path}: the trail is empty but its head counts {head.get('count')} records; "
+                    "run `workbench audit verify` and restore the trail from its backup"
+                )
+            return 0, GENESIS
+        last = records[-1]
+        if last is None or self._mac(last) != last.get("hash"):
+            raise AuditIntegrityError(
+                f"{self.path}: the last record does not verify; run `workbench audit verify` and restore the "
+                "trail from its backup"
+            )
+        seq, last_hash = int(last["seq"]), str(last["hash"])
+        if (
+            head is None
+            or head.get("count", -1) > seq
+            or head.get("mac")
+            != self._head_mac(int(head.get("count", -1)), str(head.get("hash")), str(head.get("key_id")))
+        ):
+            raise AuditIntegrityError(
+                f"{self.head_path}: the head does not match the trail; run `workbench audit verify`"
+            )
+        if head["count"] < seq:
+            self.repairs.append(f"moved the head of {self.path} from record {head['count']} to {seq}")
+            self._write_head(seq, last_hash)
+        return seq, last_hash
+
+    def append(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        target: str,
+        reason: str,
+        before: str | None,
+        after: str | None,
+        outcome: str,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add one record at the end of the chain, durably (fsync), and return it with its number and hash.
+
+        Raises :class:`AuditIntegrityError` and leaves the file as it was when the record cannot be written
+        (a full disk, say): the caller has then changed nothing.
+        """
+        with self.lock():
+            self.repairs = []
+            lines = self._repair_tail(self._lines())
             try:
-                parsed.append(json.loads(line))
-            except json.JSONDecodeError:
-                parsed.append(None)
-        for number, record in enumerate(parsed, start=1):
+                self.keyring(create=not lines and self._head() is None)
+            except AuditKeyError as error:
+                raise AuditIntegrityError(str(error)) from None
+            seq, previous = self._check_end(lines)
+            record: dict[str, Any] = {
+                "seq": seq + 1,
+                "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+                "actor": actor,
+                "role": role,
+                "action": action,
+                "target": target,
+                "reason": reason,
+                "before": before,
+                "after": after,
+                "outcome": outcome,
+                "details": details or {},
+                "prev_hash": previous,
+                "key_id": self.keyring().current_id,
+            }
+            record["hash"] = self._mac(record)
+            line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+            size = self.path.stat().st_size if self.path.exists() else 0
+            try:
+                descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+                try:
+                    written = os.write(descriptor, line)
+                    if written != len(line):
+                        raise OSError(errno.ENOSPC, "short write")
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+            except OSError as error:
+                self._undo(size)
+                raise AuditIntegrityError(
+                    f"{self.path}: the audit record could not be written ({error.strerror or error}); nothing was "
+                    "changed. Free space on that volume and repeat the command"
+                ) from None
+            try:
+                self._write_head(record["seq"], record["hash"])
+            except OSError:
+                pass  # the record is durable; the next append moves the head (reported there)
+            return record
+
+    def _undo(self, size: int) -> None:
+        try:
+            with open(self.path, "r+b") as handle:
+                handle.truncate(size)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:
+            pass  # left as an unfinished line: the next append removes it
+
+    # --- verifying --------------------------------------------------------------------------------------------
+
+    def verify(self, anchors: Mapping[str, tuple[int, str]] | None = None) -> list[Problem]:
+        """Every break: forged, edited, deleted, inserted, reordered or repeated records, unreadable lines, a
+        head that does not match or is not authenticated, and records the registry's anchors name but the trail
+        lacks (a trail deleted, emptied, cut short or replaced by an older copy)."""
+        problems: list[Problem] = []
+        lines = self._lines()
+        try:
+            self.keyring()
+        except AuditKeyError as error:
+            if not lines and self._head() is None and not anchors:
+                return []  # a trail not started yet: its key comes with its first record
+            return [Problem(0, None, "key", str(error))]
+        previous, expected_seq, last_seq = GENESIS, 1, 0
+        by_seq: dict[int, dict[str, Any]] = {}
+        later = Counter(ln.record.get("seq") for ln in lines if ln.record is not None)  # seqs still to come
+        for index, line in enumerate(lines):
+            number, record = line.number, line.record
             if record is None:
-                problems.append(Problem(number, None, "unreadable", f"line {number} is not a JSON record"))
+                unfinished = index == len(lines) - 1 and not line.complete
+                kind = "unfinished" if unfinished else "unreadable"
+                problems.append(Problem(number, None, kind, f"line {number} is not a JSON record"))
                 continue
             seq = record.get("seq")
-            later = {r.get("seq") for r in parsed[number:] if r is not None}
-            if record.get("hash") != _digest(record.get("prev_hash", ""), record):
+            later[seq] -= 1
+            if (
+                record.get("key_id") != self.keyring().current_id
+                and self.keyring().get(str(record.get("key_id"))) is None
+            ):
+                problems.append(
+                    Problem(
+                        number,
+                        seq,
+                        "forged",
+                        f"record {seq} (line {number}) is signed by key {record.get('key_id')!r}, which is not "
+                        "an audit key of this project: forged",
+                    )
+                )
+            elif record.get("hash") != self._mac(record):
                 problems.append(
                     Problem(
                         number,
                         seq,
                         "edited",
-                        f"record {seq} (line {number}) was edited: its content does not match its hash",
+                        f"record {seq} (line {number}) was edited: its authentication code does not match "
+                        "(written or changed without the audit key)",
                     )
                 )
             if seq != expected_seq:
@@ -176,7 +416,9 @@ class AuditTrail:
                         "reordered",
                         f"record {seq} at line {number} is out of order (after record {last_seq})",
                     )
-                elif isinstance(seq, int) and any(s in later for s in range(expected_seq, seq)):
+                elif isinstance(seq, int) and any(
+                    isinstance(s, int) and expected_seq <= s < seq and n > 0 for s, n in later.items()
+                ):
                     kind, message = "reordered", f"record {seq} at line {number} comes before record {expected_seq}"
                 elif isinstance(seq, int) and seq > expected_seq:
                     kind = "deleted"
@@ -194,23 +436,63 @@ class AuditTrail:
                         "a record was inserted or replaced",
                     )
                 )
-            previous = record.get("hash", "")
+            previous = str(record.get("hash", ""))
             if isinstance(seq, int):
+                by_seq.setdefault(seq, record)
                 last_seq = max(last_seq, seq)
                 expected_seq = last_seq + 1
-        head = self._head()
-        count = len(lines)
-        if head["count"] != last_seq or head["hash"] != previous:
-            if head["count"] > last_seq:
+        problems += self._verify_head(lines, last_seq, by_seq)
+        for model, (seq, anchored_hash) in sorted((anchors or {}).items()):
+            record = by_seq.get(seq)
+            if record is None:
                 problems.append(
                     Problem(
-                        count,
-                        None,
-                        "deleted",
-                        f"the trail ends at record {last_seq} but {head['count']} were written: "
-                        "records were cut off the end",
+                        0,
+                        seq,
+                        "anchor",
+                        f"the registry's anchor on model {model!r} names record {seq}, which the trail does not "
+                        f"hold (it ends at record {last_seq}): the trail was deleted, emptied, cut short or "
+                        "replaced",
                     )
                 )
-            elif not problems:
-                problems.append(Problem(count, None, "head", "the last record does not match the trail's head"))
+            elif record.get("hash") != anchored_hash or not str(record.get("target", "")).startswith(f"{model}/"):
+                problems.append(
+                    Problem(
+                        0,
+                        seq,
+                        "anchor",
+                        f"record {seq} is not the one the registry's anchor on model {model!r} names: the trail "
+                        "was replaced",
+                    )
+                )
         return problems
+
+    def _verify_head(self, lines: list[_Line], last_seq: int, by_seq: dict[int, dict[str, Any]]) -> list[Problem]:
+        head = self._head()
+        end = lines[-1].number if lines else 0
+        if head is None:
+            if lines:
+                return [Problem(end, None, "head", f"{self.head_path} is missing while the trail holds records")]
+            return []
+        count, last = head.get("count"), str(head.get("hash"))
+        if not isinstance(count, int) or head.get("mac") != self._head_mac(count, last, str(head.get("key_id"))):
+            return [
+                Problem(
+                    end,
+                    None,
+                    "head",
+                    f"{self.head_path} is not authenticated by the audit key: the head was rewritten",
+                )
+            ]
+        if count > last_seq:
+            return [
+                Problem(
+                    end,
+                    None,
+                    "deleted",
+                    f"the trail ends at record {last_seq} but {count} were written: records were cut off the end",
+                )
+            ]
+        if count and by_seq.get(count, {}).get("hash") != last:
+            return [Problem(end, None, "head", f"record {count} is not the one the head names: it was replaced")]
+        return []

@@ -9,12 +9,16 @@ one audit record.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from workbench.governance._audit import AuditTrail
+from filelock import FileLock
+
+from workbench.governance._audit import AuditIntegrityError, AuditTrail
 from workbench.governance._rollout_setting import MODES, write_setting
+from workbench.governance._state import ModelState, changes_of, model_state, split_target
 from workbench.governance._users import User
 from workbench.governance._version_store import VersionStore
 from workbench.registry import SERVABLE_STATUSES, STATUS_TAG, Status
@@ -79,12 +83,94 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _lock_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".lock"
+
+
 class GovernanceService:
-    """Applies the lifecycle rules to registered versions and writes the audit trail."""
+    """Applies the lifecycle rules to registered versions; the audit trail is the record, the registry a mirror.
+
+    Each request takes the model's lock (a ``filelock`` beside the trail, so CLI commands, the app and servers
+    in other processes are serialised), repairs any record the registry has not yet applied, checks the rules
+    against the state the trail decides, appends its record durably and only then changes the registry.
+    """
 
     def __init__(self, store: VersionStore, audit: AuditTrail) -> None:
         self.store = store
         self.audit = audit
+        self.repairs: list[str] = []  # what the last request repaired before it acted
+
+    # --- the trail, the lock and the mirror -------------------------------------------------------------------
+
+    def lock(self, name: str) -> FileLock:
+        """The model's lock (re-entrant within this process)."""
+        folder = self.audit.path.parent / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(folder / _lock_name(name)))
+
+    def state(self, name: str) -> ModelState:
+        """The model's state as its records decide it."""
+        try:
+            return model_state(self.audit.verified_records(f"{name}/"), name)
+        except AuditIntegrityError as error:
+            raise GovernanceError(f"refused: {error}") from None
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        """Mirror one record's change into the registry, then move the model's anchor to it (idempotent)."""
+        target = split_target(record["target"])
+        if target is None:
+            return
+        name, version = target
+        apply = changes_of(record)
+        if apply.get("tags"):
+            self.store.set_tags(name, version, {k: str(v) for k, v in apply["tags"].items()})
+        for alias, holder in (apply.get("aliases") or {}).items():
+            if holder is None:
+                if self.store.alias_holder(name, alias) is not None:
+                    self.store.remove_alias(name, alias)
+            elif self.store.alias_holder(name, alias) != int(holder):
+                self.store.set_alias(name, alias, int(holder))
+        self.store.set_anchor(name, int(record["seq"]), str(record["hash"]))
+
+    def repair(self, name: str) -> list[str]:
+        """Apply the model's records that the registry has not applied (a crash or a full disk between the
+        record and the change); returns what was repaired. Call with the model's lock held."""
+        anchor = self.store.anchor(name)
+        if anchor is None and not self.store.versions(name):
+            return []
+        done = anchor[0] if anchor else 0
+        try:
+            records = self.audit.verified_records(f"{name}/")
+        except AuditIntegrityError as error:
+            raise GovernanceError(f"refused: {error}") from None
+        if anchor is not None and not any(r.get("seq") == done and r.get("hash") == anchor[1] for r in records):
+            raise GovernanceError(
+                f"refused: the registry's anchor on {name!r} names audit record {done}, which {self.audit.path} "
+                "does not hold: the trail was deleted, cut short or replaced. Run `workbench audit verify` and "
+                "restore the trail from its backup"
+            )
+        repaired = []
+        for record in records:
+            if int(record.get("seq", 0)) <= done or split_target(record.get("target", "")) is None:
+                continue
+            if split_target(record["target"])[0] != name:
+                continue
+            self._apply(record)
+            if changes_of(record):
+                repaired.append(
+                    f"repaired: applied audit record {record['seq']} ({record['action']} {record['target']}) "
+                    "that the registry had not applied"
+                )
+        return repaired
+
+    def _begin(self, name: str) -> None:
+        self.repairs = self.repair(name)
+
+    def _append(self, **fields: Any) -> dict[str, Any]:
+        try:
+            return self.audit.append(**fields)
+        except AuditIntegrityError as error:
+            raise GovernanceError(f"refused: {error}") from None
 
     # --- the mechanics of one request ---------------------------------------------------------------------
 
@@ -103,13 +189,17 @@ class GovernanceService:
         changes: dict[str, str] | None = None,
         details: dict[str, Any] | None = None,
         rule_name: str | None = None,
+        aliases: dict[str, int | None] | None = None,
     ) -> dict[str, Any]:
-        """Check the rule and the extra checks; record and apply the change, or record and raise the refusal."""
+        """Check the rule and the extra checks; record then apply the change, or record and raise the refusal.
+
+        Call with the model's lock held (the actions do), so that the checks see the state the change applies to.
+        """
         rule = RULES[rule_name or action]
         target = f"{name}/{version}"
         role = self._role(user, rule)
         try:
-            before = self.store.tags(name, version).get(STATUS_TAG, Status.DEVELOPMENT)
+            before = self._tags(name, version, strict=True).get(STATUS_TAG, Status.DEVELOPMENT)
         except LookupError as error:
             self._refuse(user, role or "-", action, target, reason, None, str(error), details)
         needed = rule.role if isinstance(rule.role, str) else " or ".join(rule.role)
@@ -126,9 +216,12 @@ class GovernanceService:
         if failures:
             self._refuse(user, role or "-", action, target, reason, before, "; ".join(failures), details)
         after = (changes or {}).get(STATUS_TAG, before)
+        apply: dict[str, Any] = {}
         if changes:
-            self.store.set_tags(name, version, changes)
-        return self.audit.append(
+            apply["tags"] = dict(changes)
+        if aliases:
+            apply["aliases"] = dict(aliases)
+        record = self._append(
             actor=user.name,
             role=role or "-",
             action=action,
@@ -137,8 +230,20 @@ class GovernanceService:
             before=before,
             after=after,
             outcome="accepted",
-            details=details or {},
+            details={**(details or {}), **({"apply": apply} if apply else {})},
         )
+        self._apply_recorded(record)
+        return record
+
+    def _apply_recorded(self, record: dict[str, Any]) -> None:
+        """Apply a record just written; if the registry cannot take it, say so: the next command repairs it."""
+        try:
+            self._apply(record)
+        except Exception as error:  # the registry's own errors (a full disk, a lost database connection)
+            raise GovernanceError(
+                f"{record['action']} {record['target']} is recorded (audit record {record['seq']}) but the registry "
+                f"could not be updated ({error}); the next governance command applies it from the trail"
+            ) from None
 
     def _refuse(
         self,
@@ -151,7 +256,7 @@ class GovernanceService:
         message: str,
         details: dict[str, Any] | None,
     ) -> None:
-        self.audit.append(
+        record = self._append(
             actor=user.name,
             role=role,
             action=action,
@@ -162,45 +267,100 @@ class GovernanceService:
             outcome="refused",
             details={**(details or {}), "refusal": message},
         )
+        name = split_target(target)
+        if name is not None and self.store.versions(name[0]):
+            self.store.set_anchor(name[0], int(record["seq"]), str(record["hash"]))
         raise GovernanceError(f"refused: {message}")
 
-    def _tags(self, name: str, version: int) -> dict[str, str]:
-        try:
-            return self.store.tags(name, version)
-        except LookupError:
+    def _tags(self, name: str, version: int | None, strict: bool = False) -> dict[str, str]:
+        """The version's tags as the trail decides them ({} for an unknown version unless ``strict``)."""
+        if version is None:
             return {}
+        try:
+            registry = self.store.tags(name, version)
+        except LookupError:
+            if strict:
+                raise
+            return {}
+        return self.state(name).version(version, registry)
+
+    def _artefact_sha256(self, name: str, version: int, tags: dict[str, str]) -> tuple[str, list[tuple[bool, str]]]:
+        """The artefact's sha256 now, or "" and a failed check naming why it cannot be read."""
+        if not tags:
+            return "", []
+        try:
+            return self.store.artefact_sha256(name, version), []
+        except LookupError as error:
+            return "", [(False, str(error))]
+
+    def _alias_holder(self, name: str, alias: str) -> int | None:
+        return self.state(name).aliases.get(alias)
 
     # --- actions ------------------------------------------------------------------------------------------
+    # Each public action takes the model's lock, repairs, then checks and acts on the trail's state.
 
     def register(self, user: User, name: str, version: int, reason: str = "registered by the training suite"):
-        """The developer's registration of a new version (status development)."""
-        tags = self._tags(name, version)
-        return self._request(
-            user,
-            "register",
-            name,
-            version,
-            reason,
-            [
-                (
-                    tags.get("developed_by", user.name) == user.name,
-                    f"the version was developed by {tags.get('developed_by')}, not {user.name}",
-                )
-            ],
-            changes={STATUS_TAG: Status.DEVELOPMENT, "developed_by": user.name},
-        )
+        """The developer's registration of a new version (status development); records the artefact's sha256."""
+        with self.lock(name):
+            self._begin(name)
+            tags = self._tags(name, version)
+            known = [
+                r["seq"]
+                for r in self.audit.records(f"{name}/{version}")
+                if r["target"] == f"{name}/{version}" and r["action"] == "register" and r["outcome"] == "accepted"
+            ]
+            registered_sha = self.state(name).governed(version).get("model_sha256")
+            try:
+                registry_sha = self.store.tags(name, version).get("model_sha256")
+            except LookupError:
+                registry_sha = None  # refused below as an unknown version
+            return self._request(
+                user,
+                "register",
+                name,
+                version,
+                reason,
+                [
+                    (
+                        tags.get("developed_by", user.name) == user.name,
+                        f"the version was developed by {tags.get('developed_by')}, not {user.name}",
+                    ),
+                    (
+                        not known or registered_sha == registry_sha,
+                        f"the audit trail already holds {name}/{version} (record {known[0] if known else 0}) with "
+                        "another artefact: this registry is not the one the trail records; restore its backup",
+                    ),
+                ],
+                changes={
+                    STATUS_TAG: Status.DEVELOPMENT,
+                    "developed_by": user.name,
+                    **({"model_sha256": tags["model_sha256"]} if tags.get("model_sha256") else {}),
+                },
+            )
+
+    def _independent(self, user: User, tags: dict[str, str], name: str, version: int, duty: str) -> list:
+        """Nobody performs two of develop, validate, approve and deploy on one version."""
+        done = {"developed_by": "developed", "validated_by": "validated", "approved_by": "approved"}
+        done["deployed_by"] = "deployed"
+        return [
+            (tags.get(key) != user.name, f"{user.name} {verb} {name}/{version} and cannot {duty} it")
+            for key, verb in done.items()
+            if not key.startswith(duty[:5])
+        ]
 
     def start_validation(self, user: User, name: str, version: int, reason: str = "independent validation"):
-        """The validator's request to validate; refused for the version's own developer."""
-        tags = self._tags(name, version)
-        return self._request(
-            user,
-            "start_validation",
-            name,
-            version,
-            reason,
-            [(user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot validate it")],
-        )
+        """The validator's request to validate; refused for anyone who developed, approved or deployed it."""
+        with self.lock(name):
+            self._begin(name)
+            tags = self._tags(name, version)
+            return self._request(
+                user,
+                "start_validation",
+                name,
+                version,
+                reason,
+                self._independent(user, tags, name, version, "validate"),
+            )
 
     def record_validation(
         self,
@@ -213,163 +373,182 @@ class GovernanceService:
         run_id: str = "",
     ):
         """The validator's conclusion: ``validated`` moves the status, ``findings open`` keeps it."""
-        tags = self._tags(name, version)
-        counts = open_findings or {}
-        checks = [
-            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot validate it"),
-            (outcome in ("validated", "findings open"), f"outcome: {outcome!r} is not 'validated' or 'findings open'"),
-            (
-                outcome != "validated" or counts.get("high", 0) == 0,
-                "outcome: a version with open high-severity findings cannot be validated",
-            ),
-        ]
-        changes = {
-            "validated_by": user.name,
-            "validation_date": _now(),
-            "validation_outcome": outcome,
-            **{f"open_findings_{k}": str(v) for k, v in counts.items()},
-        }
-        if run_id:
-            changes["validation_run_id"] = run_id
-        before = tags.get(STATUS_TAG, Status.DEVELOPMENT)
-        if outcome == "validated":
-            changes[STATUS_TAG] = Status.VALIDATED
-        elif before == Status.VALIDATED:
-            changes[STATUS_TAG] = Status.UNDER_REVIEW  # a re-validation that finds high-severity issues withdraws it
-        return self._request(
-            user,
-            "validate",
-            name,
-            version,
-            reason,
-            checks,
-            changes,
-            details={"outcome": outcome, "open_findings": counts, "run_id": run_id},
-        )
+        with self.lock(name):
+            self._begin(name)
+            tags = self._tags(name, version)
+            counts = open_findings or {}
+            checks = self._independent(user, tags, name, version, "validate") + [
+                (
+                    outcome in ("validated", "findings open"),
+                    f"outcome: {outcome!r} is not 'validated' or 'findings open'",
+                ),
+                (
+                    outcome != "validated" or counts.get("high", 0) == 0,
+                    "outcome: a version with open high-severity findings cannot be validated",
+                ),
+            ]
+            changes = {
+                "validated_by": user.name,
+                "validation_date": _now(),
+                "validation_outcome": outcome,
+                **{f"open_findings_{k}": str(v) for k, v in counts.items()},
+            }
+            if run_id:
+                changes["validation_run_id"] = run_id
+            before = tags.get(STATUS_TAG, Status.DEVELOPMENT)
+            if outcome == "validated":
+                changes[STATUS_TAG] = Status.VALIDATED
+            elif before == Status.VALIDATED:
+                changes[STATUS_TAG] = (
+                    Status.UNDER_REVIEW
+                )  # a re-validation that finds high-severity issues withdraws it
+            return self._request(
+                user,
+                "validate",
+                name,
+                version,
+                reason,
+                checks,
+                changes,
+                details={"outcome": outcome, "open_findings": counts, "run_id": run_id},
+            )
 
     def approve(
         self, user: User, name: str, version: int, comment: str, conditions: str = "", override_justification: str = ""
     ):
         """The committee's approval; records the artefact's sha256 that deployment will insist on."""
-        tags = self._tags(name, version)
-        override = bool(override_justification.strip())
-        current_sha = self.store.artefact_sha256(name, version) if tags else ""
-        checks = [
-            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot approve it"),
-            (user.name != tags.get("validated_by"), f"{user.name} validated {name}/{version} and cannot approve it"),
-            (
-                not tags or current_sha == tags.get("model_sha256"),
-                f"the artefact's sha256 {current_sha[:12]}... differs from the registered "
-                f"{tags.get('model_sha256', '')[:12]}...: the model was changed after registration",
-            ),
-        ]
-        changes = {
-            STATUS_TAG: Status.APPROVED,
-            "approved_by": user.name,
-            "approval_date": _now(),
-            "approved_model_sha256": current_sha,
-            "approval_comment": comment,
-            "approval_conditions": conditions,
-        }
-        details = {"conditions": conditions, "model_sha256": current_sha}
-        if override:
-            changes |= {
-                "approval_override": override_justification,
-                "override_finding": "high: approved without completed validation",
+        with self.lock(name):
+            self._begin(name)
+            tags = self._tags(name, version)
+            override = bool(override_justification.strip())
+            current_sha, unreadable = self._artefact_sha256(name, version, tags)
+            checks = (
+                unreadable
+                + self._independent(user, tags, name, version, "approve")
+                + [
+                    (
+                        not tags or current_sha == tags.get("model_sha256"),
+                        f"the artefact's sha256 {current_sha[:12]}... differs from the registered "
+                        f"{tags.get('model_sha256', '')[:12]}...: the model was changed after registration",
+                    ),
+                ]
+            )
+            changes = {
+                STATUS_TAG: Status.APPROVED,
+                "approved_by": user.name,
+                "approval_date": _now(),
+                "approved_model_sha256": current_sha,
+                "approval_comment": comment,
+                "approval_conditions": conditions,
             }
-            details |= {
-                "override_justification": override_justification,
-                "finding": {
-                    "severity": "high",
-                    "title": "Approved without completed validation",
-                    "detail": override_justification,
-                },
-            }
-        return self._request(
-            user,
-            "approve",
-            name,
-            version,
-            comment,
-            checks,
-            changes,
-            details,
-            rule_name="approve_override" if override else "approve",
-        )
+            details = {"conditions": conditions, "model_sha256": current_sha}
+            if override:
+                changes |= {
+                    "approval_override": override_justification,
+                    "override_finding": "high: approved without completed validation",
+                }
+                details |= {
+                    "override_justification": override_justification,
+                    "finding": {
+                        "severity": "high",
+                        "title": "Approved without completed validation",
+                        "detail": override_justification,
+                    },
+                }
+            return self._request(
+                user,
+                "approve",
+                name,
+                version,
+                comment,
+                checks,
+                changes,
+                details,
+                rule_name="approve_override" if override else "approve",
+            )
 
     def reject(self, user: User, name: str, version: int, comment: str):
         """The committee's rejection."""
-        tags = self._tags(name, version)
-        checks = [
-            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot reject it"),
-            (user.name != tags.get("validated_by"), f"{user.name} validated {name}/{version} and cannot reject it"),
-        ]
-        return self._request(
-            user,
-            "reject",
-            name,
-            version,
-            comment,
-            checks,
-            {
-                STATUS_TAG: Status.REJECTED,
-                "rejected_by": user.name,
-                "rejection_date": _now(),
-                "rejection_comment": comment,
-            },
-        )
+        with self.lock(name):
+            self._begin(name)
+            tags = self._tags(name, version)
+            checks = [
+                (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot reject it"),
+                (user.name != tags.get("validated_by"), f"{user.name} validated {name}/{version} and cannot reject it"),
+            ]
+            return self._request(
+                user,
+                "reject",
+                name,
+                version,
+                comment,
+                checks,
+                {
+                    STATUS_TAG: Status.REJECTED,
+                    "rejected_by": user.name,
+                    "rejection_date": _now(),
+                    "rejection_comment": comment,
+                },
+            )
 
     def promote(self, user: User, name: str, version: int, alias: str, reason: str):
         """Make an approved version the champion (production) or the challenger; checks the approved hash."""
         if alias not in ALIASES:
             raise ValueError(f"alias: {alias!r} is not one of {ALIASES}")
-        tags = self._tags(name, version)
-        current_sha = self.store.artefact_sha256(name, version) if tags else ""
-        people = [tags.get("developed_by"), tags.get("validated_by"), tags.get("approved_by")]
-        checks = [
-            (
-                not tags or current_sha == tags.get("approved_model_sha256"),
-                f"the artefact's sha256 {current_sha[:12]}... is not the approved "
-                f"{tags.get('approved_model_sha256', '(none)')[:12]}...: refusing to deploy",
-            ),
-            (
-                not tags or bool(tags.get("validated_by")),
-                f"{name}/{version} has no recorded independent validation (approved by override): validate it first",
-            ),
-            (
-                not tags or (all(people) and len(set(people)) == 3),
-                "developer, validator and approver must be three different people",
-            ),
-        ]
-        previous = self.store.alias_holder(name, alias)
-        record = self._request(
-            user,
-            f"promote_{alias}",
-            name,
-            version,
-            reason,
-            checks,
-            {STATUS_TAG: STATUS_FOR_ALIAS[alias], f"{alias}_since": _now(), "deployed_by": user.name},
-            details={"alias": alias, "previous": previous, "model_sha256": current_sha},
-        )
-        self.store.set_alias(name, alias, version)
-        if previous is not None and previous != version:
-            replaced = Status.ARCHIVED if alias == "champion" else Status.APPROVED
-            self.store.set_tags(name, previous, {STATUS_TAG: replaced})
-            self.audit.append(
-                actor=user.name,
-                role=record["role"],
-                action=f"replaced_as_{alias}",
-                target=f"{name}/{previous}",
-                reason=f"{name}/{version} became {alias}: {reason}",
-                before=STATUS_FOR_ALIAS[alias],
-                after=replaced,
-                outcome="accepted",
-                details={"by": version},
+        with self.lock(name):
+            self._begin(name)
+            tags = self._tags(name, version)
+            current_sha, unreadable = self._artefact_sha256(name, version, tags)
+            people = [tags.get("developed_by"), tags.get("validated_by"), tags.get("approved_by")]
+            checks = unreadable + [
+                (
+                    not tags or current_sha == tags.get("approved_model_sha256"),
+                    f"the artefact's sha256 {current_sha[:12]}... is not the approved "
+                    f"{tags.get('approved_model_sha256', '(none)')[:12]}... the trail holds: refusing to deploy",
+                ),
+                (
+                    not tags or bool(tags.get("validated_by")),
+                    f"{name}/{version} has no recorded independent validation (approved by override): "
+                    "validate it first",
+                ),
+                (
+                    not tags or (all(people) and len(set(people)) == 3),
+                    "developer, validator and approver must be three different people",
+                ),
+                *self._independent(user, tags, name, version, "deploy"),
+            ]
+            state = self.state(name)
+            previous = state.aliases.get(alias)
+            aliases: dict[str, int | None] = {alias: version}
+            if alias == "champion" and state.aliases.get("challenger") == version:
+                aliases["challenger"] = None
+            record = self._request(
+                user,
+                f"promote_{alias}",
+                name,
+                version,
+                reason,
+                checks,
+                {STATUS_TAG: STATUS_FOR_ALIAS[alias], f"{alias}_since": _now(), "deployed_by": user.name},
+                details={"alias": alias, "previous": previous, "model_sha256": current_sha},
+                aliases=aliases,
             )
-        if alias == "champion" and self.store.alias_holder(name, "challenger") == version:
-            self.store.remove_alias(name, "challenger")
-        return record
+            if previous is not None and previous != version:
+                replaced = Status.ARCHIVED if alias == "champion" else Status.APPROVED
+                self._apply_recorded(
+                    self._append(
+                        actor=user.name,
+                        role=record["role"],
+                        action=f"replaced_as_{alias}",
+                        target=f"{name}/{previous}",
+                        reason=f"{name}/{version} became {alias}: {reason}",
+                        before=STATUS_FOR_ALIAS[alias],
+                        after=replaced,
+                        outcome="accepted",
+                        details={"by": version, "apply": {"tags": {STATUS_TAG: replaced}}},
+                    )
+                )
+            return record
 
     def nominate_challenger(
         self, user: User, name: str, version: int, reason: str, details: dict[str, Any] | None = None
@@ -379,78 +558,101 @@ class GovernanceService:
         Refused while a deployed version (approved or later) holds the alias: taking it would stop that
         version's shadow or canary traffic, which is a deployer's decision.
         """
-        holder = self.store.alias_holder(name, "challenger")
-        status = self._tags(name, holder).get(STATUS_TAG) if holder not in (None, version) else None
-        checks = [
-            (
-                status not in SERVABLE_STATUSES,
-                f"@challenger is held by {name}/{holder} ({status}); a deployer archives it or promotes this "
-                "version once it is approved",
+        with self.lock(name):
+            self._begin(name)
+            holder = self._alias_holder(name, "challenger")
+            status = self._tags(name, holder).get(STATUS_TAG) if holder not in (None, version) else None
+            checks = [
+                (
+                    status not in SERVABLE_STATUSES,
+                    f"@challenger is held by {name}/{holder} ({status}); a deployer archives it or promotes this "
+                    "version once it is approved",
+                )
+            ]
+            return self._request(
+                user,
+                "nominate_challenger",
+                name,
+                version,
+                reason,
+                checks,
+                details=details,
+                aliases={"challenger": version},
             )
-        ]
-        record = self._request(user, "nominate_challenger", name, version, reason, checks, details=details)
-        self.store.set_alias(name, "challenger", version)
-        return record
 
     def archive(self, user: User, name: str, version: int, reason: str):
         """Retire a version; any alias pointing at it is removed."""
-        record = self._request(user, "archive", name, version, reason, [], {STATUS_TAG: Status.ARCHIVED})
-        for alias in ALIASES:
-            if self.store.alias_holder(name, alias) == version:
-                self.store.remove_alias(name, alias)
-        return record
+        with self.lock(name):
+            self._begin(name)
+            held = {alias: None for alias, holder in self.state(name).aliases.items() if holder == version}
+            return self._request(
+                user, "archive", name, version, reason, [], {STATUS_TAG: Status.ARCHIVED}, aliases=held or None
+            )
 
     def add_finding(
         self, user: User, name: str, version: int, severity: str, title: str, remediation: str, reason: str = ""
     ):
-        """A validator's finding, beyond those the suite raised; a high one withdraws a validated version."""
-        tags = self._tags(name, version)
-        checks = [
-            (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot review it"),
-            (severity in ("high", "medium", "low"), f"severity: {severity!r} is not high, medium or low"),
-            (bool(title.strip()), "title: a finding needs a title"),
-            (bool(remediation.strip()), "remediation: a finding needs the remediation expected"),
-        ]
-        key = f"open_findings_{severity}"
-        changes = {key: str(int(tags.get(key, 0) or 0) + 1)} if severity in ("high", "medium", "low") else {}
-        if severity == "high" and tags.get(STATUS_TAG) == Status.VALIDATED:
-            changes[STATUS_TAG] = Status.UNDER_REVIEW
-        return self._request(
-            user,
-            "add_finding",
-            name,
-            version,
-            reason or title,
-            checks,
-            changes,
-            details={"finding": {"severity": severity, "title": title, "remediation": remediation, "status": "open"}},
-        )
+        """A validator's finding, beyond those the suite raised; a high one withdraws a validated version.
+
+        The open count is computed from the trail under the model's lock, so concurrent findings add up exactly.
+        """
+        with self.lock(name):
+            self._begin(name)
+            tags = self._tags(name, version)
+            checks = [
+                (user.name != tags.get("developed_by"), f"{user.name} developed {name}/{version} and cannot review it"),
+                (severity in ("high", "medium", "low"), f"severity: {severity!r} is not high, medium or low"),
+                (bool(title.strip()), "title: a finding needs a title"),
+                (bool(remediation.strip()), "remediation: a finding needs the remediation expected"),
+            ]
+            key = f"open_findings_{severity}"
+            changes = {key: str(int(tags.get(key, 0) or 0) + 1)} if severity in ("high", "medium", "low") else {}
+            if severity == "high" and tags.get(STATUS_TAG) == Status.VALIDATED:
+                changes[STATUS_TAG] = Status.UNDER_REVIEW
+            return self._request(
+                user,
+                "add_finding",
+                name,
+                version,
+                reason or title,
+                checks,
+                changes,
+                details={
+                    "finding": {"severity": severity, "title": title, "remediation": remediation, "status": "open"}
+                },
+            )
 
     def mark_under_review(self, user: User, name: str, version: int, reason: str):
         """A monitoring breach or a concern puts a version under review (it keeps serving until replaced)."""
-        return self._request(user, "mark_under_review", name, version, reason, [], {STATUS_TAG: Status.UNDER_REVIEW})
+        with self.lock(name):
+            self._begin(name)
+            return self._request(
+                user, "mark_under_review", name, version, reason, [], {STATUS_TAG: Status.UNDER_REVIEW}
+            )
 
     def set_rollout(self, user: User, name: str, mode: str, reason: str, share: float = 0.0):
         """Put the @challenger in shadow, in canary on a share of traffic, or take it out (``off``).
 
         Every scoring-server process follows the new setting within its refresh interval.
         """
-        version = self.store.alias_holder(name, "challenger")
-        checks = [(mode in MODES, f"mode: {mode!r} is not one of {', '.join(MODES)}")]
-        if mode == "canary":
-            checks.append((0.0 < share < 1.0, f"share: a canary needs a share between 0 and 1, got {share}"))
-        if version is None:
-            if mode != "off":
-                self._refuse(user, "-", "set_rollout", f"{name}/-", reason, None, "no @challenger is set", None)
-            return write_setting(name, "off", challenger_version=None, actor=user.name, reason=reason)
-        record = self._request(
-            user,
-            "set_rollout",
-            name,
-            version,
-            reason,
-            checks,
-            details={"mode": mode, "share": share if mode == "canary" else 0.0},
-        )
-        write_setting(name, mode, share=share, challenger_version=version, actor=user.name, reason=reason)
-        return record
+        with self.lock(name):
+            self._begin(name)
+            version = self._alias_holder(name, "challenger")
+            checks = [(mode in MODES, f"mode: {mode!r} is not one of {', '.join(MODES)}")]
+            if mode == "canary":
+                checks.append((0.0 < share < 1.0, f"share: a canary needs a share between 0 and 1, got {share}"))
+            if version is None:
+                if mode != "off":
+                    self._refuse(user, "-", "set_rollout", f"{name}/-", reason, None, "no @challenger is set", None)
+                return write_setting(name, "off", challenger_version=None, actor=user.name, reason=reason)
+            record = self._request(
+                user,
+                "set_rollout",
+                name,
+                version,
+                reason,
+                checks,
+                details={"mode": mode, "share": share if mode == "canary" else 0.0},
+            )
+            write_setting(name, mode, share=share, challenger_version=version, actor=user.name, reason=reason)
+            return record

@@ -10,7 +10,16 @@ from typing import Protocol
 
 from mlflow import MlflowClient
 
+from workbench.governance._audit import ANCHOR_TAG
 from workbench.registry import get_version, model_sha256
+
+
+def parse_anchor(value: str | None) -> tuple[int, str] | None:
+    """ "<seq>:<hash>" as (seq, hash); None when absent or unreadable (verify then has nothing to check)."""
+    if not value or ":" not in value:
+        return None
+    seq, _, digest = value.partition(":")
+    return (int(seq), digest) if seq.isdigit() else None
 
 
 class VersionStore(Protocol):
@@ -36,6 +45,15 @@ class VersionStore(Protocol):
 
     def versions(self, name: str | None = None) -> list[tuple[str, int]]:
         """(model, version) pairs, all models when ``name`` is None."""
+
+    def anchor(self, name: str) -> tuple[int, str] | None:
+        """(seq, hash) of the model's latest audit record as the registry holds it, if any."""
+
+    def set_anchor(self, name: str, seq: int, digest: str) -> None:
+        """Record (seq, hash) of the model's latest audit record on the registered model."""
+
+    def anchors(self) -> dict[str, tuple[int, str]]:
+        """Every model's anchor."""
 
 
 class MlflowVersionStore:
@@ -69,13 +87,40 @@ class MlflowVersionStore:
         self.client.delete_registered_model_alias(name, alias)
 
     def artefact_sha256(self, name: str, version: int) -> str:
-        """sha256 of the version's artefact as the registry serves it now."""
-        return model_sha256(name, version)
+        """sha256 of the version's artefact as the registry serves it now (LookupError if it cannot be read)."""
+        try:
+            return model_sha256(name, version)
+        except Exception as error:  # MLflow's download errors: a deleted or unreadable artefact
+            raise LookupError(
+                f"{name}/{version}: its artefact cannot be read from the registry ({error}); restore the artefact "
+                "from its backup or archive the version"
+            ) from None
 
     def versions(self, name: str | None = None) -> list[tuple[str, int]]:
         """(model, version) pairs."""
         query = f"name='{name}'" if name else ""
         return sorted((v.name, int(v.version)) for v in self.client.search_model_versions(query))
+
+    def anchor(self, name: str) -> tuple[int, str] | None:
+        """(seq, hash) of the model's latest audit record, from a tag on the registered model."""
+        try:
+            value = self.client.get_registered_model(name).tags.get(ANCHOR_TAG)
+        except Exception:  # MLflow raises for an unknown model
+            return None
+        return parse_anchor(value)
+
+    def set_anchor(self, name: str, seq: int, digest: str) -> None:
+        """Tag the registered model with "<seq>:<hash>" of its latest audit record."""
+        self.client.set_registered_model_tag(name, ANCHOR_TAG, f"{seq}:{digest}")
+
+    def anchors(self) -> dict[str, tuple[int, str]]:
+        """Every registered model's anchor."""
+        found = {}
+        for model in self.client.search_registered_models():
+            parsed = parse_anchor(model.tags.get(ANCHOR_TAG))
+            if parsed is not None:
+                found[model.name] = parsed
+        return found
 
 
 class InMemoryVersionStore:
@@ -85,6 +130,7 @@ class InMemoryVersionStore:
         self._tags: dict[tuple[str, int], dict[str, str]] = {}
         self._aliases: dict[tuple[str, str], int] = {}
         self._sha: dict[tuple[str, int], str] = {}
+        self._anchors: dict[str, tuple[int, str]] = {}
 
     def add(self, name: str, version: int, tags: dict[str, str], sha256: str = "a" * 64) -> None:
         """Register a version."""
@@ -124,3 +170,15 @@ class InMemoryVersionStore:
     def versions(self, name: str | None = None) -> list[tuple[str, int]]:
         """(model, version) pairs."""
         return sorted(k for k in self._tags if name is None or k[0] == name)
+
+    def anchor(self, name: str) -> tuple[int, str] | None:
+        """(seq, hash) of the model's latest audit record."""
+        return self._anchors.get(name)
+
+    def set_anchor(self, name: str, seq: int, digest: str) -> None:
+        """Record the model's latest audit record."""
+        self._anchors[name] = (seq, digest)
+
+    def anchors(self) -> dict[str, tuple[int, str]]:
+        """Every model's anchor."""
+        return dict(self._anchors)

@@ -1,7 +1,13 @@
 """The MLflow registry as system of record: store, lifecycle status, versions and training records."""
 
 from workbench.registry._lifecycle import SERVABLE_STATUSES, STATUS_TAG, STATUSES, Status
-from workbench.registry._recorded import RecordedSamples, RecordMismatchError, load_artefact, load_recorded_samples
+from workbench.registry._recorded import (
+    ArtefactChangedError,
+    RecordedSamples,
+    RecordMismatchError,
+    load_artefact,
+    load_recorded_samples,
+)
 from workbench.registry._records import (
     SPEC_ARTIFACT,
     log_data_validation,
@@ -10,7 +16,7 @@ from workbench.registry._records import (
     register_training,
     start_pipeline_run,
 )
-from workbench.registry._tracking import configure, ensure_experiment, tracking_uri
+from workbench.registry._tracking import RegistryUnavailableError, configure, ensure_experiment, tracking_uri
 from workbench.registry._validation_runs import (
     EVIDENCE_FOLDERS,
     IndependenceError,
@@ -29,6 +35,8 @@ from workbench.registry._versions import (
 )
 
 __all__ = [
+    "RegistryUnavailableError",
+    "ArtefactChangedError",
     "EVIDENCE_FOLDERS",
     "IndependenceError",
     "conclude_validation",

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from sklearn.pipeline import Pipeline
 
 from workbench.data import load_model_data, make_split, model_inputs
 from workbench.provenance import directory_sha256
 from workbench.registry._records import recorded_spec
-from workbench.registry._versions import model_uri
+from workbench.registry._versions import download_artefact
 from workbench.spec import ModelSpec
 
 
@@ -27,11 +28,33 @@ class RecordMismatchError(RuntimeError):
     """What a version records can no longer be re-derived (the data or split changed)."""
 
 
-def load_artefact(client: MlflowClient, name: str, version: int) -> tuple[Pipeline, str]:
-    """The version's pipeline and the sha256 of exactly the bytes it was loaded from."""
+class ArtefactChangedError(RecordMismatchError):
+    """The artefact's bytes are not the ones expected (approved); nothing of it was deserialised."""
+
+
+def load_artefact(
+    client: MlflowClient, name: str, version: int, expected_sha256: str | None = None
+) -> tuple[Pipeline, str]:
+    """The version's pipeline and the sha256 of exactly the bytes it was loaded from.
+
+    With ``expected_sha256`` the downloaded bytes are hashed first and refused (:class:`ArtefactChangedError`)
+    unless they match, before anything is deserialised: a changed or corrupted file is never unpickled.
+    """
     with tempfile.TemporaryDirectory() as folder:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, version), dst_path=folder)
-        return mlflow.sklearn.load_model(local), directory_sha256(local)
+        try:
+            local = download_artefact(name, version, folder)
+        except (OSError, MlflowException) as error:
+            raise ArtefactChangedError(
+                f"{name}/{version}: its artefact cannot be read from the registry ({error}); restore the "
+                "artefact from its backup or archive the version"
+            ) from None
+        sha = directory_sha256(local)
+        if expected_sha256 is not None and sha != expected_sha256:
+            raise ArtefactChangedError(
+                f"{name}/{version}: the artefact's sha256 {sha[:12]}... differs from the approved "
+                f"{expected_sha256[:12]}...; refusing to load a changed model (nothing was deserialised)"
+            )
+        return mlflow.sklearn.load_model(local), sha
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
@@ -15,6 +17,72 @@ from mlflow import MlflowClient
 from workbench.paths import registry_store
 
 DEFAULT_DATABASE = "mlflow.db"
+
+
+class RegistryUnavailableError(RuntimeError):
+    """The registry database cannot be used as it is; the message names the file and what to do."""
+
+
+def _trail_with_records() -> Path | None:
+    """The governance audit trail, if it holds records (its location is governance's; read here only by path)."""
+    configured = os.environ.get("WORKBENCH_AUDIT")
+    trail = Path(configured).expanduser() if configured else registry_store() / "governance" / "audit.jsonl"
+    return trail if trail.is_file() and trail.stat().st_size > 0 else None
+
+
+def check_database(path: Path) -> None:
+    """Refuse a damaged SQLite registry, and an absent or emptied one while the audit trail has a history.
+
+    MLflow would create a fresh, empty database over a deleted or emptied one, and new versions would then
+    reuse the numbers of the lost ones: the trail would mix two histories of ``model/1``.
+    """
+    trail = _trail_with_records()
+    if not path.is_file() or path.stat().st_size == 0:
+        if trail is not None and _trail_names_versions(trail):
+            raise RegistryUnavailableError(
+                f"{path}: the registry database is missing or empty while the audit trail {trail} holds a "
+                "history; restore the database from its backup (a new registry is not started over an old history)"
+            )
+        return
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            check = connection.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            versions = (
+                connection.execute("SELECT count(*) FROM model_versions").fetchone()[0]
+                if "model_versions" in tables
+                else 0
+            )
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise RegistryUnavailableError(
+            f"{path}: the registry database cannot be read ({error}); restore it from its backup"
+        ) from None
+    if check != "ok":
+        raise RegistryUnavailableError(
+            f"{path}: the registry database is damaged ({check}); restore it from its backup"
+        )
+    if trail is not None and versions == 0 and _trail_names_versions(trail):
+        raise RegistryUnavailableError(
+            f"{path}: the registry holds no model versions while the audit trail {trail} records actions on some; "
+            "restore the database from its backup (a new registry is not started over an old history)"
+        )
+
+
+def _trail_names_versions(trail: Path) -> bool:
+    """True if any record of the trail targets a model version ("name/number")."""
+    import json
+
+    for line in trail.read_text("utf-8", errors="replace").splitlines():
+        try:
+            target = str(json.loads(line).get("target", ""))
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if target.rpartition("/")[2].isdigit():
+            return True
+    return False
 
 
 def _is_default() -> bool:
@@ -37,6 +105,8 @@ def configure(uri: str | None = None) -> MlflowClient:
     uri = uri or tracking_uri()
     if uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(uri[len("sqlite:///") :]) or ".", exist_ok=True)
+        if uri == tracking_uri():
+            check_database(Path(uri[len("sqlite:///") :]))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

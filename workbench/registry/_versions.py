@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tempfile
+from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
@@ -63,11 +64,18 @@ def model_uri(name: str, version: int | str) -> str:
     return f"models:/{name}/{version}"
 
 
+def download_artefact(name: str, version: int | str, folder: str) -> str:
+    """The version's artefact downloaded into ``folder``; FileNotFoundError naming it when nothing is there."""
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, version), dst_path=folder)
+    if not any(path.is_file() for path in Path(local).rglob("*")):
+        raise FileNotFoundError(f"no files at the artefact location of {name}/{version} (deleted?)")
+    return local
+
+
 def model_sha256(name: str, version: int | str) -> str:
     """sha256 of the version's artefact exactly as the registry serves it (every file, names and bytes)."""
     with tempfile.TemporaryDirectory() as folder:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, version), dst_path=folder)
-        return directory_sha256(local)
+        return directory_sha256(download_artefact(name, version, folder))
 
 
 def load_model(name: str, version: int | str):

@@ -130,7 +130,7 @@ def _history(evidence: Evidence) -> pd.DataFrame:
     """Approvals and change history from the audit trail (every accepted and refused action on the version)."""
     from workbench.governance import AuditTrail
 
-    rows = AuditTrail().history(evidence.name, evidence.version)
+    rows = AuditTrail().history(evidence.name, evidence.version, with_head=True)  # the head anchors the trail
     if not rows:
         rows = [
             {

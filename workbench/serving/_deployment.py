@@ -107,11 +107,29 @@ class Deployment:
 
 
 def _servable(name: str, version: int, tags: dict[str, str]) -> None:
-    status = tags.get(STATUS_TAG, "")
-    if status not in SERVABLE_STATUSES or not tags.get("approved_model_sha256"):
+    """Serve only what the audit trail approved, and only while the registry mirrors the trail exactly.
+
+    The trail (verified under the audit key) decides the status and the approved artefact sha256; a tag or
+    alias set directly in MLflow (a client, the MLflow UI) is refused with what was changed.
+    """
+    from workbench.governance import AuditIntegrityError, AuditTrail, model_state, version_differences
+
+    try:
+        state = model_state(AuditTrail().verified_records(f"{name}/"), name)
+    except AuditIntegrityError as error:
+        raise DeploymentError(f"{name}/{version}: refusing to serve: {error}") from None
+    differences = version_differences(state, version, tags)
+    if differences:
         raise DeploymentError(
-            f"{name}/{version} is {status or 'without a status'} and has no approval on record; "
-            "only approved versions are served"
+            f"{name}/{version}: refusing to serve: the registry differs from the approved state the audit trail "
+            "holds (changed outside the workbench): " + "; ".join(differences)
+        )
+    decided = state.version(version, tags)
+    status = decided.get(STATUS_TAG, "")
+    if status not in SERVABLE_STATUSES or not decided.get("approved_model_sha256"):
+        raise DeploymentError(
+            f"{name}/{version} is {status or 'without a status'} and has no approval on record in the audit "
+            "trail; only approved versions are served"
         )
 
 
@@ -163,8 +181,11 @@ def load_deployment(client: MlflowClient, name: str, version: int, *, compile_pa
     """Load an approved version whose artefact hashes to the approved sha256, ready to score."""
     record = get_version(client, name, version)
     tags = dict(record.tags)
-    _servable(name, version, tags)
-    model, sha = load_artefact(client, name, version)
+    _servable(name, version, tags)  # the trail approved it and the tags mirror the trail
+    try:  # the bytes are hashed and checked before anything is deserialised
+        model, sha = load_artefact(client, name, version, expected_sha256=tags["approved_model_sha256"])
+    except RecordMismatchError as error:
+        raise DeploymentError(str(error)) from None
     if sha != tags["approved_model_sha256"]:
         raise DeploymentError(
             f"{name}/{version}: the artefact's sha256 {sha[:12]}... differs from the approved "
