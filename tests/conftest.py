@@ -414,3 +414,25 @@ def _flushing_processes(folder: Path) -> list[int]:
 def flushing_processes():
     """``find(folder)``: pids of the live flushing processes of the decision shards in ``folder``."""
     return _flushing_processes
+
+
+# --- a real PostgreSQL (Debian's server in a temporary directory; see tests/_postgres.py) ------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One PostgreSQL server for the session; skipped, with the reason, only where its binaries are absent."""
+    from _postgres import PostgresCluster, missing_reason
+
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    """A new, empty database of the session's PostgreSQL for this test alone."""
+    return postgres_cluster.database()
