@@ -238,9 +238,9 @@ def main() -> None:
         ),
     }
     rounds: list[dict[str, dict[int, dict[str, float]]]] = []
-    from workbench.serving import DecisionLog
+    from workbench.serving import open_decision_store
 
-    decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
+    decisions = open_decision_store(f"sqlite:///{project / 'registry_store' / 'serving' / 'decisions.db'}")
     servers = {key: value for key, value in servers.items() if key in args.servers}
     for number in range(1, args.rounds + 1):
         results: dict[str, dict[int, dict[str, float]]] = {}

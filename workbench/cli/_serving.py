@@ -42,13 +42,13 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
     refresh: Annotated[float, typer.Option(help="seconds between registry checks for a new @champion")] = 2.0,
     generic: Annotated[bool, typer.Option(help="always score through the artefact's predict_proba")] = False,
-    durability: Annotated[
-        str,
+    decision_store: Annotated[
+        str | None,
         typer.Option(
-            help="power: the record is flushed to disk before the answer (survives a power cut); process: it is "
-            "in the operating system before the answer leaves (survives kill -9 of the server, not a power cut)"
+            help="where decisions are recorded: sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE (default: "
+            "WORKBENCH_DECISION_STORE, else WORKBENCH_DATABASE_URL, else registry_store/serving/decisions.db)"
         ),
-    ] = "power",
+    ] = None,
 ) -> None:
     """Serve the @champion (and @challenger) of a model: decisions with reason codes, each durably recorded."""
     from workbench.governance import AuditTrail
@@ -56,33 +56,40 @@ def serve(
     from workbench.registry import configure, tracking_uri
     from workbench.serving import (
         UVICORN_CONFIG,
-        DecisionLog,
         DeploymentError,
         ModelServer,
-        decision_log_path,
+        decision_store_url,
+        open_decision_store,
         serve_workers,
         switch_interval,
     )
 
-    if durability not in ("power", "process"):
-        fail(f"--durability: {durability!r} is not power or process")
     try:
         switch_interval()
     except ValueError as error:
         fail(str(error))
+    url = decision_store_url(decision_store)
+    try:
+        store = open_decision_store(url)
+    except ValueError as error:
+        fail(f"--decision-store: {error}")
+    if not store.check():
+        fail(f"--decision-store: {store.url} cannot record decisions: {store.failure}")
     name = _served_model(model)
     try:  # refuse early, with the reason, rather than in every worker
-        preflight = ModelServer(name, configure(), DecisionLog(), AuditTrail(), refresh_seconds=0)
+        preflight = ModelServer(name, configure(), store, AuditTrail(), refresh_seconds=0)
         preflight.start()
     except DeploymentError as refusal:
         fail(f"refusing to serve: {refusal}")
+    finally:
+        store.close()
     champion = preflight.champion
     preflight = None  # the workers load their own; this process only supervises them
     os.environ.update(
         WORKBENCH_SERVE_MODEL=name,
         WORKBENCH_SERVE_REFRESH=str(refresh),
         WORKBENCH_SERVE_GENERIC="1" if generic else "0",
-        WORKBENCH_SERVE_DURABILITY=durability,
+        WORKBENCH_DECISION_STORE=url,
         WORKBENCH_HOME=str(project_root()),
         MLFLOW_TRACKING_URI=tracking_uri(),
         PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="workbench-metrics-"),
@@ -90,21 +97,32 @@ def serve(
     typer.echo(
         f"serving {name}/{champion.version} (sha256 {champion.model_sha256[:12]}..., "
         f"{'generic' if generic else champion.path} path) on http://{host}:{port} with {workers} worker(s); "
-        f"decisions in {decision_log_path()} ({durability} durability)"
+        f"decisions in {store.url}"
     )
     serve_workers(dict(UVICORN_CONFIG), workers, host=host, port=port)
 
 
 @app.command()
-def replay(decision_id: Annotated[str, typer.Argument(help="the decision id a client received")]) -> None:
+def replay(
+    decision_id: Annotated[str, typer.Argument(help="the decision id a client received")],
+    decision_store: Annotated[
+        str | None, typer.Option(help="the store the server records to (default as for serve)")
+    ] = None,
+) -> None:
     """Recompute a recorded decision from the registry and show it beside the record; exit 1 on a difference."""
     from workbench.registry import VersionNotFoundError, configure
-    from workbench.serving import DecisionNotFoundError, replay_decision
+    from workbench.serving import DecisionNotFoundError, open_decision_store, replay_decision
 
     try:
-        result = replay_decision(decision_id, configure())
+        store = open_decision_store(decision_store)
+    except ValueError as error:
+        fail(f"--decision-store: {error}")
+    try:
+        result = replay_decision(decision_id, configure(), store)
     except (DecisionNotFoundError, VersionNotFoundError) as error:
         fail(str(error))
+    finally:
+        store.close()
     old, new = result.recorded, result.replayed
     typer.echo(f"decision {decision_id}: {old['model']}/{old['version']}, route {old['route']}, at {old['time']}")
     typer.echo(f"{'':22}{'recorded':<36}{'replayed from the registry':<36}")

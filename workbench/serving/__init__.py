@@ -3,7 +3,13 @@
 from workbench.serving._asgi import app_from_environment, create_app, switch_interval
 from workbench.serving._auth import TokenIndex
 from workbench.serving._balancer import serve as serve_workers
-from workbench.serving._decision_log import DecisionLog, decision_log_path, new_decision_id
+from workbench.serving._decision_store import (
+    DecisionStore,
+    DecisionStoreUnavailable,
+    decision_store_url,
+    new_decision_id,
+    open_decision_store,
+)
 from workbench.serving._deployment import Deployment, DeploymentError, GenericScorer, load_deployment
 from workbench.serving._inputs import InputError, InputProblem, InputSchema
 from workbench.serving._replay import DecisionNotFoundError, Replay, replay_decision
@@ -24,7 +30,8 @@ UVICORN_CONFIG = {
 __all__ = [
     "UVICORN_CONFIG",
     "CanaryJudge",
-    "DecisionLog",
+    "DecisionStore",
+    "DecisionStoreUnavailable",
     "DecisionNotFoundError",
     "Deployment",
     "DeploymentError",
@@ -37,9 +44,10 @@ __all__ = [
     "TokenIndex",
     "app_from_environment",
     "create_app",
-    "decision_log_path",
+    "decision_store_url",
     "load_deployment",
     "new_decision_id",
+    "open_decision_store",
     "replay_decision",
     "serve_workers",
     "switch_interval",

@@ -26,7 +26,7 @@ from workbench.governance import AuditTrail
 from workbench.registry import configure
 from workbench.serving import _prometheus as metrics
 from workbench.serving._auth import TokenIndex
-from workbench.serving._decision_log import DecisionLog
+from workbench.serving._decision_store import open_decision_store
 from workbench.serving._endpoints import Answer, HttpProblem, ScoringEndpoints, is_scoring_path
 from workbench.serving._server import ModelServer
 
@@ -160,8 +160,9 @@ def create_app(
             # the registry follower's queries hold the GIL in 5 ms slices by default; requests waited behind them
             sys.setswitchinterval(switch_interval())
         yield
-        server.stop()
-        server.decisions.close()  # on the loop's thread, which owns the writing connection (nothing pending)
+        if start:  # what the app started it stops; a caller that started the server closes it
+            server.stop()
+            server.decisions.close()
 
     app = FastAPI(
         title="MRM Workbench scoring server",
@@ -364,11 +365,10 @@ def app_from_environment() -> ScoringLane | FastAPI:
     refresh = float(os.environ.get("WORKBENCH_SERVE_REFRESH", "2"))
     compile_path = os.environ.get("WORKBENCH_SERVE_GENERIC", "") != "1"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-    durability = os.environ.get("WORKBENCH_SERVE_DURABILITY", "power")
     server = ModelServer(
         model,
         configure(),
-        DecisionLog(durability=durability),
+        open_decision_store(),
         AuditTrail(),
         refresh_seconds=refresh,
         compile_path=compile_path,

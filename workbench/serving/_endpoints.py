@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +20,9 @@ from workbench.governance import User
 from workbench.serving import _prometheus as metrics
 from workbench.serving import _protocols as protocols
 from workbench.serving._auth import TokenIndex
+from workbench.serving._decision_store import DecisionStoreUnavailable
 from workbench.serving._inputs import InputError
 from workbench.serving._server import ModelServer
-from workbench.serving._wal import WalFlushError
 
 log = logging.getLogger("workbench.serving")
 
@@ -134,11 +133,8 @@ class ScoringEndpoints:
             raise invalid(error) from None
         try:
             await server.decisions.append(to_record)
-        except (WalFlushError, sqlite3.Error, OSError) as error:  # not recorded: no decision may be given
-            log.error("the decision log refused %d records: %s", len(to_record), error)
-            raise HttpProblem(
-                503, "decision_log_unavailable", f"the decision could not be recorded durably: {error}"
-            ) from None
+        except DecisionStoreUnavailable as error:  # not recorded: no decision may be given
+            raise HttpProblem(503, "decision_store_unavailable", str(error)) from None
         for record in to_record:
             metrics.count_decision(record["version"], record["route"], record["decision"])
         if server.setting.mode == "canary":
