@@ -15,31 +15,15 @@ app = typer.Typer(
 )
 
 
-def _served_model(explicit: str | None) -> str:
-    """The model to serve: the one named, or the only registered model with a @champion."""
-    from workbench.registry import configure
-
-    if explicit:
-        return explicit
-    client = configure()
-    with_champion = []
-    for model in client.search_registered_models():
-        if "champion" in (model.aliases or {}):
-            with_champion.append(model.name)
-    if len(with_champion) != 1:
-        fail(
-            "--model: name the model to serve; registered models with a @champion: "
-            + (", ".join(sorted(with_champion)) or "none (promote an approved version first)")
-        )
-    return with_champion[0]
-
-
 @app.command()
 def serve(
-    model: Annotated[str | None, typer.Option(help="registered model (default: the only one with a @champion)")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(help="a registered model to serve (repeat for several; default: every model with a @champion)"),
+    ] = None,
     port: Annotated[int, typer.Option(help="port")] = 8000,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workers: Annotated[int, typer.Option(help="worker processes (uvicorn's own)")] = 1,
     refresh: Annotated[float, typer.Option(help="seconds between registry checks for a new @champion")] = 2.0,
     generic: Annotated[bool, typer.Option(help="always score through the artefact's predict_proba")] = False,
     decision_store: Annotated[
@@ -50,43 +34,33 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the @champion (and @challenger) of a model: decisions with reason codes, each durably recorded."""
+    """Serve the @champion (and @challenger) of each model: decisions with reason codes, each durably recorded."""
+    import uvicorn
+
     from workbench.governance import AuditTrail
     from workbench.paths import project_root
     from workbench.registry import configure, tracking_uri
-    from workbench.serving import (
-        UVICORN_CONFIG,
-        DeploymentError,
-        ModelServer,
-        decision_store_url,
-        open_decision_store,
-        serve_workers,
-        switch_interval,
-    )
+    from workbench.serving import UVICORN_CONFIG, Fleet, decision_store_url, open_decision_store
 
-    try:
-        switch_interval()
-    except ValueError as error:
-        fail(str(error))
+    if workers < 1:
+        fail(f"--workers: {workers} is not a number of processes (1 or more)")
     url = decision_store_url(decision_store)
     try:
         store = open_decision_store(url)
     except ValueError as error:
         fail(f"--decision-store: {error}")
-    if not store.check():
-        fail(f"--decision-store: {store.url} cannot record decisions: {store.failure}")
-    name = _served_model(model)
-    try:  # refuse early, with the reason, rather than in every worker
-        preflight = ModelServer(name, configure(), store, AuditTrail(), refresh_seconds=0)
+    try:  # refuse early, with the reasons, rather than in every worker
+        if not store.check():
+            fail(f"--decision-store: {store.url} cannot record decisions: {store.failure}")
+        preflight = Fleet(configure(), store, AuditTrail(), names=model or None, refresh_seconds=0)
         preflight.start()
-    except DeploymentError as refusal:
-        fail(f"refusing to serve: {refusal}")
     finally:
         store.close()
-    champion = preflight.champion
-    preflight = None  # the workers load their own; this process only supervises them
+    if not preflight.servers:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in preflight.refused.items())
+        fail(f"refusing to serve: {reasons or 'no registered model has a @champion (promote an approved version)'}")
     os.environ.update(
-        WORKBENCH_SERVE_MODEL=name,
+        WORKBENCH_SERVE_MODELS=",".join(model or []),
         WORKBENCH_SERVE_REFRESH=str(refresh),
         WORKBENCH_SERVE_GENERIC="1" if generic else "0",
         WORKBENCH_DECISION_STORE=url,
@@ -94,12 +68,15 @@ def serve(
         MLFLOW_TRACKING_URI=tracking_uri(),
         PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="workbench-metrics-"),
     )
-    typer.echo(
-        f"serving {name}/{champion.version} (sha256 {champion.model_sha256[:12]}..., "
-        f"{'generic' if generic else champion.path} path) on http://{host}:{port} with {workers} worker(s); "
-        f"decisions in {store.url}"
-    )
-    serve_workers(dict(UVICORN_CONFIG), workers, host=host, port=port)
+    for name, server in preflight.servers.items():
+        champion = server.champion
+        path = "generic" if generic else champion.path
+        typer.echo(f"serving {name}/{champion.version} (sha256 {champion.model_sha256[:12]}..., {path} path)")
+    for name, reason in preflight.refused.items():
+        typer.secho(f"not serving {name} (503 until it can be loaded): {reason}", fg=typer.colors.YELLOW)
+    typer.echo(f"on http://{host}:{port} with {workers} worker(s); decisions in {store.url}")
+    preflight = None  # the workers load their own; this process only supervises them
+    uvicorn.run(**UVICORN_CONFIG, host=host, port=port, workers=workers)
 
 
 @app.command()

@@ -53,7 +53,11 @@ CONNECTION_WAIT_SECONDS = 5.0
 
 
 class PostgresDecisionStore(DecisionStore):
-    """Decisions in a PostgreSQL table, through a small pool of connections per worker process."""
+    """Decisions in a PostgreSQL table, through a small pool of connections per worker process.
+
+    A connection cut by a database restart fails its next use (that group is refused) and the pool drops it;
+    connections are not tested before each use, which would cost a round trip per commit.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         super().__init__()
@@ -63,7 +67,6 @@ class PostgresDecisionStore(DecisionStore):
             min_size=1,
             max_size=pool_size,
             kwargs={"options": "-c synchronous_commit=on", "connect_timeout": 5},
-            check=ConnectionPool.check_connection,  # a connection cut by a restart is replaced, not used
             timeout=CONNECTION_WAIT_SECONDS,
             name="decision-store",
             open=True,
