@@ -26,6 +26,9 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes (uvicorn's own)")] = 1,
     refresh: Annotated[float, typer.Option(help="seconds between registry checks for a new @champion")] = 2.0,
     generic: Annotated[bool, typer.Option(help="always score through the artefact's predict_proba")] = False,
+    body_timeout: Annotated[
+        float, typer.Option(help="seconds a client may take to send a body (then 408)", min=0.1)
+    ] = 10.0,
     decision_store: Annotated[
         str | None,
         typer.Option(
@@ -63,6 +66,7 @@ def serve(
         WORKBENCH_SERVE_MODELS=",".join(model or []),
         WORKBENCH_SERVE_REFRESH=str(refresh),
         WORKBENCH_SERVE_GENERIC="1" if generic else "0",
+        WORKBENCH_SERVE_BODY_SECONDS=str(body_timeout),
         WORKBENCH_DECISION_STORE=url,
         WORKBENCH_HOME=str(project_root()),
         MLFLOW_TRACKING_URI=tracking_uri(),

@@ -18,7 +18,8 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import FastAPI, Request, Security
-from fastapi.responses import Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from workbench.governance import AuditTrail
@@ -32,8 +33,14 @@ from workbench.serving._server import ModelServer
 
 log = logging.getLogger("workbench.serving")
 
-#: seconds a client may take to send a request's body once its headers are in
+#: seconds a client may take to send a request's body once its headers are in (``workbench serve --body-timeout``)
 BODY_SECONDS = 10.0
+
+
+def body_seconds() -> float:
+    """``WORKBENCH_SERVE_BODY_SECONDS`` when set by ``workbench serve``, else :data:`BODY_SECONDS`."""
+    return float(os.environ.get("WORKBENCH_SERVE_BODY_SECONDS") or BODY_SECONDS)
+
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `workbench users token NAME`")
 #: the bearer credentials of a request, or None (the route answers 401 itself, with its reason)
@@ -138,6 +145,7 @@ def create_app(served: Fleet | ModelServer, tokens: TokenIndex | None = None, *,
     """The ASGI app serving a fleet of models (or one model server); ``start`` loads them when the app starts."""
     fleet = served if isinstance(served, Fleet) else Fleet.of(served)
     endpoints = ScoringEndpoints(fleet, tokens or TokenIndex())
+    seconds = body_seconds()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -189,9 +197,9 @@ def create_app(served: Fleet | ModelServer, tokens: TokenIndex | None = None, *,
             return b"".join(chunks)
 
         try:
-            return await asyncio.wait_for(collect(), BODY_SECONDS)
+            return await asyncio.wait_for(collect(), seconds)
         except TimeoutError:
-            raise HttpProblem(408, "body_timeout", f"the body did not arrive within {BODY_SECONDS:g} s") from None
+            raise HttpProblem(408, "body_timeout", f"the body did not arrive within {seconds:g} s") from None
 
     async def scoring(kind: str, model: str | None, request: Request, credentials: Any) -> Response:
         authorization = f"Bearer {credentials.credentials}" if credentials else None
@@ -265,7 +273,12 @@ def create_app(served: Fleet | ModelServer, tokens: TokenIndex | None = None, *,
             body.update({k: v for k, v in models[single].items() if k not in ("status", "process")})
         return _json(body, 200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"], responses={401: _problem("no token"), 403: _problem("not an admin")})
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={401: _problem("no token"), 403: _problem("not an admin")},
+    )
     async def prometheus(credentials: Credentials):
         """Prometheus exposition (admins only)."""
         endpoints.authenticate(f"Bearer {credentials.credentials}" if credentials else None, "admin")
@@ -319,7 +332,70 @@ def create_app(served: Fleet | ModelServer, tokens: TokenIndex | None = None, *,
         """Model readiness."""
         return _json({"name": model_name, "ready": loaded(model_name).champion is not None})
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with the served model's application schema where one model is served.
+
+        FastAPI's documented extension point (``app.openapi``): the contract is known only once the model is
+        loaded, so the scoring bodies of ``/score`` and ``/invocations`` name its fields, types, ranges and
+        categories, and a client generated from the document sends what the server accepts.
+        """
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            single = fleet.servers.get(fleet.single or "")
+            if single is not None and single.champion is not None:
+                _contract_bodies(document, single.champion.schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _contract_bodies(document: dict[str, Any], schema: Any) -> None:
+    """``/score`` and ``/invocations`` bodies as the one served model's contract."""
+    application = schema.json_schema()
+    applications = {"type": "array", "minItems": 1, "items": application}
+    fields = [application["properties"][name] for name in schema.names]
+
+    def body(path: str, content: dict[str, Any]) -> None:
+        document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"] = content
+
+    body("/score", {**_NATIVE, "properties": {"applications": applications}})
+
+    def one(key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": [key], "additionalProperties": False, "properties": {key: value}}
+
+    split = {
+        "type": "object",
+        "required": ["columns", "data"],
+        "additionalProperties": False,
+        "properties": {
+            "index": {"type": "array"},
+            "columns": {"const": schema.names},
+            "data": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "array",
+                    "prefixItems": fields,
+                    "minItems": len(fields),
+                    "maxItems": len(fields),
+                },
+            },
+        },
+    }
+    body(
+        "/invocations",
+        {
+            "description": _MLFLOW["description"] + " (records form for instances and inputs)",
+            "oneOf": [
+                one("dataframe_split", split),
+                one("dataframe_records", applications),
+                one("instances", applications),
+                one("inputs", applications),
+            ],
+        },
+    )
 
 
 def app_from_environment() -> FastAPI:

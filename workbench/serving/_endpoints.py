@@ -35,10 +35,14 @@ DEFAULT_BODY_LIMIT = 1_048_576
 QUOTE_LIMIT = 80
 
 
-def quoted(text: Any) -> str:
-    """``text`` for an error message, cut to :data:`QUOTE_LIMIT` characters."""
+#: longest problem text (which may quote a value the client sent)
+MESSAGE_LIMIT = 300
+
+
+def quoted(text: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` for an error message, cut to ``limit`` characters."""
     text = str(text)
-    return text if len(text) <= QUOTE_LIMIT else f"{text[:QUOTE_LIMIT]}... ({len(text)} characters)"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 @dataclass
@@ -65,7 +69,10 @@ class HttpProblem(Exception):
 
 def invalid(error: InputError) -> HttpProblem:
     """The 422 for a broken input contract, listing every problem (names and texts cut to a readable length)."""
-    problems = [{**p.as_dict(), "field": quoted(p.field)} for p in error.problems[:50]]
+    problems = [
+        {**p.as_dict(), "field": quoted(p.field), "problem": quoted(p.message, MESSAGE_LIMIT)}
+        for p in error.problems[:50]
+    ]
     return HttpProblem(422, "invalid_input", "the request breaks the model's input contract", problems=problems)
 
 
