@@ -1,9 +1,15 @@
-"""Requests per second and p50 / p99 latency of single-application scoring, three servers, one load generator.
+"""Requests per second and p50 / p99 latency of single-application scoring, several servers, one load generator.
 
     python benchmarks/serving_throughput.py [--duration 10] [--workers 2] [--concurrency 1 16 64] [--rounds 3]
+        [--mlserver-python /tmp/mlserver-venv/bin/python]
 
-(a) ``workbench serve``: decision records durable before each answer, reason codes on;
+(a) ``workbench serve`` with the embedded SQLite decision store, and (ap) with PostgreSQL (Debian's server,
+started in a temporary directory as the tests do): decision records durable before each answer, reason codes on;
 (b) ``mlflow models serve`` on the same registered version (``--env-manager local``);
+(m) MLServer (the inference server KServe uses) with its mlserver-mlflow runtime on the same registered version,
+run from a virtual environment of its own (``--mlserver-python``; create it with ``python -m venv
+/tmp/mlserver-venv && /tmp/mlserver-venv/bin/pip install mlserver==1.7.1 mlserver-mlflow==1.7.1 'uvloop==0.21.*'
+scikit-learn==<ours> skops==<ours>``), so its pins never touch the project's; left out when that is absent;
 (c) a bare FastAPI endpoint on the same uvicorn stack that parses the same JSON body and returns a constant.
 
 Every server gets the same number of uvicorn workers; wrk (Debian's ``wrk``) sends the same body shape with a
@@ -140,6 +146,56 @@ def _wrk(url: str, body: dict, token: str | None, connections: int, duration: in
     }
 
 
+def _oip_body(row: dict) -> dict:
+    """One application as Open Inference Protocol tensors, one per column (as MLServer's MLflow runtime reads)."""
+    return {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {
+                "name": key,
+                "shape": [1],
+                "datatype": "BYTES" if isinstance(value, str) else ("INT64" if isinstance(value, int) else "FP64"),
+                "data": [value],
+                **({"parameters": {"content_type": "str"}} if isinstance(value, str) else {}),
+            }
+            for key, value in row.items()
+        ],
+    }
+
+
+def _mlserver(project: Path, python: str, name: str, version: int, workers: int) -> list[str]:
+    """MLServer's command and model folder: the registered version loaded from the registry by its runtime."""
+    folder = project / "mlserver"
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    (folder / name / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "implementation": "mlserver_mlflow.MLflowRuntime",
+                "parameters": {"uri": f"models:/{name}/{version}"},
+            }
+        )
+    )
+    (folder / "workers.json").write_text(json.dumps({"parallel_workers": workers}))
+    return [str(Path(python).parent / "mlserver"), "start", str(folder)]
+
+
+def _mlserver_settings(project: Path, port: int) -> None:
+    """MLServer's server settings: the port of this round, gRPC and metrics on ports of their own."""
+    workers = json.loads((project / "mlserver" / "workers.json").read_text())["parallel_workers"]
+    (project / "mlserver" / "settings.json").write_text(
+        json.dumps(
+            {
+                "http_port": port,
+                "grpc_port": _port(),
+                "metrics_port": _port(),
+                "parallel_workers": workers,
+                "load_models_at_startup": True,
+            }
+        )
+    )
+
+
 def _start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
     # output to a file: a pipe nobody reads fills up and stalls a server that logs every request (mlflow does)
     log = open(cwd / "server.log", "a")  # noqa: SIM115  (lives as long as the server)
@@ -161,7 +217,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers for every server")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--servers", nargs="+", default=["a", "a2", "b", "c"], help="which of a, a2, b, c to run")
+    parser.add_argument("--servers", nargs="+", default=["a", "ap", "b", "m", "c"], help="which of a, ap, b, m, c")
+    parser.add_argument("--mlserver-python", default="/tmp/mlserver-venv/bin/python", help="MLServer's interpreter")
     parser.add_argument("--rounds", type=int, default=3, help="times every server is measured, interleaved")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -193,6 +250,14 @@ def main() -> None:
         "--workers",
         str(args.workers),
     ]
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _postgres import PostgresCluster, missing_reason  # the tests' PostgreSQL: Debian's server, temporary
+
+    postgres = None if missing_reason() or "ap" not in args.servers else PostgresCluster()
+    stores = {"a": f"sqlite:///{project / 'registry_store' / 'serving' / 'decisions.db'}"}
+    if postgres is not None:
+        stores["ap"] = postgres.database()
+    serve = [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers), "--refresh", "2"]
     servers = {
         **{
             key: (
@@ -200,13 +265,14 @@ def main() -> None:
                 "/score",
                 {"applications": [row]},
                 token,
-                [sys.executable, "-m", "workbench.cli", "serve", "--workers", str(args.workers), "--durability", mode],
+                [*serve, "--decision-store", stores[key]],
                 "/v2/health/ready",
             )
-            for key, label, mode in (
-                ("a", "workbench serve, fsync per group commit", "power"),
-                ("a2", "workbench serve, records in the OS", "process"),
+            for key, label in (
+                ("a", "workbench serve, SQLite store"),
+                ("ap", "workbench serve, PostgreSQL store"),
             )
+            if key in stores
         },
         "b": (
             "mlflow models serve",
@@ -237,16 +303,28 @@ def main() -> None:
             "/docs",
         ),
     }
+    if Path(args.mlserver_python).exists():
+        servers["m"] = (
+            "MLServer (mlserver-mlflow)",
+            f"/v2/models/{name}/infer",
+            _oip_body(row),
+            None,
+            _mlserver(project, args.mlserver_python, name, version, args.workers),
+            f"/v2/models/{name}/ready",
+        )
     rounds: list[dict[str, dict[int, dict[str, float]]]] = []
-    from workbench.serving import DecisionLog
+    from workbench.serving import open_decision_store
 
-    decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
+    decisions = {key: open_decision_store(url) for key, url in stores.items()}
     servers = {key: value for key, value in servers.items() if key in args.servers}
     for number in range(1, args.rounds + 1):
         results: dict[str, dict[int, dict[str, float]]] = {}
         for key, (label, path, body, auth, command, ready) in servers.items():
             port = _port()
-            command = [*command, "--port", str(port)] if key != "b" else [*command, "-p", str(port)]
+            if key == "m":
+                _mlserver_settings(project, port)
+            else:
+                command = [*command, "--port", str(port)] if key != "b" else [*command, "-p", str(port)]
             process = _start(command, env, project)
             try:
                 _wait_ready(f"http://127.0.0.1:{port}{ready}", process)
@@ -254,15 +332,19 @@ def main() -> None:
                 _wrk(url, body, auth, 4, 3)  # warm up every worker
                 results[key] = {}
                 for connections in args.concurrency:
-                    before = decisions.count() if key.startswith("a") else 0
+                    before = decisions[key].count() if key in decisions else 0
                     measured = _wrk(url, body, auth, connections, args.duration)
-                    if key.startswith("a"):
-                        measured["recorded"] = decisions.count() - before
+                    if key in decisions:
+                        measured["recorded"] = decisions[key].count() - before
                     results[key][connections] = measured
                     print(f"round {number} {label:38} c={connections:<3} {measured}", flush=True)
             finally:
                 _stop(process)
         rounds.append(results)
+    for store in decisions.values():
+        store.close()
+    if postgres is not None:
+        postgres.close()
     _report(rounds, servers, args)
 
 
@@ -282,26 +364,23 @@ def _report(rounds: list[dict], servers: dict, args: argparse.Namespace) -> None
                 f"| {median([m['p50_ms'] for m in cells]):.2f} | {median([m['p99_ms'] for m in cells]):.2f} "
                 f"| {sum(m['non_2xx'] for m in cells)} |"
             )
-    if not {"b", "c"} <= set(servers):
-        return
-    print(
-        "\n| concurrency | durability | (a)/(b) requests/s | (a)/(c) requests/s (range) | (a) p99 ms (range) "
-        "| records / answered |"
-    )
-    print("|---|---|---|---|---|---|")
+    peers = [p for p in ("b", "m", "c") if p in servers]
+    heads = " | ".join(f"(a)/({p}) (range)" for p in peers)
+    print(f"\n| concurrency | store | {heads} | (a) p99 ms (range) | records / answered |")
+    print("|---|---|" + "---|" * len(peers) + "---|---|")
     for connections in args.concurrency:
-        for key, durability in (("a", "power (fsync)"), ("a2", "process (OS)")):
+        for key, store in (("a", "SQLite"), ("ap", "PostgreSQL")):
             if key not in servers:
                 continue
-            cells = [(r[key][connections], r["b"][connections], r["c"][connections]) for r in rounds]
-            to_b = [a["rps"] / max(b["rps"], 1e-9) for a, b, _ in cells]
-            to_c = [a["rps"] / c["rps"] for a, _, c in cells]
-            p99 = [a["p99_ms"] for a, _, _ in cells]
-            recorded = sum(a["recorded"] for a, _, _ in cells)
-            answered = sum(a["requests"] for a, _, _ in cells)
+            ratios = []
+            for peer in peers:
+                values = [r[key][connections]["rps"] / max(r[peer][connections]["rps"], 1e-9) for r in rounds]
+                ratios.append(f"{median(values):.1f} ({min(values):.1f}-{max(values):.1f})")
+            p99 = [r[key][connections]["p99_ms"] for r in rounds]
+            recorded = sum(r[key][connections]["recorded"] for r in rounds)
+            answered = sum(r[key][connections]["requests"] for r in rounds)
             print(
-                f"| {connections} | {durability} | {median(to_b):.1f} "
-                f"| {median(to_c):.2f} ({min(to_c):.2f}-{max(to_c):.2f}) "
+                f"| {connections} | {store} | {' | '.join(ratios)} "
                 f"| {median(p99):.2f} ({min(p99):.2f}-{max(p99):.2f}) | {recorded} / {answered} |"
             )
 

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -328,12 +327,12 @@ def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
     the server is closed (the package's fluent MLflow calls use them), then are put back.
     """
     from workbench.governance import AuditTrail, UserStore
-    from workbench.serving import DecisionLog, ModelServer, TokenIndex, create_app
+    from workbench.serving import ModelServer, TokenIndex, create_app, open_decision_store
 
     with pytest.MonkeyPatch.context() as patch, registry_client(project) as client:
         patch.setenv("WORKBENCH_HOME", str(project))
         governance = project / "registry_store" / "governance"
-        decisions = DecisionLog()
+        decisions = open_decision_store()
         server = ModelServer(
             "german_credit", client, decisions, AuditTrail(governance / "audit.jsonl"), refresh_seconds=0
         )
@@ -346,71 +345,23 @@ def in_process_server(project: Path, *, recheck_seconds: float = 1.0):
             decisions.close()
 
 
-#: the decision log's flushing program with a disk that notes each flush asked for, waits for a gate file, notes
-#: each flushed inode and may fail (``workbench/serving/_wal.py`` run with ``os.fdatasync`` replaced in its process)
-FLUSH_DISK = """
-import os, runpy, sys, time
-gate, asked, notes, mode, program = sys.argv[1:6]
-real, flushes = os.fdatasync, []
-
-def fdatasync(fd):
-    with open(asked, "a") as out:
-        out.write(f"{os.fstat(fd).st_ino}\\n")
-    while not os.path.exists(gate):
-        time.sleep(0.001)
-    with open(notes, "a") as out:
-        out.write(f"{os.fstat(fd).st_ino}\\n")
-    flushes.append(fd)
-    if mode == "broken" or (mode == "breaks" and len(flushes) > 1):
-        raise OSError(5, "Input/output error")
-    real(fd)
-
-os.fdatasync = fdatasync
-sys.argv = sys.argv[5:]
-runpy.run_path(program, run_name="__main__")
-"""
+# --- a real PostgreSQL (Debian's server in a temporary directory; see tests/_postgres.py) ------------------------
 
 
-class FlushDisk(NamedTuple):
-    gate: Path  # the disk answers once this file exists
-    notes: Path  # one line per flush: the inode flushed
-    asked: Path  # one line per flush asked for, written before waiting for the gate
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One PostgreSQL server for the session; skipped, with the reason, only where its binaries are absent."""
+    from _postgres import PostgresCluster, missing_reason
+
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.close()
 
 
 @pytest.fixture
-def flush_disk(monkeypatch, tmp_path):
-    """``use(mode)``: flushing processes started from now on run on another disk.
-
-    ``held``: each flush waits for the gate file; ``broken``: every flush fails; ``breaks``: all after the first.
-    Every flush waits for the gate; ``asked`` exists once the first flush has reached the disk.
-    """
-    from workbench.serving import _wal
-
-    def use(mode: str) -> FlushDisk:
-        disk = FlushDisk(tmp_path / f"{mode}-gate", tmp_path / f"{mode}-flushed", tmp_path / f"{mode}-asked")
-        program = _wal.WalFlusher.command[-1]
-        command = (sys.executable, "-c", FLUSH_DISK, str(disk.gate), str(disk.asked), str(disk.notes), mode, program)
-        monkeypatch.setattr(_wal.WalFlusher, "command", command)
-        return disk
-
-    return use
-
-
-def _flushing_processes(folder: Path) -> list[int]:
-    """Live flushing processes of the shards in ``folder`` (zombies, already ended, are not counted)."""
-    found, shards = [], str(folder / "shard-").encode()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if any(argument.startswith(shards) for argument in command[1:]) and state != "Z":
-            found.append(int(pid))
-    return found
-
-
-@pytest.fixture
-def flushing_processes():
-    """``find(folder)``: pids of the live flushing processes of the decision shards in ``folder``."""
-    return _flushing_processes
+def postgres_url(postgres_cluster) -> str:
+    """A new, empty database of the session's PostgreSQL for this test alone."""
+    return postgres_cluster.database()

@@ -52,12 +52,12 @@ def production(simulated, tmp_path, monkeypatch):
     """The test's own copy of the simulated project, with WORKBENCH_HOME and MLflow pointed at it."""
     from conftest import copy_project, registry_client
 
-    from workbench.serving import DecisionLog
+    from workbench.serving import open_decision_store
 
     project = copy_project(simulated["project"], tmp_path / "production")
     monkeypatch.setenv("WORKBENCH_HOME", str(project))
     mapping = project / Path(simulated["summary"]["mapping"]).relative_to(simulated["project"])
-    decisions = DecisionLog(project / "registry_store" / "serving" / "decisions")
+    decisions = open_decision_store()
     with registry_client(project) as client:
         yield {
             "project": project,

@@ -148,25 +148,33 @@ def test_bad_fields_get_422_naming_the_field(served, applications, mutate, field
     assert served["server"].decisions.count() == before  # nothing is recorded for a refused request
 
 
-def test_a_decision_log_that_cannot_flush_answers_503_and_gives_no_decision(
-    served, applications, tmp_path, monkeypatch, flush_disk
+def test_a_store_that_cannot_record_answers_503_gives_no_decision_and_recovers(
+    served, applications, postgres_cluster, postgres_url
 ):
-    from workbench.serving import DecisionLog
+    """The database goes away: every request is refused with the reason, none gets a decision; once it is
+    back the server records again by itself."""
+    from conftest import wait_until
+
+    from workbench.serving import open_decision_store
 
     server, kept = served["server"], served["server"].decisions
-    server.decisions = DecisionLog(tmp_path / "decisions", durability="power")
-    flush_disk("breaks").gate.touch()  # the first flush succeeds, every later one fails
+    server.decisions = open_decision_store(postgres_url)
     try:
         assert _score(served, applications[:1]).status_code == 200
-        for _ in range(2):  # the first failure, then the refusal that follows it
-            response = _score(served, applications[:1])
-            assert response.status_code == 503, response.text
-            assert response.json()["error"] == "decision_log_unavailable"
-            assert "could not be recorded durably" in response.json()["message"]
-            assert "Input/output error" in response.json()["message"]
-            assert "decision_id" not in response.text
+        postgres_cluster.stop()
+        try:
+            for _ in range(2):  # the failure, then the refusal while the store is down
+                response = _score(served, applications[:1])
+                assert response.status_code == 503, response.text
+                assert response.json()["error"] == "decision_store_unavailable"
+                assert "recorded" in response.json()["message"]
+                assert "decision_id" not in response.text
+        finally:
+            postgres_cluster.start()
+        wait_until(lambda: server.decisions.ready, timeout=30, what="the store to record again")
+        assert _score(served, applications[:1]).status_code == 200
+        assert server.decisions.count() == 2
     finally:
-        monkeypatch.undo()
         server.decisions.close()
         server.decisions = kept
 
@@ -491,35 +499,3 @@ def test_the_follower_asks_mlflow_only_when_the_registry_file_changed(served, mo
     assert len(asked) == 6
     server.follow_round()
     assert len(asked) == 6
-
-
-def test_the_scoring_lane_and_the_framework_answer_alike(served, applications):
-    """The raw ASGI lane and the FastAPI routes share one implementation: same statuses, same bodies."""
-    from workbench.governance import UserStore
-    from workbench.serving import TokenIndex, create_app
-
-    users = UserStore(served["project"] / "registry_store" / "governance" / "users.json")
-    framework = TestClient(create_app(served["server"], TokenIndex(users), start=False, lane=False))
-    headers = {**_auth(served), "Content-Type": "application/json"}
-    cases = [
-        ("/score", json.dumps({"applications": applications[:3]}), headers),
-        ("/score", json.dumps({"applications": [{**applications[0], "purpose": "yacht"}]}), headers),
-        ("/score", "{not json", headers),
-        ("/score", json.dumps({"applications": applications[:1]}), {"Content-Type": "application/json"}),
-        ("/invocations", json.dumps({"dataframe_records": applications[:2]}), headers),
-        (f"/v2/models/{MODEL}/infer", json.dumps({"inputs": "nope"}), headers),
-        ("/v2/models/other/infer", json.dumps({"inputs": []}), headers),
-    ]
-
-    def comparable(body):
-        if isinstance(body, dict) and "decisions" in body:
-            return [(d["score"], d["decision"], d["reasons"]) for d in body["decisions"]]
-        return body
-
-    for path, body, hdrs in cases:
-        lane, plain = (
-            served["http"].post(path, content=body, headers=hdrs),
-            framework.post(path, content=body, headers=hdrs),
-        )
-        assert lane.status_code == plain.status_code, (path, lane.text, plain.text)
-        assert comparable(lane.json()) == comparable(plain.json()), path

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -89,45 +88,63 @@ class ServerLife(NamedTuple):
     """What one `workbench serve` with two workers showed over its life, in this order."""
 
     project: Path
-    spread: Counter  # worker pid -> connections of a pool of 16 opened at once on the quiet server
+    workers: set[int]  # uvicorn's two worker processes once ready
     victim: int  # the worker then killed with SIGKILL
-    survivors: set[int]  # the processes answering four connections once the victim had died
-    replaced: set[int]  # the processes answering eight connections once replaced (or when the wait ended)
+    replaced: set[int]  # the worker processes once the victim was replaced (or when the wait ended)
+    answering: bool  # the server answered ready again then
     alive: bool  # the server itself was still running then
     received: list[str]  # decisions acknowledged under load before SIGKILL to the whole process group
     refused: list[str]  # answers other than 200 under that load
+    store: str  # the decision store's URL
 
 
-@pytest.fixture(scope="module", params=["power", "process"])
+def _workers(server: int) -> set[int]:
+    """The live worker processes uvicorn started for the server (its children running the spawned program)."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(state[1]) == server and state[0] != "Z" and b"spawn_main" in command:
+            found.add(int(pid))
+    return found
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server_life(served_project, applications_for_load, request) -> ServerLife:
-    """`workbench serve` with two workers, for each durability, taken through one life in order: a pool of
-    connections on the quiet server, one worker killed and replaced, then load and SIGKILL to the process group.
+    """`workbench serve` with two workers, for each decision store, taken through one life in order: one
+    worker killed and replaced by uvicorn's supervisor, then load and SIGKILL to the process group.
 
     The tests assert on what it showed: the life is lived once, before any of them, whichever runs.
     """
     project, tokens = served_project.project, served_project.tokens
-    options = ("--workers", "2", "--refresh", "1", "--durability", request.param)
+    if request.param == "postgresql":
+        store = request.getfixturevalue("postgres_cluster").database()
+    else:
+        store = f"sqlite:///{project / 'registry_store' / 'serving' / 'decisions.db'}"
+    options = ("--workers", "2", "--refresh", "1", "--decision-store", store)
     with _serving(project, *options) as (port, process):
-        spread = Counter(_answering_processes(port, 16))
-        victim = next(iter(spread))
-        os.kill(victim, signal.SIGKILL)
-        # gone from /proc once the server has collected it, which it does when it starts its replacement (a
-        # multi-threaded process shows as a zombie before its last thread, which holds its sockets, has ended)
-        wait_until(
-            lambda: not Path(f"/proc/{victim}").exists(), timeout=30, what=f"the server to collect worker {victim}"
+        workers = set(
+            wait_until(
+                lambda: len(_workers(process.pid)) == 2 and _workers(process.pid), timeout=60, what="two workers"
+            )
         )
-        survivors = set(_answering_processes(port, 4))
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
         replaced: set[int] = set()
 
-        def both_answer() -> bool:
+        def replaced_and_ready() -> bool:
             replaced.clear()
-            replaced.update(_answering_processes(port, 8))
-            return len(replaced) == 2 and victim not in replaced
+            replaced.update(_workers(process.pid))
+            return len(replaced) == 2 and victim not in replaced and _ready(port, process)
 
-        poll(both_answer, timeout=120, interval=0.5)  # the test says whether it happened in time
+        poll(replaced_and_ready, timeout=120, interval=0.5)  # the test says whether it happened in time
+        answering = _ready(port, process)
         alive = process.poll() is None
         received, refused = _load_then_sigkill(port, tokens["los"], applications_for_load, process)
-    return ServerLife(project, spread, victim, survivors, replaced, alive, received, refused)
+    return ServerLife(project, workers, victim, replaced, answering, alive, received, refused, store)
 
 
 def _load_then_sigkill(port: int, token: str, applications: list[dict], process) -> tuple[list[str], list[str]]:
@@ -171,39 +188,24 @@ def _load_then_sigkill(port: int, token: str, applications: list[dict], process)
     return received, refused
 
 
-def _answering_processes(port: int, connections: int) -> list[int]:
-    """Open ``connections`` at once, then ask /health on each: the worker process behind each connection."""
-    opened = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(connections)]
-    for connection in opened:
-        connection.connect()
-    pids = []
-    for connection in opened:
-        connection.request("GET", "/health")
-        pids.append(json.loads(connection.getresponse().read())["process"])
-    for connection in opened:
-        connection.close()
-    return pids
-
-
-def test_connections_are_spread_evenly_and_a_dead_worker_is_replaced(server_life):
-    """A pool opened at once lands half on each worker; a worker killed is replaced and gets connections again."""
+def test_a_dead_worker_is_replaced_by_uvicorns_supervisor(server_life):
     life = server_life
-    assert sorted(life.spread.values()) == [8, 8], life.spread
-    assert life.survivors - {life.victim}  # the survivor answers while the other is replaced
+    assert len(life.workers) == 2
     assert len(life.replaced) == 2 and life.victim not in life.replaced, (
-        f"no replacement for worker {life.victim}: still answering {life.replaced}"
+        f"no replacement for worker {life.victim}: workers now {life.replaced}"
     )
-    assert life.alive
+    assert life.answering and life.alive
 
 
 def test_every_acknowledged_decision_survives_sigkill(server_life):
-    from workbench.serving import DecisionLog
+    from workbench.serving import open_decision_store
 
     received = server_life.received
     assert not server_life.refused
     assert len(received) >= 500, "the load did not get going"
-    log = DecisionLog(server_life.project / "registry_store" / "serving" / "decisions")
-    missing = [d for d in received if log.get(d) is None]
+    store = open_decision_store(server_life.store)
+    missing = [d for d in received if store.get(d) is None]
+    store.close()
     assert not missing, f"{len(missing)} of {len(received)} acknowledged decisions were lost"
 
 
@@ -212,7 +214,7 @@ def test_replay_command_shows_the_same_decision(server_life):
     project = server_life.project
     decision_id = server_life.received[0]
     result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "replay", decision_id],
+        [sys.executable, "-m", "workbench.cli", "replay", decision_id, "--decision-store", server_life.store],
         cwd=project,
         env=_environment(project),
         capture_output=True,
@@ -221,15 +223,15 @@ def test_replay_command_shows_the_same_decision(server_life):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical: same model bytes, score, decision and reasons" in result.stdout
-    unknown = subprocess.run(
+    unknown = subprocess.run(  # the store named by WORKBENCH_DECISION_STORE
         [sys.executable, "-m", "workbench.cli", "replay", "no-such-decision"],
         cwd=project,
-        env=_environment(project),
+        env={**_environment(project), "WORKBENCH_DECISION_STORE": server_life.store},
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert unknown.returncode == 2 and "not in the decision log" in unknown.stderr
+    assert unknown.returncode == 2 and "not in the decision store" in unknown.stderr
 
 
 def test_serve_refuses_a_model_without_champion(served_project):
@@ -245,25 +247,22 @@ def test_serve_refuses_a_model_without_champion(served_project):
     assert result.returncode == 2 and "no @champion" in result.stderr, result.stderr
 
 
-def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project, applications_for_load, flushing_processes):
+def test_ctrl_c_stops_the_server_and_every_worker_cleanly(served_project, applications_for_load):
     """SIGINT to the process group (Ctrl-C in a terminal): exit 0, no traceback, no process left behind."""
     project, tokens = served_project.project, served_project.tokens
     with _serving(project, "--workers", "2", "--refresh", "0") as (port, process):
-        workers = set(_answering_processes(port, 4))
-        assert len(workers) == 2 and process.pid not in workers
-        decisions = project / "registry_store" / "serving" / "decisions"
-        before = set(flushing_processes(decisions))
-        _score_on_connections(port, tokens["los"], applications_for_load[0], 4)  # each worker gets its flusher
-        flushers = set(flushing_processes(decisions)) - before
-        assert len(flushers) == 2
+        workers = wait_until(
+            lambda: len(_workers(process.pid)) == 2 and _workers(process.pid), timeout=60, what="two workers"
+        )
+        _score_on_connections(port, tokens["los"], applications_for_load[0], 4)
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
     wait_until(
-        lambda: not [pid for pid in workers | flushers if _running(pid)],
+        lambda: not [pid for pid in workers if _running(pid)],
         timeout=10,
-        what=f"the workers {sorted(workers)} and flushing processes {sorted(flushers)} to end",
+        what=f"the workers {sorted(workers)} to end",
     )
 
 
@@ -289,3 +288,51 @@ def _running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_two_instances_on_one_postgres_share_the_record(served_project, applications_for_load, postgres_cluster):
+    """Two `workbench serve` (own processes, own ports, as on two hosts) write to one PostgreSQL: replay and
+    monitoring see the decisions of both."""
+    from workbench.monitoring import export_decisions
+    from workbench.serving import open_decision_store
+
+    project, token = served_project.project, served_project.tokens["los"]
+    store = postgres_cluster.database()
+    options = ("--refresh", "0", "--decision-store", store)
+    ids: dict[int, list[str]] = {}
+    with _serving(project, *options) as (first, _), _serving(project, *options) as (second, _):
+        for port in (first, second):
+            ids[port] = _score_ids(port, token, applications_for_load[port % 50 : port % 50 + 3])
+    first_ids, second_ids = ids[first], ids[second]
+    for decision_id in (first_ids[0], second_ids[0]):
+        result = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", "replay", decision_id],
+            cwd=project,
+            env={**_environment(project), "WORKBENCH_DECISION_STORE": store},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0 and "identical" in result.stdout, result.stdout + result.stderr
+    reader = open_decision_store(store)
+    try:
+        folder = project / "two-instances-monitoring"
+        assert export_decisions("german_credit", reader, folder) == 6
+        import pandas as pd
+
+        exported = set(pd.read_parquet(folder)["id"])
+        assert exported == set(first_ids) | set(second_ids)
+        assert export_decisions("german_credit", reader, folder) == 0  # each decision once
+    finally:
+        reader.close()
+
+
+def _score_ids(port: int, token: str, applications: list[dict]) -> list[str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connection.request("POST", "/score", body=json.dumps({"applications": applications}), headers=headers)
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    assert response.status == 200, payload
+    return [d["decision_id"] for d in json.loads(payload)["decisions"]]

@@ -22,7 +22,7 @@ def outcomes_import(
     """Record outcomes; every bad row (unknown decision, duplicate, wrong label) is listed and skipped."""
     from workbench.monitoring import OutcomeStore, read_outcome_file
     from workbench.registry import configure, recorded_spec
-    from workbench.serving import DecisionLog
+    from workbench.serving import open_decision_store
 
     client = configure()
     try:
@@ -34,7 +34,7 @@ def outcomes_import(
         fail(f"{name} has no @champion; outcomes are recorded against served decisions")
     spec = recorded_spec(client, entry.run_id)
     groups = tuple(a.name for a in spec.protected_attributes)
-    result = OutcomeStore().record(rows, DecisionLog(), spec.target.adverse_value, groups)
+    result = OutcomeStore().record(rows, open_decision_store(), spec.target.adverse_value, groups)
     typer.echo(f"recorded {result.recorded} outcome(s) of {len(rows)} row(s) from {path}")
     for rejected in result.rejected:
         typer.secho(f"  row {rejected.row} ({rejected.decision_id or '-'}): {rejected.reason}", fg=typer.colors.YELLOW)

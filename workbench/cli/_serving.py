@@ -15,96 +15,95 @@ app = typer.Typer(
 )
 
 
-def _served_model(explicit: str | None) -> str:
-    """The model to serve: the one named, or the only registered model with a @champion."""
-    from workbench.registry import configure
-
-    if explicit:
-        return explicit
-    client = configure()
-    with_champion = []
-    for model in client.search_registered_models():
-        if "champion" in (model.aliases or {}):
-            with_champion.append(model.name)
-    if len(with_champion) != 1:
-        fail(
-            "--model: name the model to serve; registered models with a @champion: "
-            + (", ".join(sorted(with_champion)) or "none (promote an approved version first)")
-        )
-    return with_champion[0]
-
-
 @app.command()
 def serve(
-    model: Annotated[str | None, typer.Option(help="registered model (default: the only one with a @champion)")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(help="a registered model to serve (repeat for several; default: every model with a @champion)"),
+    ] = None,
     port: Annotated[int, typer.Option(help="port")] = 8000,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workers: Annotated[int, typer.Option(help="worker processes (uvicorn's own)")] = 1,
     refresh: Annotated[float, typer.Option(help="seconds between registry checks for a new @champion")] = 2.0,
     generic: Annotated[bool, typer.Option(help="always score through the artefact's predict_proba")] = False,
-    durability: Annotated[
-        str,
+    body_timeout: Annotated[
+        float, typer.Option(help="seconds a client may take to send a body (then 408)", min=0.1)
+    ] = 10.0,
+    decision_store: Annotated[
+        str | None,
         typer.Option(
-            help="power: the record is flushed to disk before the answer (survives a power cut); process: it is "
-            "in the operating system before the answer leaves (survives kill -9 of the server, not a power cut)"
+            help="where decisions are recorded: sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE (default: "
+            "WORKBENCH_DECISION_STORE, else WORKBENCH_DATABASE_URL, else registry_store/serving/decisions.db)"
         ),
-    ] = "power",
+    ] = None,
 ) -> None:
-    """Serve the @champion (and @challenger) of a model: decisions with reason codes, each durably recorded."""
+    """Serve the @champion (and @challenger) of each model: decisions with reason codes, each durably recorded."""
+    import uvicorn
+
     from workbench.governance import AuditTrail
     from workbench.paths import project_root
     from workbench.registry import configure, tracking_uri
-    from workbench.serving import (
-        UVICORN_CONFIG,
-        DecisionLog,
-        DeploymentError,
-        ModelServer,
-        decision_log_path,
-        serve_workers,
-        switch_interval,
-    )
+    from workbench.serving import UVICORN_CONFIG, Fleet, decision_store_url, open_decision_store
 
-    if durability not in ("power", "process"):
-        fail(f"--durability: {durability!r} is not power or process")
+    if workers < 1:
+        fail(f"--workers: {workers} is not a number of processes (1 or more)")
+    url = decision_store_url(decision_store)
     try:
-        switch_interval()
+        store = open_decision_store(url)
     except ValueError as error:
-        fail(str(error))
-    name = _served_model(model)
-    try:  # refuse early, with the reason, rather than in every worker
-        preflight = ModelServer(name, configure(), DecisionLog(), AuditTrail(), refresh_seconds=0)
+        fail(f"--decision-store: {error}")
+    try:  # refuse early, with the reasons, rather than in every worker
+        if not store.check():
+            fail(f"--decision-store: {store.url} cannot record decisions: {store.failure}")
+        preflight = Fleet(configure(), store, AuditTrail(), names=model or None, refresh_seconds=0)
         preflight.start()
-    except DeploymentError as refusal:
-        fail(f"refusing to serve: {refusal}")
-    champion = preflight.champion
-    preflight = None  # the workers load their own; this process only supervises them
+    finally:
+        store.close()
+    if not preflight.servers:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in preflight.refused.items())
+        fail(f"refusing to serve: {reasons or 'no registered model has a @champion (promote an approved version)'}")
     os.environ.update(
-        WORKBENCH_SERVE_MODEL=name,
+        WORKBENCH_SERVE_MODELS=",".join(model or []),
         WORKBENCH_SERVE_REFRESH=str(refresh),
         WORKBENCH_SERVE_GENERIC="1" if generic else "0",
-        WORKBENCH_SERVE_DURABILITY=durability,
+        WORKBENCH_SERVE_BODY_SECONDS=str(body_timeout),
+        WORKBENCH_DECISION_STORE=url,
         WORKBENCH_HOME=str(project_root()),
         MLFLOW_TRACKING_URI=tracking_uri(),
         PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="workbench-metrics-"),
     )
-    typer.echo(
-        f"serving {name}/{champion.version} (sha256 {champion.model_sha256[:12]}..., "
-        f"{'generic' if generic else champion.path} path) on http://{host}:{port} with {workers} worker(s); "
-        f"decisions in {decision_log_path()} ({durability} durability)"
-    )
-    serve_workers(dict(UVICORN_CONFIG), workers, host=host, port=port)
+    for name, server in preflight.servers.items():
+        champion = server.champion
+        path = "generic" if generic else champion.path
+        typer.echo(f"serving {name}/{champion.version} (sha256 {champion.model_sha256[:12]}..., {path} path)")
+    for name, reason in preflight.refused.items():
+        typer.secho(f"not serving {name} (503 until it can be loaded): {reason}", fg=typer.colors.YELLOW)
+    typer.echo(f"on http://{host}:{port} with {workers} worker(s); decisions in {store.url}")
+    preflight = None  # the workers load their own; this process only supervises them
+    uvicorn.run(**UVICORN_CONFIG, host=host, port=port, workers=workers)
 
 
 @app.command()
-def replay(decision_id: Annotated[str, typer.Argument(help="the decision id a client received")]) -> None:
+def replay(
+    decision_id: Annotated[str, typer.Argument(help="the decision id a client received")],
+    decision_store: Annotated[
+        str | None, typer.Option(help="the store the server records to (default as for serve)")
+    ] = None,
+) -> None:
     """Recompute a recorded decision from the registry and show it beside the record; exit 1 on a difference."""
     from workbench.registry import VersionNotFoundError, configure
-    from workbench.serving import DecisionNotFoundError, replay_decision
+    from workbench.serving import DecisionNotFoundError, open_decision_store, replay_decision
 
     try:
-        result = replay_decision(decision_id, configure())
+        store = open_decision_store(decision_store)
+    except ValueError as error:
+        fail(f"--decision-store: {error}")
+    try:
+        result = replay_decision(decision_id, configure(), store)
     except (DecisionNotFoundError, VersionNotFoundError) as error:
         fail(str(error))
+    finally:
+        store.close()
     old, new = result.recorded, result.replayed
     typer.echo(f"decision {decision_id}: {old['model']}/{old['version']}, route {old['route']}, at {old['time']}")
     typer.echo(f"{'':22}{'recorded':<36}{'replayed from the registry':<36}")

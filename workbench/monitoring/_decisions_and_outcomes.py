@@ -1,8 +1,9 @@
 """Monitoring's own data: decisions copied into Parquet for columnar scans, and outcomes keyed by decision id.
 
-The decision log (SQLite shards, one row per decision with its input as JSON) is made for durable writes and
-lookups by id; monitoring scans millions of rows by column, so new decisions are copied, flattened, into
-Parquet parts (``registry_store/monitoring/<model>/decisions/``), remembering per shard how far it got.
+The decision store (SQLite or PostgreSQL, one row per decision with its input as JSON, written by every
+instance of the server) is made for durable writes and lookups by id; monitoring scans millions of rows by
+column, so new decisions are copied, flattened, into Parquet parts
+(``registry_store/monitoring/<model>/decisions/``), remembering per store the cursor the store handed out.
 
 Outcomes arrive later, from the outcomes endpoint or a file import, keyed by decision id. Each row is
 checked (known decision, not a duplicate, a valid label); bad rows are returned with the reason, good rows
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.paths import registry_store
-from workbench.serving import DecisionLog
+from workbench.serving import DecisionStore, open_decision_store
 from workbench.spec import label_key
 
 ANSWERED_ROUTES = ("champion", "canary")
@@ -44,34 +45,34 @@ def monitoring_dir(model: str) -> Path:
     return registry_store() / "monitoring" / model
 
 
-def export_decisions(model: str, decisions: DecisionLog | None = None, folder: Path | None = None) -> int:
+def export_decisions(model: str, decisions: DecisionStore | None = None, folder: Path | None = None) -> int:
     """Copy answered decisions not yet exported into a new Parquet part; returns how many rows were added."""
-    decisions = decisions or DecisionLog()
+    decisions = decisions or open_decision_store()
     folder = folder or monitoring_dir(model) / "decisions"
     folder.mkdir(parents=True, exist_ok=True)
     state_file = folder / "_exported.json"
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    cursors = state.get("cursors", {})  # by store: a store exported once is never read again from its start
+    key = decisions.identity
+    records, cursors[key] = decisions.changes(model, cursors.get(key), ANSWERED_ROUTES)
     rows: list[dict[str, Any]] = []
-    for shard_file in decisions.shard_files():
-        last = state.get(shard_file.name, "")
-        for record in decisions.records_after(shard_file, last, model, routes=ANSWERED_ROUTES):
-            row = {
-                "id": record["id"],
-                "time": record["time"],
-                "version": record["version"],
-                "route": record["route"],
-                "score": record["score"],
-                "decision": record["decision"],
-                "top_reason": record["reasons"][0]["feature"] if record["reasons"] else None,
-                **record["input"],
-            }
-            rows.append(row)
-            last = record["id"]
-        state[shard_file.name] = last
+    for record in records:
+        row = {
+            "id": record["id"],
+            "time": record["time"],
+            "version": record["version"],
+            "route": record["route"],
+            "score": record["score"],
+            "decision": record["decision"],
+            "top_reason": record["reasons"][0]["feature"] if record["reasons"] else None,
+            **record["input"],
+        }
+        rows.append(row)
     if rows:
         frame = pd.DataFrame(rows)
         frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"part-{rows[0]['id']}.parquet")
+    state["cursors"] = cursors
     state_file.write_text(json.dumps(state, indent=2))
     return len(rows)
 
@@ -109,7 +110,7 @@ class OutcomeStore:
         return connection
 
     def record(
-        self, rows: list[dict[str, Any]], decisions: DecisionLog, adverse_value: Any, groups: tuple[str, ...] = ()
+        self, rows: list[dict[str, Any]], decisions: DecisionStore, adverse_value: Any, groups: tuple[str, ...] = ()
     ) -> OutcomeImport:
         """Check every row, then commit the good ones in one transaction.
 
@@ -138,7 +139,7 @@ class OutcomeStore:
                 else:
                     record = decisions.get(decision_id)
                     if record is None:
-                        problem = "decision_id: no such decision in the decision log"
+                        problem = "decision_id: no such decision in the decision store"
                 if problem:
                     rejected.append(RejectedOutcome(number, decision_id, problem))
                     continue

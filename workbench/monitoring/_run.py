@@ -20,7 +20,7 @@ from workbench.monitoring._record import alerts_text
 from workbench.monitoring._reference import reference_for
 from workbench.paths import reports_root
 from workbench.registry import STATUS_TAG, Status
-from workbench.serving import DecisionLog
+from workbench.serving import DecisionStore
 
 PERIOD_NAMES = {"D": "day", "W": "week", "M": "month"}
 
@@ -40,7 +40,7 @@ def run_monitoring(
     *,
     period: str | None = None,
     period_of: pd.Series | None = None,
-    decisions: DecisionLog | None = None,
+    decisions: DecisionStore | None = None,
     outcomes: OutcomeStore | None = None,
 ) -> MonitoringResult:
     """Monitor a version (default: the @champion) on every decision recorded for it so far."""

@@ -14,7 +14,7 @@ import pandas as pd
 from workbench.monitoring._decisions_and_outcomes import OutcomeStore, monitoring_dir
 from workbench.monitoring._drifting_population import Drift, ProductionSimulator
 from workbench.registry import configure, recorded_spec
-from workbench.serving import DecisionLog
+from workbench.serving import DecisionStore, open_decision_store
 
 Post = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
 BATCH = 100
@@ -63,7 +63,7 @@ def simulate_traffic(
     outcome_delay: int = 2,
     seed: int = 0,
     post: Post | None = None,
-    decisions: DecisionLog | None = None,
+    decisions: DecisionStore | None = None,
     outcomes: OutcomeStore | None = None,
 ) -> dict[str, Any]:
     """Send ``periods`` x ``per_period`` applicants; record each period's outcomes ``outcome_delay`` periods later."""
@@ -77,7 +77,7 @@ def simulate_traffic(
     )
     simulator = ProductionSimulator(spec, drift, seed)
     post = post or http_post(url, token)
-    decisions = decisions or DecisionLog()
+    decisions = decisions or open_decision_store()
     outcomes = outcomes or OutcomeStore()
     groups = tuple(a.name for a in spec.protected_attributes)
     mapping: list[tuple[str, str]] = []

@@ -1,33 +1,43 @@
 """The production scoring server: approved versions only, durable decision records, reason codes, rollout."""
 
-from workbench.serving._asgi import app_from_environment, create_app, switch_interval
+from workbench.serving._asgi import app_from_environment, create_app
 from workbench.serving._auth import TokenIndex
-from workbench.serving._balancer import serve as serve_workers
-from workbench.serving._decision_log import DecisionLog, decision_log_path, new_decision_id
+from workbench.serving._decision_store import (
+    DecisionStore,
+    DecisionStoreUnavailable,
+    decision_store_url,
+    new_decision_id,
+    open_decision_store,
+)
 from workbench.serving._deployment import Deployment, DeploymentError, GenericScorer, load_deployment
+from workbench.serving._fleet import Fleet, models_with_champion
 from workbench.serving._inputs import InputError, InputProblem, InputSchema
 from workbench.serving._replay import DecisionNotFoundError, Replay, replay_decision
 from workbench.serving._rollout import CanaryJudge
 from workbench.serving._server import ModelServer
 
-#: How ``workbench serve`` runs uvicorn in each worker (the app factory and protocol by import string).
+#: How ``workbench serve`` runs uvicorn: the app factory by import string, uvloop and httptools, uvicorn's own
+#: worker processes (``workers``), and its timeouts for idle connections and for a graceful stop.
 UVICORN_CONFIG = {
     "app": "workbench.serving._asgi:app_from_environment",
     "factory": True,
     "loop": "uvloop",
-    "http": "workbench.serving._http:CoalescingHttpToolsProtocol",
+    "http": "httptools",
     "log_level": "warning",
     "access_log": False,
+    "timeout_keep_alive": 5,
     "timeout_graceful_shutdown": 10,
 }
 
 __all__ = [
     "UVICORN_CONFIG",
     "CanaryJudge",
-    "DecisionLog",
     "DecisionNotFoundError",
+    "DecisionStore",
+    "DecisionStoreUnavailable",
     "Deployment",
     "DeploymentError",
+    "Fleet",
     "GenericScorer",
     "InputError",
     "InputProblem",
@@ -37,10 +47,10 @@ __all__ = [
     "TokenIndex",
     "app_from_environment",
     "create_app",
-    "decision_log_path",
+    "decision_store_url",
     "load_deployment",
+    "models_with_champion",
     "new_decision_id",
+    "open_decision_store",
     "replay_decision",
-    "serve_workers",
-    "switch_interval",
 ]

@@ -1,40 +1,50 @@
-"""The scoring server's HTTP surface: FastAPI for every route and the OpenAPI document, and a raw ASGI lane.
+"""The scoring server's HTTP surface: FastAPI routes, run by uvicorn (several workers through uvicorn's own
+``workers``), the OpenAPI document as FastAPI writes it from the routes.
 
-The lane answers the three scoring POSTs (native ``/score``, MLflow ``/invocations``, Open Inference Protocol
-``/v2/models/{name}/infer``) straight from the ASGI messages and hands everything else to FastAPI. Both call
-the same :class:`ScoringEndpoints`, so they answer identically; the lane only skips the framework's routing,
-dependency and middleware layers, which cost as much per request as scoring, reasons and the durable record
-together (see BENCHMARKS.md).
+Routes per model: ``POST /models/{name}/score`` (native), ``/models/{name}/invocations`` (MLflow),
+``/v2/models/{name}/infer`` (Open Inference Protocol); ``/score`` and ``/invocations`` answer for the model
+when exactly one is served. ``/health`` and ``/v2/health/ready`` say not ready (503) while decisions cannot be
+recorded or no model is loaded, so a load balancer sends the traffic elsewhere until the store is back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI, Request, Security
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from workbench.governance import AuditTrail
 from workbench.registry import configure
 from workbench.serving import _prometheus as metrics
 from workbench.serving._auth import TokenIndex
-from workbench.serving._decision_log import DecisionLog
-from workbench.serving._endpoints import Answer, HttpProblem, ScoringEndpoints, is_scoring_path
+from workbench.serving._decision_store import open_decision_store
+from workbench.serving._endpoints import Answer, HttpProblem, ScoringEndpoints
+from workbench.serving._fleet import Fleet
 from workbench.serving._server import ModelServer
 
 log = logging.getLogger("workbench.serving")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+#: seconds a client may take to send a request's body once its headers are in (``workbench serve --body-timeout``)
+BODY_SECONDS = 10.0
+
+
+def body_seconds() -> float:
+    """``WORKBENCH_SERVE_BODY_SECONDS`` when set by ``workbench serve``, else :data:`BODY_SECONDS`."""
+    return float(os.environ.get("WORKBENCH_SERVE_BODY_SECONDS") or BODY_SECONDS)
+
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `workbench users token NAME`")
+#: the bearer credentials of a request, or None (the route answers 401 itself, with its reason)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -45,8 +55,26 @@ def _response(answer: Answer) -> Response:
     return _json(answer.body, answer.status, answer.headers)
 
 
-def _application_schema(server: ModelServer) -> dict[str, Any]:
-    return server.champion.schema.json_schema() if server.champion else {"type": "object"}
+def _problem(description: str) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    }
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_SCORING_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _problem("malformed JSON"),
+    401: _problem("no or unknown bearer token"),
+    403: _problem("the token's user lacks the client role"),
+    404: _problem("the model is not served here"),
+    408: _problem("the body did not arrive in time"),
+    413: _problem("body larger than serving.max_body_bytes, or more applications than serving.max_batch"),
+    415: _problem("a content type other than JSON, or a Content-Encoding"),
+    422: _problem("a field is missing, extra, mistyped, not finite, out of range or an unknown category"),
+    503: _problem("the model cannot be loaded, or decisions cannot be recorded (nothing was decided)"),
+}
 
 
 def _body_doc(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -59,223 +87,201 @@ def _body_doc(schema: dict[str, Any], description: str) -> dict[str, Any]:
     }
 
 
-#: seconds a thread may hold the GIL while another waits (Python's default: 0.005)
-DEFAULT_SWITCH_INTERVAL = 0.0005
-
-
-def switch_interval() -> float:
-    """``WORKBENCH_SWITCH_INTERVAL`` (seconds, default 0.0005); a malformed value is refused, naming the variable.
-
-    Read when a worker starts and checked by ``workbench serve`` before any worker does, so a typo stops the
-    command with its reason instead of failing every worker.
-    """
-    text = os.environ.get("WORKBENCH_SWITCH_INTERVAL")
-    if text is None:
-        return DEFAULT_SWITCH_INTERVAL
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 1:  # NaN fails too
-        raise ValueError(
-            f"WORKBENCH_SWITCH_INTERVAL: {text!r} is not a number of seconds above 0 and at most 1 "
-            f"(default {DEFAULT_SWITCH_INTERVAL})"
-        )
-    return value
-
-
-_ERRORS = {
-    "400": {"description": "malformed JSON"},
-    "401": {"description": "no or unknown bearer token"},
-    "403": {"description": "the token's user lacks the role"},
-    "413": {"description": "body larger than serving.max_body_bytes"},
-    "422": {"description": "a field is missing, extra, mistyped, out of range or an unknown category"},
+_NATIVE = {
+    "type": "object",
+    "required": ["applications"],
+    "additionalProperties": False,
+    "properties": {"applications": {"type": "array", "items": {"type": "object"}}},
+}
+_MLFLOW = {
+    "description": "one of MLflow's JSON formats: dataframe_split, dataframe_records, instances or inputs",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["dataframe_split"],
+            "properties": {
+                "dataframe_split": {
+                    "type": "object",
+                    "required": ["columns", "data"],
+                    "properties": {
+                        "columns": {"type": "array", "items": {"type": "string"}},
+                        "data": {"type": "array", "items": {"type": "array"}},
+                    },
+                }
+            },
+        },
+        {
+            "type": "object",
+            "required": ["dataframe_records"],
+            "properties": {"dataframe_records": {"type": "array", "items": {"type": "object"}}},
+        },
+        {"type": "object", "required": ["instances"], "properties": {"instances": {"type": ["array", "object"]}}},
+        {"type": "object", "required": ["inputs"], "properties": {"inputs": {"type": ["array", "object"]}}},
+    ],
+}
+_OIP = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string"},
+        "inputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "shape", "datatype", "data"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "shape": {"type": "array", "items": {"type": "integer"}},
+                    "datatype": {"type": "string"},
+                    "data": {"type": "array"},
+                },
+            },
+        },
+    },
 }
 
 
-class ScoringLane:
-    """Raw ASGI for the scoring POSTs; every other request, and the lifespan, go to the FastAPI app."""
-
-    def __init__(self, app: FastAPI, endpoints: ScoringEndpoints) -> None:
-        self.app = app
-        self.endpoints = endpoints
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not is_scoring_path(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        authorization = content_length = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"content-length":
-                content_length = value.decode("latin-1")
-        try:
-            self.endpoints.check_declared_length(content_length)
-            body = await self._body(receive)
-        except HttpProblem as problem:
-            answer = problem.answer
-        else:
-            answer = await self.endpoints.handle(scope["path"], authorization, body)
-        payload = answer.encoded()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        headers += [(k.lower().encode(), v.encode()) for k, v in answer.headers.items()]
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-
-    async def _body(self, receive: Receive) -> bytes:
-        limit, chunks, size = self.endpoints.body_limit, [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise HttpProblem(400, "disconnected", "the client went away before sending the whole body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise self.endpoints.too_large()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-
-def create_app(
-    server: ModelServer, tokens: TokenIndex | None = None, *, start: bool = True, lane: bool = True
-) -> ScoringLane | FastAPI:
-    """The ASGI app serving one model; ``start`` loads the deployments when the app starts.
-
-    With ``lane`` (the default) the scoring POSTs bypass the framework; without it FastAPI answers them too.
-    """
-    endpoints = ScoringEndpoints(server, tokens or TokenIndex())
+def create_app(served: Fleet | ModelServer, tokens: TokenIndex | None = None, *, start: bool = True) -> FastAPI:
+    """The ASGI app serving a fleet of models (or one model server); ``start`` loads them when the app starts."""
+    fleet = served if isinstance(served, Fleet) else Fleet.of(served)
+    endpoints = ScoringEndpoints(fleet, tokens or TokenIndex())
+    seconds = body_seconds()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start:
-            await asyncio.to_thread(server.start)
-        if server.champion:
-            metrics.CHAMPION.set(server.champion.version)
-        if start:  # the loaded models never die: keep them out of every garbage collection (shorter pauses)
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 20, 20)  # a request allocates little that cycles; collect young objects rarely
-            # the registry follower's queries hold the GIL in 5 ms slices by default; requests waited behind them
-            sys.setswitchinterval(switch_interval())
+            await asyncio.to_thread(fleet.start)
+        for name, server in list(fleet.servers.items()):
+            metrics.CHAMPION.labels(name).set(server.champion.version)
         yield
-        server.stop()
-        server.decisions.close()  # on the loop's thread, which owns the writing connection (nothing pending)
+        if start:  # what the app started it stops; a caller that started the servers closes them
+            fleet.stop()
+            fleet.decisions.close()
 
     app = FastAPI(
         title="MRM Workbench scoring server",
         version="1",
         description=(
-            "Scores applications with the approved @champion, records every decision durably with its reason "
-            "codes before answering, and rolls out a @challenger in shadow or canary. Send "
-            "`Authorization: Bearer <token>` (from `workbench users token NAME`)."
+            "Scores applications with each model's approved @champion, records every decision durably with its "
+            "reason codes before answering, and rolls out a @challenger in shadow or canary. Send "
+            "`Authorization: Bearer <token>` (from `workbench users token NAME`) and `Content-Type: "
+            "application/json`."
         ),
         lifespan=lifespan,
     )
 
     @app.exception_handler(HttpProblem)
-    async def _problem(_: Request, problem: HttpProblem) -> Response:
+    async def _refused(_: Request, problem: HttpProblem) -> Response:
         return _response(problem.answer)
 
-    async def through_framework(request: Request) -> Response:
-        try:
-            endpoints.check_declared_length(request.headers.get("content-length"))
+    async def read_body(request: Request, model: str | None) -> bytes:
+        """The body, refused when it is not plain JSON, too large, or too slow to arrive."""
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if kind != "application/json" and not (kind.startswith("application/") and kind.endswith("+json")):
+            raise HttpProblem(415, "unsupported_media_type", f"send Content-Type: application/json, not {kind[:80]!r}")
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise HttpProblem(415, "unsupported_encoding", f"send the body uncompressed, not {encoding[:80]!r}")
+        limit = endpoints.body_limit(model)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise HttpProblem(413, "too_large", f"body of {declared} bytes exceeds the limit of {limit} bytes")
+
+        async def collect() -> bytes:
             chunks, size = [], 0
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > endpoints.body_limit:
-                    raise endpoints.too_large()
+                if size > limit:
+                    raise HttpProblem(413, "too_large", f"body exceeds the limit of {limit} bytes")
                 chunks.append(chunk)
+            return b"".join(chunks)
+
+        try:
+            return await asyncio.wait_for(collect(), seconds)
+        except TimeoutError:
+            raise HttpProblem(408, "body_timeout", f"the body did not arrive within {seconds:g} s") from None
+
+    async def scoring(kind: str, model: str | None, request: Request, credentials: Any) -> Response:
+        authorization = f"Bearer {credentials.credentials}" if credentials else None
+        try:
+            body = await read_body(request, model)
         except HttpProblem as problem:
             return _response(problem.answer)
-        return _response(
-            await endpoints.handle(request.url.path, request.headers.get("authorization"), b"".join(chunks))
-        )
+        return _response(await endpoints.handle(kind, model, authorization, body))
 
-    single = {"type": "object", "required": ["applications"], "properties": {"applications": {"type": "array"}}}
-    mlflow_schema = {
-        "type": "object",
-        "description": "one of dataframe_split, dataframe_records, instances, inputs (MLflow's JSON formats)",
-        "properties": {
-            "dataframe_split": {
-                "type": "object",
-                "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "data": {"type": "array"}},
-            },
-            "dataframe_records": {"type": "array", "items": {"type": "object"}},
-            "instances": {"type": "array"},
-            "inputs": {"oneOf": [{"type": "array"}, {"type": "object"}]},
+    def scoring_route(path: str, kind: str, tag: str, body: dict[str, Any], summary: str) -> None:
+        doc = _body_doc(body, summary)
+        if "{" in path:
+
+            async def per_model(model_name: str, request: Request, credentials: Credentials):
+                return await scoring(kind, model_name, request, credentials)
+
+            per_model.__doc__ = summary
+            app.post(path, tags=[tag], responses=_SCORING_ERRORS, openapi_extra=doc, name=f"{kind}_model")(per_model)
+        else:
+
+            async def only_model(request: Request, credentials: Credentials):
+                return await scoring(kind, None, request, credentials)
+
+            only_model.__doc__ = summary + " (the only model served)"
+            app.post(path, tags=[tag], responses=_SCORING_ERRORS, openapi_extra=doc, name=kind)(only_model)
+
+    native = "Score applications: per application a decision id, score, decision and the top reason codes."
+    mlflow = "MLflow-compatible scoring: the same predictions as `mlflow models serve` on the same version."
+    scoring_route("/models/{model_name}/score", "score", "scoring", _NATIVE, native)
+    scoring_route("/models/{model_name}/invocations", "invocations", "mlflow", _MLFLOW, mlflow)
+    scoring_route("/v2/models/{model_name}/infer", "infer", "open inference protocol", _OIP, "Inference (v2).")
+    scoring_route("/score", "score", "scoring", _NATIVE, native)  # 404 naming the models when several are served
+    scoring_route("/invocations", "invocations", "mlflow", _MLFLOW, mlflow)
+
+    @app.get(
+        "/decisions/{decision_id}",
+        tags=["decisions"],
+        responses={
+            401: _problem("no or unknown bearer token"),
+            403: _problem("neither client nor admin"),
+            404: _problem("no such decision for this client"),
+            503: _problem("the decision store cannot be read"),
         },
-    }
-    oip_schema = {
-        "type": "object",
-        "required": ["inputs"],
-        "properties": {
-            "id": {"type": "string"},
-            "inputs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "shape", "datatype", "data"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "shape": {"type": "array", "items": {"type": "integer"}},
-                        "datatype": {"type": "string"},
-                        "data": {"type": "array"},
-                    },
-                },
-            },
-        },
-    }
-
-    @app.post(
-        "/score",
-        tags=["scoring"],
-        responses=_ERRORS,
-        openapi_extra=_body_doc(single, "applications: a list of application objects, every feature as a field"),
     )
-    async def score(request: Request):
-        """Score applications: per application a decision id, score, decision and the top reason codes."""
-        return await through_framework(request)
-
-    @app.post(
-        "/invocations",
-        tags=["mlflow"],
-        responses=_ERRORS,
-        openapi_extra=_body_doc(mlflow_schema, "MLflow scoring-server JSON"),
-    )
-    async def invocations(request: Request):
-        """MLflow-compatible scoring: the same predictions as ``mlflow models serve`` on the same version."""
-        return await through_framework(request)
-
-    @app.post(
-        "/v2/models/{model_name}/infer",
-        tags=["open inference protocol"],
-        responses={**_ERRORS, "404": {"description": "no such model"}},
-        openapi_extra=_body_doc(oip_schema, "one 1-D tensor per feature column"),
-    )
-    async def v2_infer(model_name: str, request: Request):
-        """Open Inference Protocol inference."""
-        return await through_framework(request)
-
-    @app.get("/decisions/{decision_id}", tags=["decisions"], responses={404: {"description": "no such decision"}})
-    async def decision(decision_id: str, request: Request):
+    async def decision(decision_id: str, credentials: Credentials):
         """A recorded decision: the client that made it, or an admin, may read it."""
-        user = endpoints.authenticate(request.headers.get("authorization"), "client", "admin")
-        record = await asyncio.to_thread(server.decisions.get, decision_id)
+        authorization = f"Bearer {credentials.credentials}" if credentials else None
+        user = endpoints.authenticate(authorization, "client", "admin")
+        try:
+            record = await asyncio.to_thread(fleet.decisions.get, decision_id)
+        except Exception as error:  # the store is down: say so rather than fail
+            raise HttpProblem(503, "decision_store_unavailable", f"decisions cannot be read: {error}") from None
         if record is None or (not user.has("admin") and record["client"] != user.name):
-            raise HttpProblem(404, "unknown_decision", f"no decision {decision_id!r} recorded for {user.name}")
+            raise HttpProblem(404, "unknown_decision", f"no decision {decision_id[:80]!r} recorded for {user.name}")
         return _json(record)
 
-    @app.get("/health", tags=["operations"])
-    async def health():
-        """What is served, on which scoring path, and the rollout state (no token needed)."""
-        return _json(server.health())
+    async def readiness() -> tuple[bool, dict[str, Any]]:
+        store_ready = await asyncio.to_thread(fleet.decisions.check)
+        loaded = [n for n, s in list(fleet.servers.items()) if s.champion is not None]
+        return store_ready and bool(loaded), {"decision_store": fleet.decisions.describe(), "models": loaded}
 
-    @app.get("/metrics", tags=["operations"], responses={401: {}, 403: {}})
-    async def prometheus(request: Request):
+    @app.get("/health", tags=["operations"], responses={503: {"description": "not ready: see the reasons"}})
+    async def health():
+        """Every model served (or why not), the decision store, and readiness (no token needed)."""
+        ready, state = await readiness()
+        models = fleet.health()
+        status = "not ready" if not ready else ("degraded" if fleet.refused else "ok")
+        body = {"status": status, "process": os.getpid(), "decision_store": state["decision_store"], "models": models}
+        single = fleet.single
+        if single and single in fleet.servers:  # one model: its state at the top level too
+            body.update({k: v for k, v in models[single].items() if k not in ("status", "process")})
+        return _json(body, 200 if ready else 503)
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={401: _problem("no token"), 403: _problem("not an admin")},
+    )
+    async def prometheus(credentials: Credentials):
         """Prometheus exposition (admins only)."""
-        endpoints.authenticate(request.headers.get("authorization"), "admin")
+        endpoints.authenticate(f"Bearer {credentials.credentials}" if credentials else None, "admin")
         payload, content_type = metrics.render()
         return Response(payload, media_type=content_type)
 
@@ -289,17 +295,20 @@ def create_app(
         """Liveness."""
         return _json({"live": True})
 
-    @app.get("/v2/health/ready", tags=["open inference protocol"])
+    @app.get("/v2/health/ready", tags=["open inference protocol"], responses={503: {"description": "not ready"}})
     async def v2_ready():
-        """Readiness: a champion is loaded."""
-        ready = server.champion is not None
+        """Readiness: decisions can be recorded and at least one model is loaded."""
+        ready, _ = await readiness()
         return _json({"ready": ready}, 200 if ready else 503)
 
-    @app.get("/v2/models/{model_name}", tags=["open inference protocol"], responses={404: {}})
+    loaded = endpoints.server  # the loaded model, or the 404 / 503 saying why not
+
+    model_errors = {404: _problem("the model is not served here"), 503: _problem("the model cannot be loaded")}
+
+    @app.get("/v2/models/{model_name}", tags=["open inference protocol"], responses=model_errors)
     async def v2_metadata(model_name: str):
         """Model metadata: the input tensors (one per feature) and the outputs."""
-        if model_name != server.model or server.champion is None:
-            raise HttpProblem(404, "unknown_model", f"this server serves {server.model!r}, not {model_name!r}")
+        server = loaded(model_name)
         schema = server.champion.schema
         return _json(
             {
@@ -318,59 +327,89 @@ def create_app(
             }
         )
 
-    @app.get("/v2/models/{model_name}/ready", tags=["open inference protocol"], responses={404: {}})
+    @app.get("/v2/models/{model_name}/ready", tags=["open inference protocol"], responses=model_errors)
     async def v2_model_ready(model_name: str):
         """Model readiness."""
-        if model_name != server.model:
-            raise HttpProblem(404, "unknown_model", f"this server serves {server.model!r}, not {model_name!r}")
-        return _json({"name": model_name, "ready": server.champion is not None})
+        return _json({"name": model_name, "ready": loaded(model_name).champion is not None})
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
+        """FastAPI's document, with the served model's application schema where one model is served.
 
+        FastAPI's documented extension point (``app.openapi``): the contract is known only once the model is
+        loaded, so the scoring bodies of ``/score`` and ``/invocations`` name its fields, types, ranges and
+        categories, and a client generated from the document sends what the server accepts.
+        """
+        if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            application = _application_schema(server)
-            score_body = document["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]
-            score_body["schema"] = {
-                "type": "object",
-                "required": ["applications"],
-                "additionalProperties": False,
-                "properties": {"applications": {"type": "array", "minItems": 1, "items": application}},
-            }
-            records = document["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]
-            records["schema"]["properties"]["dataframe_records"]["items"] = application
-            document.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "from `workbench users token NAME`"}
-            }
-            for path, operations in document["paths"].items():
-                for operation in operations.values():
-                    if (
-                        path in ("/score", "/invocations", "/metrics")
-                        or path.startswith("/decisions")
-                        or (path.endswith("/infer"))
-                    ):
-                        operation["security"] = [{"bearer": []}]
+            single = fleet.servers.get(fleet.single or "")
+            if single is not None and single.champion is not None:
+                _contract_bodies(document, single.champion.schema)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    return ScoringLane(app, endpoints) if lane else app
+    return app
 
 
-def app_from_environment() -> ScoringLane | FastAPI:
-    """The app for ``uvicorn --factory`` worker processes, configured by ``workbench serve``."""
-    model = os.environ["WORKBENCH_SERVE_MODEL"]
+def _contract_bodies(document: dict[str, Any], schema: Any) -> None:
+    """``/score`` and ``/invocations`` bodies as the one served model's contract."""
+    application = schema.json_schema()
+    applications = {"type": "array", "minItems": 1, "items": application}
+    fields = [application["properties"][name] for name in schema.names]
+
+    def body(path: str, content: dict[str, Any]) -> None:
+        document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"] = content
+
+    body("/score", {**_NATIVE, "properties": {"applications": applications}})
+
+    def one(key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": [key], "additionalProperties": False, "properties": {key: value}}
+
+    split = {
+        "type": "object",
+        "required": ["columns", "data"],
+        "additionalProperties": False,
+        "properties": {
+            "index": {"type": "array"},
+            "columns": {"const": schema.names},
+            "data": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "array",
+                    "prefixItems": fields,
+                    "minItems": len(fields),
+                    "maxItems": len(fields),
+                },
+            },
+        },
+    }
+    body(
+        "/invocations",
+        {
+            "description": _MLFLOW["description"] + " (records form for instances and inputs)",
+            "oneOf": [
+                one("dataframe_split", split),
+                one("dataframe_records", applications),
+                one("instances", applications),
+                one("inputs", applications),
+            ],
+        },
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """The app for uvicorn's worker processes (``--factory``), configured by ``workbench serve``."""
+    names = [n for n in os.environ.get("WORKBENCH_SERVE_MODELS", "").split(",") if n]
     refresh = float(os.environ.get("WORKBENCH_SERVE_REFRESH", "2"))
     compile_path = os.environ.get("WORKBENCH_SERVE_GENERIC", "") != "1"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-    durability = os.environ.get("WORKBENCH_SERVE_DURABILITY", "power")
-    server = ModelServer(
-        model,
+    fleet = Fleet(
         configure(),
-        DecisionLog(durability=durability),
+        open_decision_store(),
         AuditTrail(),
+        names=names or None,
         refresh_seconds=refresh,
         compile_path=compile_path,
     )
-    return create_app(server)
+    return create_app(fleet)

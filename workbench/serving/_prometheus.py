@@ -21,8 +21,8 @@ from prometheus_client import (
 REQUESTS = Counter("workbench_requests_total", "Requests by endpoint and HTTP status", ["endpoint", "status"])
 DECISIONS = Counter(
     "workbench_decisions_total",
-    "Recorded decisions by model version, route and decision",
-    ["version", "route", "decision"],
+    "Recorded decisions by model, version, route and decision",
+    ["model", "version", "route", "decision"],
 )
 LATENCY = Histogram(
     "workbench_request_seconds",
@@ -31,7 +31,9 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 ROLLBACKS = Counter("workbench_canary_rollbacks_total", "Canaries rolled back automatically")
-CHAMPION = Gauge("workbench_champion_version", "Version serving as champion", multiprocess_mode="max")
+CHAMPION = Gauge(
+    "workbench_champion_version", "Version serving as champion, by model", ["model"], multiprocess_mode="max"
+)
 
 
 def render() -> tuple[bytes, str]:
@@ -46,7 +48,7 @@ def render() -> tuple[bytes, str]:
 
 
 _request_children: dict[tuple[str, int], tuple] = {}
-_decision_children: dict[tuple[int, str, str], object] = {}
+_decision_children: dict[tuple[str, int, str, str], object] = {}
 
 
 def count_request(endpoint: str, status: int, seconds: float) -> None:
@@ -61,9 +63,10 @@ def count_request(endpoint: str, status: int, seconds: float) -> None:
     children[1].observe(seconds)
 
 
-def count_decision(version: int, route: str, decision: str) -> None:
+def count_decision(model: str, version: int, route: str, decision: str) -> None:
     """One recorded decision."""
-    child = _decision_children.get((version, route, decision))
+    key = (model, version, route, decision)
+    child = _decision_children.get(key)
     if child is None:
-        child = _decision_children[(version, route, decision)] = DECISIONS.labels(str(version), route, decision)
+        child = _decision_children[key] = DECISIONS.labels(model, str(version), route, decision)
     child.inc()

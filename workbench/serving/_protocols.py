@@ -58,6 +58,11 @@ def mlflow_records(body: Any) -> Any:
     if key == "dataframe_split":
         if not isinstance(payload, dict) or not isinstance(payload.get("columns"), list):
             raise _problem("dataframe_split.columns", "must be a list of column names")
+        unknown = sorted(set(payload) - {"columns", "data", "index"})
+        if unknown:
+            raise _problem(f"dataframe_split.{unknown[0]}", "is not understood; send columns, data (and index)")
+        if not isinstance(payload.get("index", []), list):
+            raise _problem("dataframe_split.index", "must be a list (row labels; not used)")
         data = payload.get("data")
         if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
             raise _problem("dataframe_split.data", "must be a list of rows (lists)")

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from workbench.decision import decision_rule, spec_reason_codes
 from workbench.registry import get_version, load_artefact, load_recorded_samples
-from workbench.serving._decision_log import DecisionLog
+from workbench.serving._decision_store import DecisionStore, open_decision_store
 from workbench.serving._deployment import GenericScorer
 
 SCORE_TOLERANCE = 1e-12
@@ -66,12 +66,12 @@ def _compare(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[str]:
     return differences
 
 
-def replay_decision(decision_id: str, client: MlflowClient, decisions: DecisionLog | None = None) -> Replay:
+def replay_decision(decision_id: str, client: MlflowClient, decisions: DecisionStore | None = None) -> Replay:
     """Recompute a recorded decision from the registry and compare it with the record."""
-    decisions = decisions or DecisionLog()
+    decisions = decisions or open_decision_store()
     recorded = decisions.get(decision_id)
     if recorded is None:
-        raise DecisionNotFoundError(f"decision {decision_id!r} is not in the decision log {decisions.path}")
+        raise DecisionNotFoundError(f"decision {decision_id!r} is not in the decision store {decisions.url}")
     name, version = recorded["model"], int(recorded["version"])
     entry = get_version(client, name, version)
     model, sha = load_artefact(client, name, version)

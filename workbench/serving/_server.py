@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 
 from workbench.decision import spec_reason_codes
 from workbench.governance import AuditTrail, MlflowVersionStore, RolloutSetting, read_setting, write_setting
-from workbench.serving._decision_log import DecisionLog, new_decision_id
+from workbench.serving._decision_store import DecisionStore, new_decision_id
 from workbench.serving._deployment import Deployment, DeploymentError, load_deployment
 from workbench.serving._inputs import InputError
 from workbench.serving._registry_watch import RegistryWatch
@@ -71,7 +71,7 @@ class ModelServer:
         self,
         model: str,
         client: MlflowClient,
-        decisions: DecisionLog,
+        decisions: DecisionStore,
         audit: AuditTrail,
         *,
         refresh_seconds: float = 2.0,
@@ -184,7 +184,6 @@ class ModelServer:
         """
         started = time.perf_counter()
         champion = self.champion
-        shard = self.decisions.shard if self.decisions.shard is not None else self.decisions.claim_shard()
         rows = champion.schema.check(applications)
         scores, contributions = champion.scorer.score(rows)
         reasons = spec_reason_codes(champion.spec, contributions)
@@ -192,7 +191,7 @@ class ModelServer:
         when = _now()
         records = [
             {
-                "id": new_decision_id(shard),
+                "id": new_decision_id(),
                 "time": when,
                 "model": champion.name,
                 "version": champion.version,
@@ -253,7 +252,7 @@ class ModelServer:
         took = (time.perf_counter() - started) * 1000.0
         records = [
             {
-                "id": new_decision_id(self.decisions.shard or 0),
+                "id": new_decision_id(),
                 "model": challenger.name,
                 "version": challenger.version,
                 "model_sha256": challenger.model_sha256,
