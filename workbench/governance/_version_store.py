@@ -11,6 +11,7 @@ from typing import Protocol
 from mlflow import MlflowClient
 
 from workbench.governance._audit import ANCHOR_TAG
+from workbench.governance._description import version_description
 from workbench.registry import get_version, model_sha256
 
 
@@ -67,9 +68,16 @@ class MlflowVersionStore:
         return dict(get_version(self.client, name, version).tags)
 
     def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
-        """Set tags on a version."""
+        """Set tags on a version, then its description (the key facts, for MLflow's version page)."""
         for key, value in tags.items():
             self.client.set_model_version_tag(name, str(version), key, str(value))
+        self._describe(name, version)
+
+    def _describe(self, name: str, version: int) -> None:
+        """Rewrite the version's description from its tags and aliases as they now stand."""
+        record = get_version(self.client, name, version)
+        description = version_description(name, int(version), record.tags, list(record.aliases))
+        self.client.update_model_version(name, str(version), description=description)
 
     def alias_holder(self, name: str, alias: str) -> int | None:
         """The version holding an alias, if any."""
@@ -80,11 +88,17 @@ class MlflowVersionStore:
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         """Point an alias at a version."""
+        before = self.alias_holder(name, alias)
         self.client.set_registered_model_alias(name, alias, str(version))
+        for holder in {before, version} - {None}:
+            self._describe(name, holder)
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Remove an alias."""
+        before = self.alias_holder(name, alias)
         self.client.delete_registered_model_alias(name, alias)
+        if before is not None:
+            self._describe(name, before)
 
     def artefact_sha256(self, name: str, version: int) -> str:
         """sha256 of the version's artefact as the registry serves it now (LookupError if it cannot be read)."""
