@@ -119,6 +119,18 @@ def test_an_unknown_model_is_answered_before_any_work_with_the_nearest_name(proj
     assert empty.exit_code == 2 and "model 'german_credit' has no registered version yet" in empty.output
 
 
+def test_lab_passes_further_arguments_to_jupyterlab(project, monkeypatch):
+    import subprocess
+
+    started = []
+    monkeypatch.setattr(subprocess, "call", lambda command, env: started.append((command, env)) or 0)
+    result = runner.invoke(app, ["lab", "--port", "9999", "--ServerApp.ip=0.0.0.0", "--LabApp.default_url=/lab/tree"])
+    assert result.exit_code == 0, result.output
+    ((command, env),) = started
+    assert command[-3:] == ["--no-browser", "--ServerApp.ip=0.0.0.0", "--LabApp.default_url=/lab/tree"]
+    assert "--port=9999" in command and env["WORKBENCH_HOME"] == str(project)
+
+
 def test_the_version_is_printed():
     from importlib.metadata import version
 

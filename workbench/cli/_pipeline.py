@@ -201,12 +201,16 @@ def reproduce(
     raise typer.Exit(1)
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def lab(
+    context: typer.Context,
     port: Annotated[int, typer.Option(help="port for JupyterLab")] = 8888,
     browser: Annotated[bool, typer.Option(help="open a browser")] = False,
 ) -> None:
-    """Open JupyterLab on notebooks/ with this package importable and the same registry."""
+    """Open JupyterLab on notebooks/ with this package importable and the same registry.
+
+    Any further arguments go to JupyterLab unchanged, e.g. ``workbench lab --ServerApp.ip=0.0.0.0``.
+    """
     from workbench.pipeline import notebooks_dir
     from workbench.registry import tracking_uri
 
@@ -214,6 +218,7 @@ def lab(
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}", f"--port={port}"]
     if not browser:
         command.append("--no-browser")
+    command += context.args
     typer.echo(f"JupyterLab on {notebooks_dir()} (registry {env['MLFLOW_TRACKING_URI']})")
     raise typer.Exit(subprocess.call(command, env=env))
 
