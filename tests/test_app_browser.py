@@ -208,3 +208,72 @@ def test_developer_is_offered_no_approve_action(browser, app_url):
     assert page.locator("#status").inner_text() == "validated"  # a version an approver could approve
     assert page.get_by_role("button", name="Approve").count() == 0
     assert page.get_by_text("No action is open to priya").count() == 1
+
+
+def _log_in(page, url: str, user: str) -> None:
+    page.goto(url)
+    page.get_by_placeholder("user name").fill(user)
+    page.get_by_placeholder("password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_a_link_opens_its_version_after_login_and_the_address_names_the_open_version(
+    browser, app_url, validated_template
+):
+    version = validated_template[1]
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    _log_in(page, f"{app_url}?model=german_credit&version={version}", "marco")
+    page.wait_for_selector("text=Audit history", timeout=60_000)  # no click on "Open version"
+    assert page.locator("#status").inner_text() == "validated"
+    # evidence first, the actions last
+    evidence, actions = page.get_by_text("Validation summary"), page.get_by_text("Actions", exact=True)
+    assert evidence.bounding_box()["y"] < actions.bounding_box()["y"]
+    page.wait_for_function("() => window.location.search.includes('model=german_credit')", timeout=30_000)
+    assert f"version={version}" in page.url
+
+
+def test_an_approver_is_told_an_override_is_needed_and_must_confirm_it(browser, own_app, validated_template):
+    import re
+
+    from playwright.sync_api import expect
+
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+
+    (project, url), version = own_app, validated_template[1]
+    governance = project / "registry_store" / "governance"
+    with registry_client(project) as client:
+        service = GovernanceService(MlflowVersionStore(client), AuditTrail(governance / "audit.jsonl"))
+        marco = UserStore(governance / "users.json").get("marco")
+        service.add_finding(marco, "german_credit", version, "high", "age-band gap", "remediate before use")
+    page, _ = _open_version(browser, url, "helen")
+    expect(page.locator("#status")).to_have_text("under_review", timeout=30_000)
+    page.wait_for_selector("text=needs an override justification", timeout=30_000)
+    page.get_by_label("Comment (mandatory)").fill("accepted for a limited period")
+    page.get_by_label(re.compile("^Override justification")).fill("age-band gap accepted pending plan R-17")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_selector("text=the confirmation box ticked", timeout=30_000)
+    with registry_client(project) as client:
+        assert client.get_model_version("german_credit", str(version)).tags["status"] == "under_review"
+    page.get_by_role("checkbox").check()  # the one confirmation box on the page
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#status")).to_have_text("approved", timeout=60_000)
+    with registry_client(project) as client:
+        tags = client.get_model_version("german_credit", str(version)).tags
+    assert tags["approval_override"] == "age-band gap accepted pending plan R-17"
+
+
+def test_documents_can_be_downloaded_as_pdf(browser, own_app, validated_template):
+    from workbench.reports import write_pdf
+
+    (project, url), version = own_app, validated_template[1]
+    folder = project / "reports" / "german_credit" / f"v{version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    html = "<html><body><h1>SR 11-7 model document</h1><p>The document as printed.</p></body></html>"
+    (folder / f"german_credit_v{version}_sr117_model_document.html").write_text(html)
+    pdf = write_pdf(html, folder / f"german_credit_v{version}_sr117_model_document.pdf")
+    page, _ = _open_version(browser, url, "marco")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download SR 11-7 model document (PDF)").click()
+    assert download.value.suggested_filename == pdf.name
+    assert open(download.value.path(), "rb").read() == pdf.read_bytes()

@@ -8,6 +8,8 @@ the internet: Panel serves its own resources and the documents are self-containe
 from __future__ import annotations
 
 import html
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
 
 import pandas as pd
 import panel as pn
@@ -117,6 +119,28 @@ class Dashboard:
         self.root[:] = [header, self.tabs]
         if self.models:
             self._model_changed()
+        self._follow_link()
+
+    # --- links: a URL per model and version -----------------------------------------------------------------
+
+    def _follow_link(self) -> None:
+        """Open the version the page's URL names (``?model=NAME&version=N``), once logged in."""
+        location = pn.state.location
+        query = parse_qs((location.search if location is not None else "").lstrip("?"))
+        name, version = query.get("model", [None])[0], query.get("version", [None])[0]
+        if name not in self.models:
+            return
+        self.model_select.value = name
+        versions = list(self.version_select.options)
+        if version is not None and version.isdigit() and int(version) in versions:
+            self.version_select.value = int(version)
+        self.tabs.active = 1
+        self._open_version()
+
+    def _link_to(self, name: str, version: int) -> None:
+        """Put the open version in the page's URL, so it can be bookmarked and shared."""
+        if pn.state.location is not None:
+            pn.state.location.search = "?" + urlencode({"model": name, "version": version})
 
     def _model_changed(self, _event=None) -> None:
         name = self.model_select.value
@@ -147,7 +171,8 @@ class Dashboard:
             f"{tags.get('open_findings_low', 0)} low · model sha256 `{tags.get('model_sha256', '')[:16]}…`",
             name="facts",
         )
-        sections = [facts, self._actions(view)]
+        self._link_to(name, int(version))
+        sections = [facts]
         sections.append(pn.pane.Markdown("#### Validation summary"))
         sections.append(
             _frame(view.validation_summary)
@@ -160,6 +185,13 @@ class Dashboard:
             with open(path, encoding="utf-8") as handle:
                 document = handle.read()
             sections.append(pn.pane.Markdown(f"#### {label}"))
+            pdf = Path(path).with_suffix(".pdf")
+            if pdf.is_file():
+                sections.append(
+                    pn.widgets.FileDownload(
+                        file=str(pdf), filename=pdf.name, label=f"Download {label} (PDF)", button_type="light"
+                    )
+                )
             sections.append(
                 pn.pane.HTML(
                     f'<iframe title="{html.escape(label)}" srcdoc="{html.escape(document)}" '
@@ -171,6 +203,9 @@ class Dashboard:
             sections.append(pn.pane.Markdown("*No documents built yet (`workbench document`).*"))
         sections.append(pn.pane.Markdown("#### Audit history"))
         sections.append(_frame(view.history, 240))
+        # the decision comes last, after the evidence it rests on
+        sections.append(pn.pane.Markdown("### Actions"))
+        sections.append(self._actions(view))
         self.version_page[:] = sections
 
     # --- actions by role -----------------------------------------------------------------------------------
@@ -222,15 +257,38 @@ class Dashboard:
                 width=640,
                 visible=status not in RULES["approve"].from_states,
             )
-            approve.on_click(
-                lambda _e: self._do(self.service.approve, view, comment.value, conditions.value, override.value)
+            needs_override = status not in RULES["approve"].from_states
+            confirm = pn.widgets.Checkbox(
+                name="I approve a version that is not validated; the override is recorded as a high-severity finding",
+                visible=needs_override,
             )
+
+            def _approve(_event) -> None:
+                if needs_override and not (override.value.strip() and confirm.value):
+                    self.message.object = (
+                        "This version is not validated (high-severity findings are open): approving it needs an "
+                        "override justification and the confirmation box ticked."
+                    )
+                    self.message.alert_type, self.message.visible = "warning", True
+                    return
+                self._do(self.service.approve, view, comment.value, conditions.value, override.value)
+
+            approve.on_click(_approve)
             reject.on_click(lambda _e: self._do(self.service.reject, view, comment.value))
+            notice = pn.pane.Alert(
+                f"{view.name} v{view.version} is {status}, not validated: high-severity findings are open. Approving "
+                "it needs an override justification, recorded with the approval as a high-severity finding.",
+                alert_type="warning",
+                visible=needs_override,
+                name="override-needed",
+            )
             widgets += [
                 pn.pane.Markdown("#### Committee decision"),
+                notice,
                 comment,
                 conditions,
                 override,
+                confirm,
                 pn.Row(approve, reject),
             ]
         if user.has("deployer") and status in RULES["promote_champion"].from_states:
