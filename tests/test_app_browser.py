@@ -277,3 +277,13 @@ def test_documents_can_be_downloaded_as_pdf(browser, own_app, validated_template
         page.get_by_role("button", name="Download SR 11-7 model document (PDF)").click()
     assert download.value.suggested_filename == pdf.name
     assert open(download.value.path(), "rb").read() == pdf.read_bytes()
+
+
+def test_an_inventory_row_opens_its_version(browser, app_url, validated_template):
+    version = validated_template[1]
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    _log_in(page, app_url, "marco")
+    page.wait_for_selector("text=Model inventory", timeout=60_000)
+    page.locator(".tabulator-row .tabulator-cell[tabulator-field='model']").first.click()
+    page.wait_for_selector("text=Audit history", timeout=60_000)
+    assert page.get_by_text(f"german_credit version {version}").count() >= 1

@@ -104,8 +104,13 @@ class Dashboard:
         grid.style.apply(
             lambda row: ["background-color: #fde2e1; font-weight: bold" if row["overdue"] else "" for _ in row], axis=1
         )
+        # a row opens its version
+        grid.on_click(lambda event: self._open_row(table, event.row))
         inventory_tab = pn.Column(
-            pn.pane.Markdown(f"### Model inventory\n{len(table)} version(s); **{overdue} overdue for review**"),
+            pn.pane.Markdown(
+                f"### Model inventory\n{len(table)} version(s); **{overdue} overdue for review**; "
+                "a row opens its version"
+            ),
             grid,
             sizing_mode="stretch_width",
         )
@@ -148,6 +153,12 @@ class Dashboard:
         self.version_select.options = versions
         if versions:
             self.version_select.value = versions[0]
+
+    def _open_row(self, table: pd.DataFrame, row: int) -> None:
+        if row is None or not 0 <= row < len(table):
+            return
+        self.tabs.active = 1
+        self.open(str(table.iloc[row]["model"]), int(table.iloc[row]["version"]))
 
     def open(self, name: str, version: int) -> None:
         """Show a version's page (also used by the inventory's links)."""
