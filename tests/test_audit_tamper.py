@@ -249,3 +249,14 @@ def test_documents_carry_the_head(tmp_path):
     count, last = trail.head()
     assert rows[-1]["action"] == "audit head" and rows[-1]["seq"] == count == 6 and last in rows[-1]["reason"]
     assert trail.history("m", 9, with_head=True) == []
+
+
+def test_an_emptied_trail_with_its_head_reset_takes_no_new_records(tmp_path):
+    from workbench.governance import UserError, UserStore
+
+    _, _, trail = governed(tmp_path)
+    emptied_file_head_reset(trail, tmp_path)
+    users = UserStore(trail.path.parent / "users.json", AuditTrail(trail.path))
+    with pytest.raises(UserError, match="the trail is empty but its head names 0 record"):
+        users.add("eve", ["admin"], "long enough secret")
+    assert trail.path.read_text() == "" and not users.path.exists()

@@ -258,9 +258,13 @@ class AuditTrail:
         records = [ln.record for ln in lines]
         head = self._head()
         if not records:
-            if head not in (None,) and head.get("count", 0) != 0:
+            if head is not None and (
+                head.get("count", 0) != 0
+                or head.get("mac") != self._head_mac(0, str(head.get("hash")), str(head.get("key_id")))
+            ):
                 raise AuditIntegrityError(
-                    f"{self.path}: the trail is empty but its head counts {head.get('count')} records; "
+                    f"{self.path}: the trail is empty but its head names {head.get('count')} record(s) or is not "
+                    "authenticated; "
                     "run `workbench audit verify` and restore the trail from its backup"
                 )
             return 0, GENESIS
