@@ -158,6 +158,12 @@ class AuditTrail:
                 problems = [p for p in self.verify() if p.kind != "unfinished"]
             except OSError as error:
                 raise AuditIntegrityError(f"{self.path}: cannot be read ({error.strerror})") from None
+            records = self.records()
+            if problems and records and all("key_id" not in r for r in records):
+                raise AuditIntegrityError(
+                    f"{self.path} was written before records were keyed: an admin adopts it with "
+                    "`workbench audit adopt --as ADMIN`"
+                )
             if problems:
                 raise AuditIntegrityError(
                     f"{self.path} does not verify ({problems[0].message}); run `workbench audit verify` and "
