@@ -249,3 +249,58 @@ def test_documents_carry_the_head(tmp_path):
     count, last = trail.head()
     assert rows[-1]["action"] == "audit head" and rows[-1]["seq"] == count == 6 and last in rows[-1]["reason"]
     assert trail.history("m", 9, with_head=True) == []
+
+
+def test_an_emptied_trail_with_its_head_reset_takes_no_new_records(tmp_path):
+    from workbench.governance import UserError, UserStore
+
+    _, _, trail = governed(tmp_path)
+    emptied_file_head_reset(trail, tmp_path)
+    users = UserStore(trail.path.parent / "users.json", AuditTrail(trail.path))
+    with pytest.raises(UserError, match="the trail is empty but its head names 0 record"):
+        users.add("eve", ["admin"], "long enough secret")
+    assert trail.path.read_text() == "" and not users.path.exists()
+
+
+def _legacy_trail(path, n: int = 3) -> None:
+    """A trail as written before records were keyed: a plain sha256 chain."""
+    from workbench.governance._adopt import _legacy_digest
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous, lines = GENESIS, []
+    for seq in range(1, n + 1):
+        record = dict(seq=seq, time="2026-11-01T00:00:00", actor="helen", role="approver", action="approve")
+        record.update(target="m/1", reason="fit", before="validated", after="approved", outcome="accepted")
+        record.update(details={}, prev_hash=previous)
+        record["hash"] = previous = _legacy_digest(previous, record)
+        lines.append(json.dumps(record, sort_keys=True))
+    path.write_text("".join(line + "\n" for line in lines))
+    path.with_suffix(".head.json").write_text(json.dumps({"count": n, "hash": previous}))
+
+
+def test_a_legacy_trail_is_adopted_with_the_registry_state_as_its_start(tmp_path):
+    from workbench.governance import adopt, is_legacy, reconcile
+
+    store = InMemoryVersionStore()
+    store.add("m", 1, {"status": "production", "developed_by": "dev", "approved_by": "app", "model_sha256": "a" * 64})
+    store.set_alias("m", "champion", 1)
+    trail = AuditTrail(tmp_path / "registry_store" / "governance" / "audit.jsonl")
+    _legacy_trail(trail.path)
+    service = GovernanceService(store, trail)
+    with pytest.raises(GovernanceError, match="written before records were keyed: an admin adopts it"):
+        service.archive(person("dep"), "m", 1, "retire")
+    assert is_legacy(trail) and adopt(trail, store, "ada") == 3
+    assert trail.verify(store.anchors()) == [] and reconcile(store, trail) == []
+    assert service.state("m").aliases == {"champion": 1}
+    service.archive(person("dep"), "m", 1, "retire")
+    assert store.tags("m", 1)["status"] == "archived" and store.alias_holder("m", "champion") is None
+
+
+def test_a_tampered_legacy_trail_is_not_adopted(tmp_path):
+    from workbench.governance import AuditIntegrityError, adopt
+
+    trail = AuditTrail(tmp_path / "audit.jsonl")
+    _legacy_trail(trail.path)
+    trail.path.write_text(trail.path.read_text().replace('"actor": "helen"', '"actor": "eve"', 1))
+    with pytest.raises(AuditIntegrityError, match="record 1 was edited; not adopted"):
+        adopt(trail, InMemoryVersionStore(), "ada")

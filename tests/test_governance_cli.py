@@ -278,6 +278,15 @@ def test_a_tag_and_artefact_rewritten_in_mlflow_are_refused_and_named(project):
             load_deployment(client, "m", 1)
 
 
+def test_a_rewritten_approval_tag_alone_is_refused_by_promote(project):
+    with registry_client(project) as client:
+        client.set_model_version_tag("m", "1", "approved_by", "sam")
+    promoted = run(project, "promote", "m", "1", "--to", "champion", "--user", "sam", "--reason", "go")
+    assert promoted.returncode == 2
+    assert "m/1: tag 'approved_by' is 'sam' in the registry but 'helen' in the audit trail" in promoted.stderr
+    assert tags(project, 1)["status"] == "approved"
+
+
 def test_status_and_alias_set_in_the_mlflow_ui_decide_nothing(project):
     with registry_client(project) as client:
         client.set_model_version_tag("m", "3", "status", "approved")

@@ -158,3 +158,22 @@ def test_store_refuses_to_work_on_a_damaged_file(tmp_path):
     store.path.write_text("{")
     with pytest.raises(UserError, match="users.json: the users file cannot be read"):
         store.add("bob", ["developer"], PASSWORD)
+
+
+def test_the_app_login_is_throttled_and_audited(project, monkeypatch):
+    from workbench.dashboard._dashboard import Dashboard
+
+    monkeypatch.setenv("WORKBENCH_LOGIN_DELAY_AFTER", "2")
+    monkeypatch.setenv("WORKBENCH_LOGIN_FIRST_DELAY", "30")
+    app_session = Dashboard()
+    app_session.username.value = "helen"
+    for _ in range(2):
+        app_session.password.value = "guess-guess"
+        app_session._login()
+        assert app_session.user is None and "wrong password" in app_session.login_error.object
+    app_session.password.value = PASSWORD
+    app_session._login()
+    assert app_session.user is None and "try again in 30 s" in app_session.login_error.object
+    records = AuditTrail().records()
+    assert [r["action"] for r in records[-3:]] == ["login_failed", "login_failed", "login_throttled"]
+    assert records[-1]["details"]["channel"] == "app"

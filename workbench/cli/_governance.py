@@ -266,6 +266,27 @@ def audit_rotate_key(
     typer.echo(f"audit key rotated: {old} retired, {new} signs from now on")
 
 
+@audit_app.command("adopt")
+def audit_adopt(
+    as_user: Annotated[str | None, typer.Option("--as", help="the admin adopting the trail")] = None,
+) -> None:
+    """Sign a trail written before records were keyed (after checking its old chain) and record the registry's
+    state as the trail's starting point."""
+    from workbench.governance import AuditIntegrityError, AuditTrail, adopt, is_legacy
+
+    trail = AuditTrail()
+    if not is_legacy(trail):
+        fail(f"{trail.path}: nothing to adopt (the trail is empty or already keyed)")
+    admin = login(as_user)
+    if not admin.has("admin"):
+        fail(f"{admin.name} does not hold the admin role needed to adopt the audit trail")
+    try:
+        count = adopt(trail, registry_store_or_fail(), admin.name)
+    except AuditIntegrityError as error:
+        fail(str(error))
+    typer.echo(f"adopted {count} records under the audit key; the registry's state is recorded as the starting point")
+
+
 def _act(action, *args, **kwargs) -> None:
     from workbench.governance import GovernanceError
     from workbench.registry import VersionNotFoundError

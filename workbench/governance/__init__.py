@@ -1,6 +1,7 @@
 """Governance: users and roles, the lifecycle rules, the rollout setting, and the keyed, anchored audit trail
 that decides every version's lifecycle state (the registry's tags and aliases mirror it)."""
 
+from workbench.governance._adopt import adopt, is_legacy
 from workbench.governance._audit import AuditIntegrityError, AuditTrail, Problem, audit_path
 from workbench.governance._inventory import inventory
 from workbench.governance._keys import AuditKeyError, create_key, key_path, rotate_key
@@ -35,7 +36,9 @@ __all__ = [
     "GOVERNED_TAGS",
     "AuditIntegrityError",
     "AuditKeyError",
+    "adopt",
     "create_key",
+    "is_legacy",
     "key_path",
     "rotate_key",
     "ModelState",

@@ -158,6 +158,12 @@ class AuditTrail:
                 problems = [p for p in self.verify() if p.kind != "unfinished"]
             except OSError as error:
                 raise AuditIntegrityError(f"{self.path}: cannot be read ({error.strerror})") from None
+            records = self.records()
+            if problems and records and all("key_id" not in r for r in records):
+                raise AuditIntegrityError(
+                    f"{self.path} was written before records were keyed: an admin adopts it with "
+                    "`workbench audit adopt --as ADMIN`"
+                )
             if problems:
                 raise AuditIntegrityError(
                     f"{self.path} does not verify ({problems[0].message}); run `workbench audit verify` and "
@@ -258,9 +264,13 @@ class AuditTrail:
         records = [ln.record for ln in lines]
         head = self._head()
         if not records:
-            if head not in (None,) and head.get("count", 0) != 0:
+            if head is not None and (
+                head.get("count", 0) != 0
+                or head.get("mac") != self._head_mac(0, str(head.get("hash")), str(head.get("key_id")))
+            ):
                 raise AuditIntegrityError(
-                    f"{self.path}: the trail is empty but its head counts {head.get('count')} records; "
+                    f"{self.path}: the trail is empty but its head names {head.get('count')} record(s) or is not "
+                    "authenticated; "
                     "run `workbench audit verify` and restore the trail from its backup"
                 )
             return 0, GENESIS

@@ -17,6 +17,7 @@ from typing import Any
 from filelock import FileLock
 
 from workbench.governance._audit import AuditIntegrityError, AuditTrail
+from workbench.governance._reconcile import version_differences
 from workbench.governance._rollout_setting import MODES, write_setting
 from workbench.governance._state import ModelState, changes_of, model_state, split_target
 from workbench.governance._users import User
@@ -518,6 +519,11 @@ class GovernanceService:
                 *self._independent(user, tags, name, version, "deploy"),
             ]
             state = self.state(name)
+            try:
+                outside = version_differences(state, version, self.store.tags(name, version))
+            except LookupError:
+                outside = []  # refused as an unknown version
+            checks += [(not outside, "; ".join(outside) + ": refusing to deploy")]
             previous = state.aliases.get(alias)
             aliases: dict[str, int | None] = {alias: version}
             if alias == "champion" and state.aliases.get("challenger") == version:
