@@ -154,8 +154,8 @@ def _oip_body(row: dict) -> dict:
             {
                 "name": key,
                 "shape": [1],
-                "datatype": "BYTES" if isinstance(value, str) else ("INT64" if isinstance(value, int) else "FP64"),
-                "data": [value],
+                "datatype": "BYTES" if isinstance(value, str) else "FP64",  # the signature's columns are doubles
+                "data": [value if isinstance(value, str) else float(value)],
                 **({"parameters": {"content_type": "str"}} if isinstance(value, str) else {}),
             }
             for key, value in row.items()
