@@ -154,8 +154,8 @@ def _oip_body(row: dict) -> dict:
             {
                 "name": key,
                 "shape": [1],
-                "datatype": "BYTES" if isinstance(value, str) else ("INT64" if isinstance(value, int) else "FP64"),
-                "data": [value],
+                "datatype": "BYTES" if isinstance(value, str) else "FP64",  # the signature's columns are doubles
+                "data": [value if isinstance(value, str) else float(value)],
                 **({"parameters": {"content_type": "str"}} if isinstance(value, str) else {}),
             }
             for key, value in row.items()
@@ -317,6 +317,18 @@ def main() -> None:
 
     decisions = {key: open_decision_store(url) for key, url in stores.items()}
     servers = {key: value for key, value in servers.items() if key in args.servers}
+    try:
+        _measure_rounds(servers, decisions, env, project, args, rounds)
+    finally:  # an interrupted run leaves no database server behind
+        for store in decisions.values():
+            store.close()
+        if postgres is not None:
+            postgres.close()
+    _report(rounds, servers, args)
+
+
+def _measure_rounds(servers: dict, decisions: dict, env: dict, project: Path, args, rounds: list) -> None:
+    """Every server once per round, started afresh, at every concurrency; appends each round's results."""
     for number in range(1, args.rounds + 1):
         results: dict[str, dict[int, dict[str, float]]] = {}
         for key, (label, path, body, auth, command, ready) in servers.items():
@@ -341,11 +353,6 @@ def main() -> None:
             finally:
                 _stop(process)
         rounds.append(results)
-    for store in decisions.values():
-        store.close()
-    if postgres is not None:
-        postgres.close()
-    _report(rounds, servers, args)
 
 
 def _report(rounds: list[dict], servers: dict, args: argparse.Namespace) -> None:

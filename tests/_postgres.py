@@ -59,7 +59,8 @@ class PostgresCluster:
         command = [str(self.bin / program), *arguments]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        # from the cluster's own folder: the postgres account may not enter the caller's working directory
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=self.folder)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stdout}{done.stderr}")
 

@@ -76,9 +76,9 @@ def test_a_command_can_be_called_alone(project, capsys):
     users_list()
     assert f"0 user(s) in {project / 'registry_store' / 'governance' / 'users.json'}" in capsys.readouterr().out
     with pytest.raises(typer.Exit) as stop:
-        serve(durability="forever")
+        serve(decision_store="mysql://db/decisions")
     assert stop.value.exit_code == 2
-    assert "--durability: 'forever' is not power or process" in capsys.readouterr().err
+    assert "--decision-store: decision store 'mysql://db/decisions': not a URL" in capsys.readouterr().err
 
 
 def test_users_demo_then_list_in_a_temporary_project(project):

@@ -170,3 +170,31 @@ def test_a_database_outage_refuses_reports_not_ready_and_recovers(postgres_clust
 def test_an_unknown_store_url_is_refused_with_the_accepted_forms(url):
     with pytest.raises(ValueError, match="sqlite:///PATH .* postgresql://"):
         open_decision_store(url)
+
+
+def test_a_full_sqlite_store_refuses_and_records_again_once_there_is_room(tmp_path):
+    """SQLite's "database or disk is full" (its page limit stands in for the disk): the group is refused, the
+    store reports not ready, and once there is room again it records by itself."""
+    store = open_decision_store(f"sqlite:///{tmp_path / 'decisions.db'}")
+    try:
+        store.append_now(decisions(1))
+
+        def limit(pages: int | None) -> None:
+            def on_writer() -> None:
+                connection = store._connection()
+                current = connection.execute("PRAGMA page_count").fetchone()[0]
+                connection.execute(f"PRAGMA max_page_count={pages or current}")
+
+            store._writer.submit(on_writer).result()
+
+        limit(None)  # full: not one page more
+        with pytest.raises(DecisionStoreUnavailable, match="full"):
+            store.append_now(decisions(200))
+        assert not store.ready and "full" in store.failure
+        assert not store.check()  # the probe writes through the same connection: still full
+        limit(1_000_000)  # room again
+        wait_until(lambda: store.ready, timeout=10, what="the store to record again")
+        store.append_now(decisions(200))
+        assert store.count() == 201
+    finally:
+        store.close()

@@ -159,8 +159,15 @@ class DecisionStore(ABC):
     def _recover(self) -> None:
         delay = RETRY_FIRST_SECONDS
         while not self._closed.wait(delay):
-            try:
-                self._probe()
+            try:  # on the writing thread, through the connection the commits use
+                self._writer.submit(self._probe).result()
+            except RuntimeError as error:  # the store is being closed
+                if self._closed.is_set():
+                    break
+                with self._state:
+                    self.failure = f"{type(error).__name__}: {error}".strip()
+                delay = min(delay * 2, RETRY_MOST_SECONDS)
+                continue
             except Exception as error:  # still down; try again later
                 with self._state:
                     self.failure = f"{type(error).__name__}: {error}".strip()

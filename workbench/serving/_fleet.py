@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from workbench.governance import AuditTrail
 from workbench.serving._decision_store import DecisionStore
 from workbench.serving._deployment import DeploymentError
+from workbench.serving._registry_watch import RegistryWatch
 from workbench.serving._server import ModelServer
 
 log = logging.getLogger("workbench.serving")
@@ -55,6 +56,7 @@ class Fleet:
         self._retry: dict[str, tuple[float, float]] = {}  # name -> (next attempt, pause)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.watch = RegistryWatch(client.tracking_uri)
 
     @classmethod
     def of(cls, server: ModelServer) -> Fleet:
@@ -117,13 +119,21 @@ class Fleet:
                 log.exception("following the registry failed")
 
     def follow_round(self) -> None:
-        """Load models promoted since (when serving all) and retry refused ones whose pause is over."""
+        """Load models promoted since (when serving all) and retry refused ones whose pause is over.
+
+        MLflow is asked only when the registry may have changed (:class:`RegistryWatch`) or a retry is due.
+        """
         now = time.monotonic()
+        due = [name for name in self.refused if self._retry.get(name, (0.0, 0.0))[0] <= now]
+        if not due and self.watch.unchanged():
+            return
+        stamp = self.watch.stamp()
         for name in self._wanted():
             if name in self.servers:
                 continue
-            if name not in self.refused or self._retry.get(name, (0.0, 0.0))[0] <= now:
+            if name not in self.refused or name in due:
                 self._load(name)
+        self.watch.asked(stamp)
 
     def stop(self) -> None:
         """Stop following the registry (every model)."""
