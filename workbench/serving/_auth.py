@@ -2,14 +2,19 @@
 
 Tokens are issued per user (``workbench users token NAME``) and stored as sha256 digests; the server keeps
 the digest-to-user index in memory and re-reads the users file when it changes (checked at most once a
-second), so a revoked token stops working within a second without a restart.
+second), so a revoked token stops working within a second without a restart. A users file that cannot be read (a
+half-written or damaged file) leaves the last good index in place and is logged by name until it reads again:
+no request fails for it, and no token it no longer holds survives a repaired file.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
-from workbench.governance import User, UserStore, token_sha256
+from workbench.governance import User, UsersFileError, UserStore, token_sha256
+
+log = logging.getLogger(__name__)
 
 
 class TokenIndex:
@@ -32,7 +37,12 @@ class TokenIndex:
         except FileNotFoundError:
             stamp = -1
         if stamp != self._stamp:
-            self._index = self.store.token_index() if stamp != -1 else {}
+            try:
+                self._index = self.store.token_index() if stamp != -1 else {}
+            except UsersFileError as error:
+                # keep the last good index; the stamp stays old, so the file is read again at the next check
+                log.error("%s; the server keeps the tokens it last read", error)
+                return
             self._stamp = stamp
 
     def user(self, token: str) -> User | None:
