@@ -323,3 +323,23 @@ def test_inventory_flags_overdue_reviews(tmp_path):
     assert table.loc[2, "next_review_due"] == "2028-09-01" and not table.loc[2, "overdue"]
     assert table.loc[3, "next_review_due"] == "now" and table.loc[3, "overdue"]
     assert not table.loc[4, "overdue"]
+    assert [table.loc[v, "artefact"] for v in (1, 2, 3, 4)] == ["present"] * 3 + [""]  # checked for versions in use
+
+
+def test_inventory_names_a_version_in_use_whose_artefact_is_gone(tmp_path):
+    import shutil
+
+    from mlflow import MlflowClient
+
+    from workbench.governance import inventory
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("credit")
+    artefact = tmp_path / "artefact"
+    artefact.mkdir()
+    (artefact / "model.skops").write_bytes(b"model")
+    client.create_model_version("credit", source=str(artefact), tags={"status": "production"})
+    assert inventory(client).loc[0, "artefact"] == "present"
+    shutil.rmtree(artefact)
+    assert inventory(client).loc[0, "artefact"] == "missing"

@@ -30,11 +30,27 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
+def _artefact_present(client: MlflowClient, name: str, version: int) -> bool:
+    """Whether the registry still holds files at the version's artefact location (listed, not downloaded)."""
+    import mlflow
+
+    try:
+        location = client.get_model_version_download_uri(name, str(version))
+        return bool(mlflow.artifacts.list_artifacts(artifact_uri=location))
+    except Exception:  # MLflow raises for a location that is gone
+        return False
+
+
+def _artefact_state(client: MlflowClient, name: str, version: int) -> str:
+    return "present" if _artefact_present(client, name, version) else "missing"
+
+
 def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame:
     """One row per registered version, newest first within each model; ``overdue`` marks late reviews.
 
     The next review is due a tier-dependent number of months after the last validation; a version in use
-    (approved, production, challenger) that was never validated is overdue at once.
+    (approved, production, challenger) that was never validated is overdue at once. ``artefact`` says, for a
+    version in use, whether its files are still in the registry (``missing``: the server refuses it).
     """
     now = now or datetime.now(UTC)
     rows = []
@@ -65,6 +81,7 @@ def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame
                     "open_low": open_findings["low"],
                     "next_review_due": due.date().isoformat() if due else ("now" if in_use else ""),
                     "overdue": bool((due is not None and due < now) or (due is None and in_use)),
+                    "artefact": _artefact_state(client, model.name, int(version.version)) if in_use else "",
                 }
             )
     columns = [
@@ -83,6 +100,7 @@ def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame
         "open_low",
         "next_review_due",
         "overdue",
+        "artefact",
     ]
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["model", "version"], ascending=[True, False]).reset_index(drop=True)
