@@ -410,13 +410,17 @@ def test_committee_and_deployment_through_the_cli(validated):
     version = client.get_model_version("german_credit", "1")
     assert version.tags["status"] == "production" and version.aliases == ["champion"]
     assert version.tags["approved_model_sha256"] == version.tags["model_sha256"]
-    # the rebuilt document's first page states the decision, its conditions and any override
+    # the rebuilt document's first page states the decision, its conditions and any override, as the audit
+    # trail holds them: an approver's name typed into the registry's mirror is not what the document prints
+    client.set_model_version_tag("german_credit", "1", "approved_by", "mallory")
     rebuilt = workbench(project, "document", "german_credit", "1")
+    client.set_model_version_tag("german_credit", "1", "approved_by", "helen")
     assert rebuilt.returncode == 0, rebuilt.stderr
     folder = project / "reports" / "german_credit" / "v1"
     first = " ".join(page_texts(folder / "german_credit_v1_sr117_model_document.pdf")[0].split())
     assert "Approved by helen on" in first and "Conditions: monthly fairness monitoring" in first, first
     assert "lifecycle status now production" in first and "Awaiting approval" not in first
+    assert "mallory" not in " ".join(page_texts(folder / "german_credit_v1_sr117_model_document.pdf"))
     if approve_args:
         assert "(override)" in first and "age-band gap accepted pending remediation plan R-17" in first
 

@@ -63,10 +63,25 @@ def _read_text(client: MlflowClient, run_id: str, artifact: str, into: Path) -> 
         return None
 
 
+def _decided_tags(name: str, version: int, registry_tags: dict[str, str]) -> dict[str, str]:
+    """The version's tags as the audit trail decides them (status, validation, approval and its conditions):
+    a document states what the trail holds, not what someone may have typed into the registry's mirror.
+
+    A version the trail has no record of (a registry filled by other means) keeps its registry tags.
+    """
+    from workbench.governance import AuditTrail, model_state
+
+    records = AuditTrail().records(f"{name}/")
+    state = model_state(records, name)
+    if not state.governed(version):
+        return registry_tags
+    return state.version(version, registry_tags)
+
+
 def collect_evidence(client: MlflowClient, name: str, version: int | str) -> Evidence:
     """Read the version's records; refuses a version that has not been validated yet."""
     record = get_version(client, name, version)
-    tags = dict(record.tags)
+    tags = _decided_tags(name, int(record.version), dict(record.tags))
     validation_run_id = tags.get("validation_run_id")
     if not validation_run_id:
         raise NotValidatedError(
