@@ -69,13 +69,13 @@ def _decided_tags(name: str, version: int, registry_tags: dict[str, str]) -> dic
 
     A version the trail has no record of (a registry filled by other means) keeps its registry tags.
     """
-    from workbench.governance import AuditTrail, model_state
+    from workbench.governance import GOVERNED_TAGS, AuditTrail, model_state
 
-    records = AuditTrail().records(f"{name}/")
-    state = model_state(records, name)
+    state = model_state(AuditTrail().records(f"{name}/"), name)
     if not state.governed(version):
         return registry_tags
-    return state.version(version, registry_tags)
+    provenance = {k: v for k, v in registry_tags.items() if k not in GOVERNED_TAGS}
+    return {**provenance, **state.version(version, registry_tags)}
 
 
 def collect_evidence(client: MlflowClient, name: str, version: int | str) -> Evidence:
