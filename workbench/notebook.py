@@ -17,7 +17,7 @@ from workbench.data import DataCheck, read_spec
 from workbench.registry import configure, start_pipeline_run
 from workbench.spec import ModelSpec
 
-_OUTCOME_MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+_OUTCOME_MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIPPED"}
 
 
 @dataclass

@@ -459,6 +459,13 @@ def _search(ctx: ValidationContext, report: FairnessReport) -> AlternativeSearch
     tolerance = fairness.alternative_auc_tolerance
     if not spec.protected_attributes:
         return _skip("no protected attribute was provided, so no alternative can be compared.", report, tolerance)
+    if spec.kind == "fraud":
+        return _skip(
+            "the search compares approval rates under fair-lending rules; a fraud model's burden is its alerts, "
+            "judged by the alert-rate ratios by group (segments.alert_rate_ratio), so no alternative was searched.",
+            report,
+            tolerance,
+        )
     started = time.perf_counter()
     references = {a.name: group_labels(pd.Series([a.reference])).iloc[0] for a in spec.protected_attributes}
     judge = _Judge(ctx, references, fairness.min_group_size)
