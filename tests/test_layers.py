@@ -24,7 +24,6 @@ LAYERS: list[set[str]] = [
         "findings",
         "estimators",
         "datasets",
-        "_speedups",
         "_kernels",
     },
     {"spec"},

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._kernels import KERNEL_QUIET, KernelFactory, kernel_environment, kernel_source, shutdown, start_kernel
-from workbench._speedups import defer_iri_grammar
 from workbench.paths import project_root, reports_root, version_reports_dir
 
 DEVELOPMENT_SUITE = ["01_data_validation.ipynb", "02_train.ipynb"]
@@ -77,7 +76,6 @@ def execute(notebook: str, output: Path, parameters: dict[str, object], progress
     ``kernel`` (a started ``jupyter_client`` kernel manager, see :mod:`workbench._kernels`) runs the notebook in
     that kernel instead of a new one, which saves the start-up and imports the kernel already paid for.
     """
-    defer_iri_grammar()  # Papermill reads notebooks through nbformat and jsonschema
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -252,7 +250,6 @@ def _execute_parallel(
 
     # imported here, before the threads: two threads importing one package at once can meet a partially
     # initialised module ("cannot import name ... from partially initialized module")
-    defer_iri_grammar()
     import jupyter_client.manager  # noqa: F401
     import papermill  # noqa: F401
 

@@ -13,13 +13,9 @@ import os
 
 import typer
 
-from workbench._speedups import defer_iri_grammar, skip_final_garbage_collection
 from workbench.cli import _features, _governance, _monitoring, _pipeline, _serving
 
 __all__ = ["app", "main"]
-
-# the command modules import their heavy dependencies inside the commands, so this still comes before jsonschema
-defer_iri_grammar()
 
 app = typer.Typer(
     help="MRM Workbench: reproducible, validated, governed models.",
@@ -68,5 +64,3 @@ def main() -> None:
             raise
         typer.secho(str(error), err=True, fg=typer.colors.RED)
         raise SystemExit(2) from None
-    finally:
-        skip_final_garbage_collection()

@@ -157,9 +157,6 @@ def write_pdf(html: str, path: Path) -> Path:
 
 def notebook_html(notebook: Path, output: Path) -> Path:
     """An executed notebook as committee-readable HTML: outputs only, no code."""
-    from workbench._speedups import defer_iri_grammar
-
-    defer_iri_grammar()
     import nbformat
     from nbconvert import HTMLExporter
 
