@@ -66,6 +66,10 @@ def new_decision_id() -> str:
     return f"{time.time_ns():x}-{_random.getrandbits(64):016x}"
 
 
+#: every column of every record, in the order :func:`as_record` reads them
+SELECT_RECORDS = f"SELECT {', '.join(COLUMNS)} FROM decisions"
+
+
 class DecisionStoreUnavailable(RuntimeError):
     """The store could not record decisions: no answer may be given for them."""
 
@@ -112,21 +116,38 @@ class DecisionStore(ABC):
     def _probe(self) -> None:
         """A small durable write that raises while the store cannot record."""
 
+    #: the driver's query-parameter marker (``?`` for sqlite3, ``%s`` for psycopg)
+    _MARK: str = "?"
+
     @abstractmethod
+    def _rows(self, sql: str, parameters: tuple | list = ()) -> list[tuple]:
+        """The rows a read-only query returns."""
+
     def get(self, decision_id: str) -> dict[str, Any] | None:
         """The record with this id, or None."""
+        found = self._rows(f"{SELECT_RECORDS} WHERE id = {self._MARK}", (decision_id,))
+        return as_record(found[0]) if found else None
 
-    @abstractmethod
     def related(self, decision_id: str) -> list[dict[str, Any]]:
         """Records made alongside a decision (the challenger's shadow, or the champion's beside a canary)."""
+        return [as_record(r) for r in self._rows(f"{SELECT_RECORDS} WHERE related = {self._MARK}", (decision_id,))]
 
-    @abstractmethod
     def count(self, model: str | None = None) -> int:
         """How many decisions are recorded (for one model, or all)."""
+        if model is None:
+            return self._rows("SELECT COUNT(*) FROM decisions")[0][0]
+        return self._rows(f"SELECT COUNT(*) FROM decisions WHERE model = {self._MARK}", (model,))[0][0]
 
-    @abstractmethod
     def ids(self, model: str | None = None, route: str | None = None, limit: int | None = None) -> list[str]:
         """Decision ids, oldest first, optionally for one model and route."""
+        clauses, parameters = [], []
+        for column, value in (("model", model), ("route", route)):
+            if value:
+                clauses.append(f"{column} = {self._MARK}")
+                parameters.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        ids = sorted(r[0] for r in self._rows(f"SELECT id FROM decisions{where}", parameters))
+        return ids[:limit] if limit else ids
 
     @abstractmethod
     def changes(

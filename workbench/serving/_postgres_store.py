@@ -18,7 +18,14 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from workbench.serving._decision_store import COLUMNS, JSON_COLUMNS, DecisionStore, as_record, redact
+from workbench.serving._decision_store import (
+    COLUMNS,
+    JSON_COLUMNS,
+    SELECT_RECORDS,
+    DecisionStore,
+    as_record,
+    redact,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -47,7 +54,6 @@ _INSERT = (
     f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES "
     f"({', '.join('%s::json' if c in JSON_COLUMNS else '%s' for c in COLUMNS)})"
 )
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM decisions"
 #: seconds a request waits for a pooled connection before it is refused (the store counts as down)
 CONNECTION_WAIT_SECONDS = 5.0
 
@@ -58,6 +64,8 @@ class PostgresDecisionStore(DecisionStore):
     A connection cut by a database restart fails its next use (that group is refused) and the pool drops it;
     connections are not tested before each use, which would cost a round trip per commit.
     """
+
+    _MARK = "%s"
 
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         super().__init__()
@@ -106,28 +114,6 @@ class PostgresDecisionStore(DecisionStore):
         with self._pool.connection() as connection:
             return connection.execute(sql, parameters).fetchall()
 
-    def get(self, decision_id: str) -> dict[str, Any] | None:
-        found = self._rows(f"{_SELECT} WHERE id = %s", (decision_id,))
-        return as_record(found[0]) if found else None
-
-    def related(self, decision_id: str) -> list[dict[str, Any]]:
-        return [as_record(r) for r in self._rows(f"{_SELECT} WHERE related = %s", (decision_id,))]
-
-    def count(self, model: str | None = None) -> int:
-        if model is None:
-            return self._rows("SELECT COUNT(*) FROM decisions")[0][0]
-        return self._rows("SELECT COUNT(*) FROM decisions WHERE model = %s", (model,))[0][0]
-
-    def ids(self, model: str | None = None, route: str | None = None, limit: int | None = None) -> list[str]:
-        clauses, parameters = [], []
-        for column, value in (("model", model), ("route", route)):
-            if value:
-                clauses.append(f"{column} = %s")
-                parameters.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        ids = sorted(r[0] for r in self._rows(f"SELECT id FROM decisions{where}", parameters))
-        return ids[:limit] if limit else ids
-
     def changes(
         self, model: str, cursor: str | None, routes: tuple[str, ...] | None = None
     ) -> tuple[list[dict[str, Any]], str]:
@@ -139,7 +125,7 @@ class PostgresDecisionStore(DecisionStore):
             if routes:
                 where += f" AND route IN ({', '.join('%s' for _ in routes)})"
             rows = connection.execute(
-                f"{_SELECT} WHERE {where} ORDER BY written_by, id", (model, str(since), horizon, *(routes or ()))
+                f"{SELECT_RECORDS} WHERE {where} ORDER BY written_by, id", (model, str(since), horizon, *(routes or ()))
             ).fetchall()
         return [as_record(r) for r in rows], horizon
 

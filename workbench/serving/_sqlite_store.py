@@ -46,7 +46,6 @@ CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, time REAL NOT NU
 """
 #: rows per INSERT statement: SQLite allows 32,766 parameters per statement (13 per row)
 _ROWS_PER_STATEMENT = 2048
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM decisions"
 
 
 @functools.lru_cache(maxsize=64)
@@ -125,28 +124,6 @@ class SqliteDecisionStore(DecisionStore):
 
     def _rows(self, sql: str, parameters: tuple | list = ()) -> list[tuple]:
         return self._connection().execute(sql, parameters).fetchall()
-
-    def get(self, decision_id: str) -> dict[str, Any] | None:
-        found = self._rows(f"{_SELECT} WHERE id = ?", (decision_id,))
-        return as_record(found[0]) if found else None
-
-    def related(self, decision_id: str) -> list[dict[str, Any]]:
-        return [as_record(r) for r in self._rows(f"{_SELECT} WHERE related = ?", (decision_id,))]
-
-    def count(self, model: str | None = None) -> int:
-        if model is None:
-            return self._rows("SELECT COUNT(*) FROM decisions")[0][0]
-        return self._rows("SELECT COUNT(*) FROM decisions WHERE model = ?", (model,))[0][0]
-
-    def ids(self, model: str | None = None, route: str | None = None, limit: int | None = None) -> list[str]:
-        clauses, parameters = [], []
-        for column, value in (("model", model), ("route", route)):
-            if value:
-                clauses.append(f"{column} = ?")
-                parameters.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        ids = sorted(r[0] for r in self._rows(f"SELECT id FROM decisions{where}", parameters))
-        return ids[:limit] if limit else ids
 
     def changes(
         self, model: str, cursor: str | None, routes: tuple[str, ...] | None = None
