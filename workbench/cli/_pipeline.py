@@ -100,9 +100,10 @@ def validate(
     """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
     from workbench._kernels import kernel_source
 
-    _registered(name, version, "validate")
-    # the kernels' fork server imports the validation stack while this process logs in and checks the version
+    # the kernels' fork server imports the validation stack on the other core while this process checks the
+    # version (a missing one stops the server again at once) and logs in
     with kernel_source(project_root()) as new_kernel:
+        _registered(name, version, "validate")
         _validate(name, version, login(validator), progress, new_kernel, documents)
     if documents:
         document(name, version)
