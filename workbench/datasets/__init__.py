@@ -7,6 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.datasets._aml_transfers import (
+    AML_CALIBRATION,
+    AmlData,
+    account_period_labels,
+    aml_calibration_table,
+    synthetic_aml_data,
+    synthetic_aml_transfers,
+)
 from workbench.datasets._card_transactions import CALIBRATION, SOURCES, calibration_table, synthetic_card_transactions
 from workbench.datasets._german_credit import german_credit_path, load_german_credit
 from workbench.datasets._synthetic import synthetic_german_credit
@@ -29,4 +37,14 @@ __all__ = [
     "load_german_credit",
     "synthetic_card_transactions",
     "synthetic_german_credit",
+]
+
+# the AML kind's building blocks
+__all__ += [
+    "AML_CALIBRATION",
+    "AmlData",
+    "account_period_labels",
+    "aml_calibration_table",
+    "synthetic_aml_data",
+    "synthetic_aml_transfers",
 ]

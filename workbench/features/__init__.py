@@ -5,6 +5,10 @@ Per-entity source tables computed from the events (:mod:`._definitions`), a Feas
 point-in-time training sets under the label-delay rule, and the train-serve skew check.
 """
 
+from workbench.features._aml_features import FEATURES as AML_FEATURES
+from workbench.features._aml_features import WINDOWS_DAYS as AML_WINDOWS_DAYS
+from workbench.features._aml_features import account_features
+from workbench.features._aml_features import feature_names as aml_feature_names
 from workbench.features._definitions import (
     READ_BEFORE,
     LabelLeakError,
@@ -54,3 +58,6 @@ __all__ = [
     "training_set",
     "view_definitions",
 ]
+
+# the AML kind's building blocks
+__all__ += ["AML_FEATURES", "AML_WINDOWS_DAYS", "account_features", "aml_feature_names"]

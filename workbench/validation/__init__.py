@@ -18,6 +18,16 @@ from workbench.validation import (  # noqa: F401  (registration side effect)
     _soundness_tests,
     _stability_tests,
 )
+from workbench.validation._aml_statistics import (
+    AmlStatistic,
+    above_below_the_line,
+    alert_productivity,
+    alert_rate_ratios,
+    neighbour_thresholds,
+    segment_performance,
+    threshold_sensitivity,
+    typology_coverage,
+)
 from workbench.validation._context import (
     ModelMismatchError,
     SplitMismatchError,
@@ -48,4 +58,16 @@ __all__ = [
     "static_cutoff_table",
     "validation_test",
     "version_picker",
+]
+
+# the AML kind's building blocks
+__all__ += [
+    "AmlStatistic",
+    "above_below_the_line",
+    "alert_productivity",
+    "alert_rate_ratios",
+    "neighbour_thresholds",
+    "segment_performance",
+    "threshold_sensitivity",
+    "typology_coverage",
 ]
