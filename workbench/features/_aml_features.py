@@ -25,7 +25,7 @@ Features, for each window ``w`` (``_{w}d`` suffix):
 - ``under_threshold_count`` / ``under_threshold_share``: transfers (in or out) with an amount in
   ``[near * threshold, threshold)``, count and share of all transfers.
 - ``pass_through_hours``: median, over outflows in the window that forward a recent inflow (the latest inflow
-  before the outflow, with the outflow between ``similar[0]`` and ``similar[1]`` times its amount), of the hours
+  from another account before the outflow, with the outflow between ``similar[0]`` and ``similar[1]`` times its amount), of the hours
   between the two; the window's length in hours when no outflow forwards anything.
 
 Self-transfers (an account paying itself, AMLworld's Reinvestment) count in amounts and transfers but not as
@@ -128,7 +128,7 @@ def _events(transfers: pd.DataFrame, threshold: float, near: float, similar: tup
 
     # pass-through: the latest inflow before each outflow, on the same account
     position = np.arange(len(account))
-    last_in = np.maximum.accumulate(np.where(inflow, position, -1))
+    last_in = np.maximum.accumulate(np.where(inflow & ~self_transfer, position, -1))
     candidate = np.r_[-1, last_in[:-1]]
     block_start = np.r_[0, np.flatnonzero(account[1:] != account[:-1]) + 1]
     first_of_block = np.repeat(block_start, np.diff(np.r_[block_start, len(account)]))
