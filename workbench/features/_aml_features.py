@@ -25,8 +25,8 @@ Features, for each window ``w`` (``_{w}d`` suffix):
 - ``under_threshold_count`` / ``under_threshold_share``: transfers (in or out) with an amount in
   ``[near * threshold, threshold)``, count and share of all transfers.
 - ``pass_through_hours``: median, over outflows in the window that forward a recent inflow (the latest inflow
-  from another account before the outflow, with the outflow between ``similar[0]`` and ``similar[1]`` times its amount), of the hours
-  between the two; the window's length in hours when no outflow forwards anything.
+  from another account before the outflow, the outflow between ``similar[0]`` and ``similar[1]`` times its
+  amount), of the hours between the two; the window's length in hours when no outflow forwards anything.
 
 Self-transfers (an account paying itself, AMLworld's Reinvestment) count in amounts and transfers but not as
 counterparties. History starts with the data: counterparties in the first window are all new.
