@@ -165,8 +165,19 @@ def _sort_order(account: np.ndarray, time: np.ndarray, tie: np.ndarray) -> np.nd
     return np.lexsort((tie, time, account))
 
 
-def _prefix(values: np.ndarray) -> np.ndarray:
-    return np.r_[0.0, np.cumsum(values, dtype=float)]
+def _prefix(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """Running totals with a leading 0: a window's sum is a difference of two entries.
+
+    Returns the totals and the divisor that turns a difference of them back into the values' unit. Money in
+    whole cents is summed as integer cents, so a window's sum is exact however large the running total grows;
+    other values in floating point (a difference then carries the running total's rounding, about 1e-16 of it).
+    """
+    if values.dtype == bool:
+        return np.r_[0, np.cumsum(values, dtype="int64")], 1.0
+    cents = np.rint(values * 100.0)
+    if len(values) and np.abs(cents).sum() < 2.0**62 and np.array_equal(cents / 100.0, values):
+        return np.r_[0, np.cumsum(cents.astype("int64"))], 100.0
+    return np.r_[0.0, np.cumsum(values, dtype=float)], 1.0
 
 
 def account_features(
@@ -177,7 +188,7 @@ def account_features(
     threshold: float = 10_000.0,
     near: float = 0.9,
     similar: tuple[float, float] = (0.8, 1.05),
-    chunk_events: int = 20_000_000,
+    chunk_events: int = 5_000_000,
 ) -> pd.DataFrame:
     """Features per row of ``as_of`` (columns ``account_id`` and ``as_of``), from transfers before each as-of.
 
@@ -213,7 +224,7 @@ def account_features(
     out = as_of.copy()
     for w in windows:
         lo = _search(key, ev["time"], q_account, q_time - int(w) * _US_DAY)
-        d = {name: prefix[hi] - prefix[lo] for name, prefix in sums.items()}
+        d = {name: (prefix[hi] - prefix[lo]) / scale for name, (prefix, scale) in sums.items()}
         distinct = _distinct_and_median(ev, lo, hi, chunk_events)
         hours = float(w) * 24.0
         columns = {
