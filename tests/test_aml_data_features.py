@@ -272,5 +272,26 @@ def test_bad_feature_input_names_the_field():
     negative.loc[2, "amount"] = -5.0
     with pytest.raises(ValueError, match="transfers.amount"):
         account_features(negative, as_of)
+    text_ids = _hand_transfers().astype({"to_account": str})
+    with pytest.raises(ValueError, match="transfers.to_account: integer account ids expected"):
+        account_features(text_ids, as_of)
+    with pytest.raises(ValueError, match="as_of.account_id: 1 missing account id"):
+        account_features(_hand_transfers(), as_of.assign(account_id=[None]))
     with pytest.raises(ValueError, match="windows"):
         account_features(_hand_transfers(), as_of, windows=(0,))
+
+
+def test_window_sums_stay_exact_after_huge_amounts_elsewhere():
+    # account 1 moved 10^12 before; account 2's window holds 0.01 + 0.02: a float running total would lose them
+    transfers = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-01-01 10:00", "2026-01-05 10:00", "2026-01-06 10:00"], utc=True),
+            "from_account": [1, 3, 3],
+            "to_account": [1, 2, 2],
+            "amount": [1e12, 0.01, 0.02],
+            "payment_format": ["Wire", "ACH", "ACH"],
+        }
+    )
+    as_of = pd.DataFrame({"account_id": [2], "as_of": [T("2026-01-07", tz="UTC")]})
+    f = account_features(transfers, as_of)
+    assert f.loc[0, "inflow_7d"] == 0.03 and f.loc[0, "outflow_7d"] == 0.0

@@ -72,14 +72,23 @@ def _micros(values: pd.Series | pd.DatetimeIndex, what: str) -> np.ndarray:
     return pd.DatetimeIndex(stamps).as_unit("us").asi8
 
 
+def _ids(values: pd.Series, what: str) -> np.ndarray:
+    """Integer account ids, or an error naming the column (map other keys to integers first)."""
+    if values.isna().any():
+        raise ValueError(f"{what}: {int(values.isna().sum())} missing account id(s)")
+    if not pd.api.types.is_integer_dtype(values.dtype):
+        raise ValueError(f"{what}: integer account ids expected, got {values.dtype} (map keys to integers first)")
+    return values.to_numpy().astype("int64")
+
+
 def _events(transfers: pd.DataFrame, threshold: float, near: float, similar: tuple[float, float]) -> dict:
     """Account events sorted by (account, time), with the per-event flags and previous-occurrence indices."""
     missing = [c for c in TRANSFER_COLUMNS if c not in transfers.columns]
     if missing:
         raise ValueError(f"transfers: missing column(s) {missing}")
     time = _micros(transfers["timestamp"], "transfers.timestamp")
-    src = transfers["from_account"].to_numpy().astype("int64")
-    dst = transfers["to_account"].to_numpy().astype("int64")
+    src = _ids(transfers["from_account"], "transfers.from_account")
+    dst = _ids(transfers["to_account"], "transfers.to_account")
     amount = transfers["amount"].to_numpy().astype(float)
     if np.isnan(amount).any() or (amount < 0).any():
         raise ValueError("transfers.amount: missing or negative amounts")
@@ -205,7 +214,7 @@ def account_features(
         raise ValueError(f"near: between 0 and 1, got {near}")
     ev = _events(transfers, threshold, near, similar)
     key = ev["account"]
-    q_account = as_of["account_id"].to_numpy().astype("int64")
+    q_account = _ids(as_of["account_id"], "as_of.account_id")
     q_time = _micros(as_of["as_of"], "as_of.as_of")
     # (account, time) is sorted lexicographically: a window is one index range
     hi = _search(key, ev["time"], q_account, q_time)
