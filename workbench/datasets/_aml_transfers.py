@@ -12,8 +12,8 @@ laundering label and first typology; :func:`account_period_labels` gives the SAR
 
 The generator is hand-written because it is domain logic: the typologies and the calibration are the point of
 it. Ordinary transfers are drawn in one vectorised pass; typology instances (about one per ten laundering
-transfers) in a loop over instances. Deterministic by seed. 10,000,000 transfers take about 10 s on one core of
-the shared 2-core machine (BENCHMARKS.md, "AML features over 10,000,000 transfers").
+transfers) in a loop over instances. Deterministic by seed. Timings for 1,000,000 and 10,000,000
+transfers: BENCHMARKS.md, "AML data and account features over 10,000,000 transfers".
 
 Calibration (published figures found with their source; generator figures measured on
 ``synthetic_aml_transfers(1_000_000, seed=0)``; :func:`aml_calibration_table` returns this table and can
@@ -24,12 +24,12 @@ statistic                     | published (AMLworld HI-Small)             | gene
 laundering transfers          | 5,177 of 5,078,345 = 0.1019%, 1 in 981    | 1,025 of 1,000,000, 1 in 976    | [1][2]
 transfers per account         | 5,078,345 / 515,080 = 9.86 in 17.7 days   | 15.62 in 28 days (9.86 in 17.7) | [1]
 time span                     | 2022-09-01 00:00 to 2022-09-18 16:18      | ``days`` (default 28)           | [1]
-amount: 25th / 50th / 75th    | 184.48 / 1,414.54 / 12,297.84             | 217.47 / 1,652.18 / 13,658.50   | [2]
+amount: 25th / 50th / 75th    | 184.48 / 1,414.54 / 12,297.84             | 215.85 / 1,654.22 / 13,671.40   | [2]
 payment formats               | Reinvestment, Cheque, ACH, Credit Card,   | the same seven; shares assumed: | [3][4]
                               | Wire, Cash, Bitcoin (shares not found)    | Cheque 30%, Credit Card 26%,    |
-                              |                                           | ACH 14%, Reinvestment 12.9%,    |
+                              |                                           | ACH 14%, Reinvestment 13%,      |
                               |                                           | Cash 10%, Wire 5%, Bitcoin 2%   |
-self-transfers                | Reinvestment rows pay the same account    | 12.9% (the Reinvestment ones)   | [3]
+self-transfers                | Reinvestment rows pay the same account    | 13.0% (the Reinvestment ones)   | [3]
 typologies                    | fan-out, fan-in, cycle ("Max 10 hops"),   | the same (cycles of 3-8 hops)   | [5][6]
                               | scatter-gather, gather-scatter, bipartite,| and structuring, rapid movement;|
                               | stack; mix not found                      | mix assumed (``TYPOLOGIES``)    |
@@ -139,6 +139,17 @@ class AmlData:
     start: pd.Timestamp
     days: int
     threshold: float
+
+
+def _tickets(weights: np.ndarray, per_account: int = 16) -> np.ndarray:
+    """Account ids repeated in proportion to ``weights`` (at least once each, ``per_account`` on average).
+
+    Drawing a uniform position in this array picks accounts by activity with one gather per draw, where
+    ``Generator.choice(p=...)`` binary-searches a cumulative table per draw (several times slower at
+    hundreds of thousands of accounts); the weights are rounded to whole tickets.
+    """
+    counts = np.maximum(1, np.rint(weights / weights.sum() * per_account * len(weights))).astype("int64")
+    return np.repeat(np.arange(len(weights), dtype="int64"), counts)
 
 
 def _draw_times(rng: np.random.Generator, n: int, days: int) -> np.ndarray:
@@ -345,11 +356,12 @@ def synthetic_aml_data(
     activity = acc["activity"].copy()
     activity[laundering.pool] *= MULE_OWN_ACTIVITY
     weights = activity / activity.sum()
-    src = rng.choice(n_accounts, n, p=weights)
+    tickets = _tickets(weights)
+    src = tickets[rng.integers(0, len(tickets), n)]
     fmt = rng.choice(len(FORMATS), n, p=[s for s, _ in FORMATS.values()]).astype("int64")
     # each account pays mostly a few regular counterparties (a fixed hash of the account), sometimes anyone
     regular = (src * 2_654_435_761 + rng.integers(0, 5, n) * 40_503 + seed) % n_accounts
-    dst = np.where(rng.random(n) < 0.7, regular, rng.choice(n_accounts, n, p=weights))
+    dst = np.where(rng.random(n) < 0.7, regular, tickets[rng.integers(0, len(tickets), n)])
     dst = np.where(fmt == FORMAT_NAMES.index("Reinvestment"), src, dst)
     medians = np.array([m for _, m in FORMATS.values()])
     scale = np.array(list(BUSINESS_SCALE.values()))[acc["business"][src]]
@@ -431,8 +443,8 @@ def account_period_labels(data: AmlData, period_days: int = 7) -> pd.DataFrame:
     account = np.repeat(accounts["account_id"].to_numpy(), n_periods)
     period = np.tile(np.arange(n_periods), len(accounts))
     as_of = pd.DatetimeIndex(ends)[period]
-    opened = accounts["opened"].to_numpy()[account]
-    alive = opened < as_of.to_numpy()
+    opened = pd.DatetimeIndex(accounts["opened"]).as_unit("us").asi8[account]
+    alive = opened < as_of.as_unit("us").asi8
     frame = pd.DataFrame({"account_id": account[alive], "period": period[alive], "as_of": as_of[alive]})
 
     bad = transfers[transfers["is_laundering"] == 1]
@@ -529,14 +541,14 @@ AML_CALIBRATION: tuple[tuple[str, str, str, str], ...] = (
 MEASURED_1M: dict[str, str] = {
     "laundering transfers (illicit ratio)": "1,025 of 1,000,000 = 0.1025%, 1 in 976",
     "transfers per account (active accounts)": "15.62 over 28 days (9.86 scaled to 17.7 days)",
-    "amount: 25th / 50th / 75th percentile": "217.47 / 1,652.18 / 13,658.50",
+    "amount: 25th / 50th / 75th percentile": "215.85 / 1,654.22 / 13,671.40",
     "payment format shares": "ACH 14.0%, Bitcoin 2.0%, Cash 10.0%, Cheque 30.0%, Credit "
-    "Card 26.0%, Reinvestment 12.9%, Wire 5.0%",
+    "Card 26.0%, Reinvestment 13.0%, Wire 5.0%",
     "typology mix (share of laundering transfers)": "fan_out 11.4%, fan_in 14.8%, cycle 6.0%, scatter_gather "
     "12.3%, gather_scatter 17.3%, bipartite 10.5%, "
     "stacked_bipartite 7.2%, structuring 10.7%, rapid_movement "
     "9.8%",
-    "self-transfers": "12.9% of transfers (the Reinvestment ones)",
+    "self-transfers": "13.0% of transfers (the Reinvestment ones)",
 }
 
 
