@@ -11,7 +11,8 @@ account events (out for the sender, in for the receiver), sorted by account and 
 index range found by ``searchsorted``; sums and counts are differences of prefix sums; a distinct count is the
 number of events in the range whose previous event with the same counterparty lies before the range; medians
 of pass-through times group the few matched outflows. Vectorised numpy throughout, queries in chunks so memory
-stays bounded (BENCHMARKS.md, "AML features over 10,000,000 transfers").
+stays bounded (BENCHMARKS.md, "AML data and account features over
+10,000,000 transfers").
 
 Features, for each window ``w`` (``_{w}d`` suffix):
 
