@@ -125,6 +125,10 @@ def test_above_and_below_the_line_by_hand():
     quiet = SAR.copy()
     quiet[[4, 6]] = False
     assert above_below_the_line(SCORES, 0.8, quiet, sample_size=4).outcome == "pass"
+    # alerts with no SAR at all while the cases just under the line have one: the line is in the wrong place
+    misplaced = np.zeros(10, dtype=bool)
+    misplaced[5] = True
+    assert above_below_the_line(SCORES, 0.8, misplaced, sample_size=4).outcome == "warn"
 
 
 def test_threshold_sensitivity_by_hand():

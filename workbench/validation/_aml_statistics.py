@@ -168,8 +168,8 @@ def above_below_the_line(
 
     Below the line is the ``band`` highest-scoring cases the rule at ``threshold`` does not alert (default: as
     many as it alerts); a seeded random sample of ``sample_size`` of them is "reviewed" against the SAR labels.
-    Warns when the sample's SAR rate is at least ``warn_ratio`` times the alerts' productivity (the line may
-    be too high: cases just under it are nearly as productive as those above). ``missed_sars_in_band`` counts
+    Warns when the sample holds SARs at a rate of at least ``warn_ratio`` times the alerts' productivity (the
+    line may be too high: cases just under it are nearly as productive as those above). ``missed_sars_in_band`` counts
     every SAR in the band: what lowering the threshold to the band's bottom would add.
     """
     scores = _scores(scores)
@@ -196,7 +196,9 @@ def above_below_the_line(
         {"group": "below the line (reviewed sample)", "cases": len(sample), "sars": int(sar[sample].sum()),
          "sar_rate": sample_rate, "lowest_score": float(scores[sample].min()) if len(sample) else float("nan")},
     ]  # fmt: skip
-    close = bool(len(sample)) and above_rate == above_rate and sample_rate >= warn_ratio * above_rate > 0
+    # warn when the reviewed sample finds SARs at a rate close to the alerts' (or the alerts find none)
+    found = bool(len(sample)) and bool(sar[sample].any())
+    close = found and (not above_rate == above_rate or sample_rate >= warn_ratio * above_rate)
     return AmlStatistic(
         outcome="warn" if close else "pass",
         summary=f"above the line {above_rate:.1%} of {int(alerted.sum())} alerts are SARs; a sample of "
