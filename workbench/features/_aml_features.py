@@ -105,10 +105,12 @@ def _events(transfers: pd.DataFrame, threshold: float, near: float, similar: tup
     inflow = np.r_[np.zeros(n, bool), np.ones(n, bool)]
     t = np.concatenate([time, time])
     amt = np.concatenate([amount, amount])
+    del src, dst, time, amount
     # by account, time, and inflows before outflows at the same time (money arrives, then leaves)
     order = _sort_order(account, t, ~inflow)
     account, other, inflow, t, amt = account[order], other[order], inflow[order], t[order], amt[order]
     cash2 = np.concatenate([cash, cash])[order]
+    del order, cash
     self_transfer = account == other
 
     def previous(key_parts: tuple[np.ndarray, ...], mask: np.ndarray) -> np.ndarray:
@@ -135,6 +137,7 @@ def _events(transfers: pd.DataFrame, threshold: float, near: float, similar: tup
     prev_any = previous((account, other), counted)
     prev_in = previous((account, other), counted & inflow)
     prev_out = previous((account, other), counted & ~inflow)
+    del other
 
     # pass-through: the latest inflow before each outflow, on the same account
     position = np.arange(len(account))
@@ -147,6 +150,7 @@ def _events(transfers: pd.DataFrame, threshold: float, near: float, similar: tup
     ratio = np.divide(amt, amt[j], out=np.zeros_like(amt), where=amt[j] > 0)
     ok &= (ratio >= similar[0]) & (ratio <= similar[1])
     pass_hours = np.where(ok, (t - t[j]) / _US_HOUR, np.nan)
+    del position, last_in, candidate, first_of_block, ok, j, ratio
 
     under = (amt >= near * threshold) & (amt < threshold)
     return {
@@ -220,21 +224,27 @@ def account_features(
     # (account, time) is sorted lexicographically: a window is one index range
     hi = _search(key, ev["time"], q_account, q_time)
     inflow, counted = ev["inflow"], ev["counted"]
-    sums = {
-        "inflow": _prefix(np.where(inflow, ev["amount"], 0.0)),
-        "outflow": _prefix(np.where(~inflow, ev["amount"], 0.0)),
-        # a self-transfer is one transfer seen twice: count it once (its outflow side)
-        "transfers": _prefix(~(inflow & ~counted)),
-        "cash": _prefix(ev["cash_amount"]),
-        "total": _prefix(ev["amount"]),
-        "under": _prefix(ev["under"] & ~(inflow & ~counted)),
-        "new_any": _prefix(ev["prev_any"] == -1),
-        "new_in": _prefix(inflow & (ev["prev_in"] == -1)),
+    once = ~(inflow & ~counted)  # a self-transfer is one transfer seen twice: count it once (its outflow side)
+    summed = {
+        "inflow": lambda: np.where(inflow, ev["amount"], 0.0),
+        "outflow": lambda: np.where(~inflow, ev["amount"], 0.0),
+        "transfers": lambda: once,
+        "cash": lambda: ev["cash_amount"],
+        "total": lambda: ev["amount"],
+        "under": lambda: ev["under"] & once,
+        "new_any": lambda: ev["prev_any"] == -1,
+        "new_in": lambda: inflow & (ev["prev_in"] == -1),
     }
+    los = {w: _search(key, ev["time"], q_account, q_time - int(w) * _US_DAY) for w in windows}
+    window_sums: dict[int, dict[str, np.ndarray]] = {w: {} for w in windows}
+    for name, values in summed.items():  # one running total at a time: memory, not results
+        prefix, scale = _prefix(values())
+        for w in windows:
+            window_sums[w][name] = (prefix[hi] - prefix[los[w]]) / scale
+        del prefix
     out = as_of.copy()
     for w in windows:
-        lo = _search(key, ev["time"], q_account, q_time - int(w) * _US_DAY)
-        d = {name: (prefix[hi] - prefix[lo]) / scale for name, (prefix, scale) in sums.items()}
+        lo, d = los[w], window_sums[w]
         distinct = _distinct_and_median(ev, lo, hi, chunk_events)
         hours = float(w) * 24.0
         columns = {
