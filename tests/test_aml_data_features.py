@@ -295,3 +295,34 @@ def test_window_sums_stay_exact_after_huge_amounts_elsewhere():
     as_of = pd.DataFrame({"account_id": [2], "as_of": [T("2026-01-07", tz="UTC")]})
     f = account_features(transfers, as_of)
     assert f.loc[0, "inflow_7d"] == 0.03 and f.loc[0, "outflow_7d"] == 0.0
+
+
+def test_feast_serves_the_features_point_in_time(tmp_path):
+    """The features through a Feast view: a request at or after an as-of time gets that row, one a microsecond
+    before it gets the period before (Feast's point-in-time join on rows stamped at their as-of times)."""
+    from workbench.features import aml_store_values, apply_aml_store
+
+    data = synthetic_aml_data(20_000, seed=2, days=21)
+    labels = account_period_labels(data, period_days=7)
+    features = account_features(data.transfers, labels[["account_id", "as_of"]])
+    store = apply_aml_store(tmp_path / "aml_repo", features)
+    chosen = labels[labels["period"] == 2].sample(40, random_state=0)
+    rows = pd.DataFrame(
+        {
+            "account_id": np.r_[chosen["account_id"], chosen["account_id"], chosen["account_id"]],
+            "as_of": np.r_[
+                chosen["as_of"], chosen["as_of"] + pd.Timedelta(hours=1), chosen["as_of"] - pd.Timedelta(1, "us")
+            ],
+        }
+    )
+    rows["as_of"] = pd.to_datetime(rows["as_of"], utc=True)
+    served = aml_store_values(store, rows)
+    by_key = features.set_index(["account_id", "as_of"])[aml_feature_names()]
+    week = pd.Timedelta(days=7)
+    at = by_key.loc[list(zip(chosen["account_id"], chosen["as_of"], strict=True))].to_numpy()
+    before = by_key.reindex(list(zip(chosen["account_id"], chosen["as_of"] - week, strict=True))).to_numpy()
+    np.testing.assert_array_equal(served.iloc[:40].to_numpy(), at)
+    np.testing.assert_array_equal(served.iloc[40:80].to_numpy(), at)
+    np.testing.assert_array_equal(served.iloc[80:].to_numpy(), before)  # the row of the week before (or none)
+    with pytest.raises(ValueError, match="features: missing column"):
+        apply_aml_store(tmp_path / "other", features.drop(columns="fan_in_7d"))

@@ -2,13 +2,16 @@
 
 Per-entity source tables computed from the events (:mod:`._definitions`), a Feast repository under
 ``registry_store/features/<name>/`` (file offline store, SQLite online store, file registry; no server),
-point-in-time training sets under the label-delay rule, and the train-serve skew check.
+point-in-time training sets under the label-delay rule, and the train-serve skew check. For AML models: the
+account features over windows before each as-of time (:mod:`._aml_features`) and their Feast view
+(:mod:`._aml_store`).
 """
 
 from workbench.features._aml_features import FEATURES as AML_FEATURES
 from workbench.features._aml_features import WINDOWS_DAYS as AML_WINDOWS_DAYS
 from workbench.features._aml_features import account_features
 from workbench.features._aml_features import feature_names as aml_feature_names
+from workbench.features._aml_store import AML_VIEW, aml_store_values, apply_aml_store
 from workbench.features._definitions import (
     READ_BEFORE,
     LabelLeakError,
@@ -60,4 +63,12 @@ __all__ = [
 ]
 
 # the AML kind's building blocks
-__all__ += ["AML_FEATURES", "AML_WINDOWS_DAYS", "account_features", "aml_feature_names"]
+__all__ += [
+    "AML_FEATURES",
+    "AML_VIEW",
+    "AML_WINDOWS_DAYS",
+    "account_features",
+    "aml_feature_names",
+    "aml_store_values",
+    "apply_aml_store",
+]
