@@ -163,7 +163,7 @@ def users_demo(
     from workbench.governance import DEMO_USERS, AuditTrail, UserError, UserStore, create_key
 
     trail = AuditTrail()
-    fresh = not trail.records() and not trail.head_path.exists()
+    fresh = not trail.started()
     created = create_key(trail.path) if fresh else None  # an existing trail keeps the key it was signed with
     if created is not None:
         typer.echo(f"created the demonstration audit key {created} (keep it out of registry_store/ and backed up)")
