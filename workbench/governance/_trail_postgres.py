@@ -164,6 +164,13 @@ class PostgresTrail(TrailStorage):
                 ) from None
         self._schema_ready = True
 
+    def close(self) -> None:
+        """Close the instance's connection (it is opened again on next use)."""
+        with self._guard:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
     # --- reading --------------------------------------------------------------------------------------------
 
     def stamp(self) -> tuple | None:
