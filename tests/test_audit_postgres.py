@@ -24,6 +24,7 @@ from workbench.governance import (
     migrate_trail_database,
 )
 from workbench.governance._trail_postgres import PostgresTrail
+from workbench.serving import new_decision_id, open_decision_store
 
 
 def person(name: str, role: str) -> User:
@@ -182,10 +183,34 @@ def test_migrate_db_grants_reading_and_appending_only(postgres_cluster, tmp_path
     assert {key for key, granted in rights.items() if granted} == {
         (table, right) for table in ("audit_records", "audit_heads", "decisions") for right in ("SELECT", "INSERT")
     }
+    decisions = open_decision_store(database.app_url)  # serving as the application role: adds, reads, probes
+    try:
+        decisions.append_now([_decision()])
+        assert decisions.count() == 1 and decisions.check()
+    finally:
+        decisions.close()
     again = run(tmp_path, "audit", "migrate-db", "--owner-url", database.owner_url, "--app-role", database.app)
     assert again.returncode == 0, again.stderr  # safe to run again
     wrong = run(tmp_path, "audit", "migrate-db", "--owner-url", "mysql://root@db/x")
     assert wrong.returncode == 2 and "--owner-url" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def _decision() -> dict:
+    return {
+        "id": new_decision_id(),
+        "time": "2026-01-01T00:00:00",
+        "model": "m",
+        "version": 1,
+        "model_sha256": "s",
+        "route": "champion",
+        "input": {"a": 1},
+        "score": 0.5,
+        "decision": "approve",
+        "reasons": [],
+        "latency_ms": 0.1,
+        "client": None,
+        "related": None,
+    }
 
 
 def _closed_port() -> int:
