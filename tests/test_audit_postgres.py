@@ -16,11 +16,13 @@ from conftest import copy_project, registry_client
 from test_governance_cli import PASSWORD, PEOPLE, artefact, run, run_at_once
 
 from workbench.governance import (
+    AuditIntegrityError,
     AuditTrail,
     GovernanceError,
     GovernanceService,
     InMemoryVersionStore,
     User,
+    copy_trail_to_database,
     migrate_trail_database,
 )
 from workbench.governance._trail_postgres import PostgresTrail
@@ -312,3 +314,24 @@ def test_concurrent_findings_in_processes_are_counted_exactly(pg_project):
     assert sorted(int(r["details"]["apply"]["tags"]["open_findings_low"]) for r in added) == list(range(1, 9))
     with registry_client(project) as client:
         assert client.get_model_version("m", "3").tags["open_findings_low"] == "8"
+
+
+def test_a_file_trail_copied_into_the_database_keeps_verifying_and_continues(database, tmp_path):
+    store = InMemoryVersionStore()
+    for version, sha in ((1, "a"), (2, "b")):
+        store.add("m", version, {"status": "development", "developed_by": "dev", "model_sha256": sha * 64}, sha * 64)
+    file_trail = AuditTrail(tmp_path / "audit.jsonl")
+    service = GovernanceService(store, file_trail)
+    to_production(service)
+    moved = AuditTrail(tmp_path / "audit.jsonl", storage=PostgresTrail(database.app_url))
+    with pytest.raises(GovernanceError, match=r"audit.jsonl holds a file trail: .* --copy-trail"):
+        GovernanceService(store, moved).archive(DEP, "m", 2, "before the copy")  # anchors name missing records
+    assert copy_trail_to_database(database.owner_url, file_trail) == 3
+    assert moved.records() == file_trail.records() and moved.verify(store.anchors()) == []
+    GovernanceService(store, moved).archive(DEP, "m", 2, "never used")
+    assert [r["seq"] for r in moved.records()] == [1, 2, 3, 4] and moved.verify(store.anchors()) == []
+    with pytest.raises(ValueError, match="already holds 4 audit records"):
+        copy_trail_to_database(database.owner_url, file_trail)
+    (tmp_path / "audit.jsonl").write_text((tmp_path / "audit.jsonl").read_text().replace("go live", "go dead"))
+    with pytest.raises(AuditIntegrityError, match="does not verify .*nothing was copied"):
+        copy_trail_to_database(database.owner_url, AuditTrail(tmp_path / "audit.jsonl"))

@@ -274,12 +274,21 @@ def audit_migrate_db(
     app_role: Annotated[
         str | None, typer.Option(help="the role WORKBENCH_DATABASE_URL connects as: granted SELECT and INSERT only")
     ] = None,
+    copy_trail: Annotated[
+        bool, typer.Option(help="copy the project's file trail (verified first) into the empty database trail")
+    ] = False,
 ) -> None:
     """Create the audit trail's and the decisions' tables in PostgreSQL as the database's owner, and grant the
     application's role reading and appending only (PostgreSQL then refuses it UPDATE, DELETE and TRUNCATE)."""
     import psycopg
 
-    from workbench.governance import migrate_trail_database
+    from workbench.governance import (
+        AuditIntegrityError,
+        AuditTrail,
+        audit_path,
+        copy_trail_to_database,
+        migrate_trail_database,
+    )
     from workbench.serving import migrate_decision_database
 
     if not owner_url.startswith(("postgresql://", "postgres://")):
@@ -291,6 +300,14 @@ def audit_migrate_db(
         fail(f"--owner-url: the migration failed: {(str(error).strip().splitlines() or ['?'])[0]}")
     granted = f"; {app_role} may read and append only" if app_role else ""
     typer.echo(f"audit and decision tables ready{granted}")
+    if copy_trail:
+        try:
+            copied = copy_trail_to_database(owner_url, AuditTrail(audit_path()))
+        except (AuditIntegrityError, ValueError, OSError) as error:
+            fail(f"--copy-trail: {error}")
+        except psycopg.Error as error:
+            fail(f"--copy-trail: {(str(error).strip().splitlines() or ['?'])[0]}")
+        typer.echo(f"copied {copied} audit records from {audit_path()}; set WORKBENCH_DATABASE_URL to use them")
 
 
 @audit_app.command("adopt")

@@ -67,6 +67,7 @@ __all__ = [
     "LoginThrottle",
     "VersionStore",
     "audit_path",
+    "copy_trail_to_database",
     "migrate_trail_database",
     "trail_database_url",
     "inventory",
@@ -91,3 +92,14 @@ def migrate_trail_database(owner_url: str, app_role: str | None = None) -> None:
     from workbench.governance._trail_postgres import migrate
 
     migrate(owner_url, app_role)
+
+
+def copy_trail_to_database(owner_url: str, trail: AuditTrail) -> int:
+    """Copy a verified file trail into an empty PostgreSQL trail (as the database's owner); returns the number
+    of records copied. Refused, with the first problem, when the file trail does not verify."""
+    from workbench.governance._trail_postgres import copy_file_trail
+
+    problems = trail.verify()
+    if problems:
+        raise AuditIntegrityError(f"{trail.where} does not verify ({problems[0].message}); nothing was copied")
+    return copy_file_trail(owner_url, trail.path, trail.storage.head())

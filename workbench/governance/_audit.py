@@ -124,6 +124,16 @@ class AuditTrail:
     def _head(self) -> dict[str, Any] | None:
         return self.storage.head()
 
+    def file_left_behind(self) -> str:
+        """For a database trail: a note naming the project's file trail when one holds records (a project moved
+        to PostgreSQL without copying its trail), else ""."""
+        if isinstance(self.storage, FileTrail) or not self.path.is_file() or not self.path.stat().st_size:
+            return ""
+        return (
+            f" ({self.path} holds a file trail: the database's owner copies it with `workbench audit migrate-db "
+            "--owner-url URL --copy-trail`)"
+        )
+
     def started(self) -> bool:
         """Whether the trail holds a record or a head (a new trail creates its key with its first record)."""
         return self.storage.started()

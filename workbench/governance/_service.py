@@ -148,7 +148,7 @@ class GovernanceService:
             raise GovernanceError(
                 f"refused: the registry's anchor on {name!r} names audit record {done}, which {self.audit.where} "
                 "does not hold: the trail was deleted, cut short or replaced. Run `workbench audit verify` and "
-                "restore the trail from its backup"
+                f"restore the trail from its backup{self.audit.file_left_behind()}"
             )
         repaired = []
         for record in records:

@@ -24,6 +24,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -90,6 +91,27 @@ def migrate(owner_url: str, app_role: str | None = None) -> None:
         if app_role:
             for statement in GRANTS.strip().splitlines():
                 connection.execute(sql.SQL(statement.rstrip(";")).format(role=sql.Identifier(app_role)))
+
+
+def copy_file_trail(owner_url: str, path: Path, head: dict[str, Any] | None) -> int:
+    """Copy a file trail's records, byte for byte, and its head into an empty database trail (as the owner);
+    returns the number of records. The records keep their keys and chain, so the registry's anchors still name
+    them. The caller has verified the file; a database trail that holds records already is refused."""
+    lines = [line for line in path.read_text("utf-8").split("\n") if line.strip()]
+    with psycopg.connect(owner_url, **_CONNECT) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", _TRAIL_LOCK)
+        (held,) = connection.execute("SELECT count(*) FROM audit_records").fetchone()
+        if held:
+            raise ValueError(
+                f"{redact(owner_url)} already holds {held} audit records; a trail is copied only into an empty one"
+            )
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO audit_records (line) VALUES (%s)", [(line,) for line in lines])
+            if head is not None:
+                cursor.execute(
+                    "INSERT INTO audit_heads (count, head) VALUES (%s, %s)", (int(head["count"]), json.dumps(head))
+                )
+    return len(lines)
 
 
 _open_trails: weakref.WeakSet[PostgresTrail] = weakref.WeakSet()
