@@ -193,6 +193,11 @@ class PostgresTrail(TrailStorage):
                 self._connection.close()
                 self._connection = None
 
+    def __del__(self) -> None:
+        connection = getattr(self, "_connection", None)
+        if connection is not None and not connection.closed:
+            connection.close()
+
     # --- reading --------------------------------------------------------------------------------------------
 
     def stamp(self) -> tuple | None:
