@@ -122,6 +122,7 @@ def _forget_connections() -> None:
     for trail in list(_open_trails):
         trail._connection = None
         trail._local = threading.local()
+        trail._lock_connections = []
 
 
 os.register_at_fork(after_in_child=_forget_connections)
@@ -137,7 +138,8 @@ class PostgresTrail(TrailStorage):
         self._connection: psycopg.Connection | None = None
         self._guard = threading.RLock()  # one user of the connection at a time
         self._in_append = False
-        self._local = threading.local()  # the model locks this thread holds, with their depth
+        self._local = threading.local()  # this thread's lock connection and the model locks it holds
+        self._lock_connections: list[psycopg.Connection] = []
         self._schema_ready = False
         self._parsed: tuple[tuple, list[Line]] | None = None
         _open_trails.add(self)
@@ -192,11 +194,13 @@ class PostgresTrail(TrailStorage):
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+        while self._lock_connections:
+            self._lock_connections.pop().close()
 
     def __del__(self) -> None:
-        connection = getattr(self, "_connection", None)
-        if connection is not None and not connection.closed:
-            connection.close()
+        for connection in [getattr(self, "_connection", None), *getattr(self, "_lock_connections", [])]:
+            if connection is not None and not connection.closed:
+                connection.close()
 
     # --- reading --------------------------------------------------------------------------------------------
 
@@ -278,8 +282,8 @@ class PostgresTrail(TrailStorage):
 
     @contextmanager
     def model_lock(self, name: str) -> Iterator[None]:
-        """The model's advisory lock on a connection of its own, held for the block (re-entrant in a thread:
-        PostgreSQL counts a session's repeated locks)."""
+        """The model's advisory lock, held for the block on this thread's lock connection (kept open between
+        transitions; a process that dies ends its session and so releases the lock). Re-entrant in a thread."""
         held: dict[str, int] = self._local.__dict__.setdefault("held", {})
         if held.get(name):
             held[name] += 1
@@ -288,19 +292,25 @@ class PostgresTrail(TrailStorage):
             finally:
                 held[name] -= 1
             return
-        connection = self._connect()
+        connection = self._local.__dict__.get("connection")
+        if connection is None or connection.closed:
+            connection = self._local.connection = self._connect()
+            self._lock_connections.append(connection)
+        key = (_MODEL_LOCKS, name)
         try:
-            try:
-                connection.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (_MODEL_LOCKS, name))
-            except psycopg.Error as error:
-                raise OSError(errno.EIO, f"{redact(self.url)}: {_first_line(error)}") from None
-            held[name] = 1
-            try:
-                yield
-            finally:
-                held.pop(name, None)
+            connection.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", key)
+        except psycopg.Error as error:
+            connection.close()
+            raise OSError(errno.EIO, f"{redact(self.url)}: {_first_line(error)}") from None
+        held[name] = 1
+        try:
+            yield
         finally:
-            connection.close()  # ends the session and with it the lock
+            held.pop(name, None)
+            try:
+                connection.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+            except psycopg.Error:
+                connection.close()  # a broken session has released its locks with it
 
 
 def _first_line(error: BaseException) -> str:
