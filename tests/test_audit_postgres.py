@@ -335,3 +335,38 @@ def test_a_file_trail_copied_into_the_database_keeps_verifying_and_continues(dat
     (tmp_path / "audit.jsonl").write_text((tmp_path / "audit.jsonl").read_text().replace("go live", "go dead"))
     with pytest.raises(AuditIntegrityError, match="does not verify .*nothing was copied"):
         copy_trail_to_database(database.owner_url, AuditTrail(tmp_path / "audit.jsonl"))
+
+
+def test_the_server_serves_what_the_database_trail_approved_and_refuses_an_edited_approval(
+    own_served_project, database, monkeypatch, tmp_path
+):
+    """The served project's trail moved into PostgreSQL (the file removed): the server loads its champion from
+    the database trail's approval; once the owner edits that approval, the server refuses to load it."""
+    from workbench.serving import DeploymentError, ModelServer
+
+    project = own_served_project.project
+    governance = project / "registry_store" / "governance"
+    assert copy_trail_to_database(database.owner_url, AuditTrail(governance / "audit.jsonl")) > 0
+    for name in ("audit.jsonl", "audit.head.json"):
+        (governance / name).unlink()
+    monkeypatch.setenv("WORKBENCH_HOME", str(project))
+    monkeypatch.setenv("WORKBENCH_DATABASE_URL", database.app_url)
+    decisions = open_decision_store(f"sqlite:///{tmp_path / 'decisions.db'}")
+    try:
+        with registry_client(project) as client:
+            server = ModelServer("german_credit", client, decisions, AuditTrail(), refresh_seconds=0)
+            server.start()
+            assert server.champion.version == own_served_project.champion
+            server.stop()
+            with psycopg.connect(database.owner_url, autocommit=True) as connection:
+                connection.execute("ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only")
+                edited = connection.execute(
+                    'UPDATE audit_records SET line = replace(line, \'"reason": "\', \'"reason": "edited: \') '
+                    'WHERE line LIKE \'%"action": "approve"%\''
+                ).rowcount
+            assert edited >= 1
+            refused = ModelServer("german_credit", client, decisions, AuditTrail(), refresh_seconds=0)
+            with pytest.raises(DeploymentError, match=r"refusing to serve: the audit trail in postgresql://.*edited"):
+                refused.start()
+    finally:
+        decisions.close()
