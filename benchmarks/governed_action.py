@@ -1,10 +1,11 @@
 """Milliseconds per governed action: a validator's finding through the governance service, on the embedded
-MLflow registry (SQLite) and on the in-memory store, timed over many actions on a fresh project.
+MLflow registry (SQLite) and on the in-memory store (with ``--postgres`` also with the trail in PostgreSQL),
+timed over many actions on a fresh project.
 
 Runs against whichever ``workbench`` is first on ``PYTHONPATH`` (it uses only APIs every version has), so the
 same command measures the keyed, locked, append-then-apply transition and the one before it:
 
-    PYTHONPATH=. python benchmarks/governed_action.py
+    PYTHONPATH=. python benchmarks/governed_action.py [--postgres]
     PYTHONPATH=/path/to/older/checkout python benchmarks/governed_action.py
 """
 
@@ -38,6 +39,27 @@ def in_memory(folder: Path) -> list[float]:
     return _time(service, User("val", ["validator"], "", ""), "m")
 
 
+def in_memory_postgres(folder: Path) -> list[float]:
+    """The in-memory store with the trail in PostgreSQL (the tests' server: Debian's, in a temporary directory)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from _postgres import PostgresCluster
+
+    from workbench.governance import AuditTrail, GovernanceService, InMemoryVersionStore, User
+    from workbench.governance._trail_postgres import PostgresTrail
+
+    cluster = PostgresCluster()
+    try:
+        store = InMemoryVersionStore()
+        store.add("m", 1, {"status": "development", "developed_by": "dev", "model_sha256": "a" * 64}, "a" * 64)
+        trail = PostgresTrail(cluster.database())
+        service = GovernanceService(store, AuditTrail(folder / "audit.jsonl", storage=trail))
+        timings = _time(service, User("val", ["validator"], "", ""), "m")
+        trail.close()
+        return timings
+    finally:
+        cluster.close()
+
+
 def mlflow_registry(folder: Path) -> list[float]:
     from workbench.governance import AuditTrail, GovernanceService, MlflowVersionStore, User
     from workbench.registry import configure
@@ -67,7 +89,10 @@ if __name__ == "__main__":
     import workbench.governance
 
     print(f"workbench from {Path(workbench.governance.__file__).parent.parent.parent}; python {sys.version.split()[0]}")
-    for label, measure in (("in-memory store", in_memory), ("MLflow registry (SQLite)", mlflow_registry)):
+    cases = [("in-memory store", in_memory), ("MLflow registry (SQLite)", mlflow_registry)]
+    if "--postgres" in sys.argv:  # only where the trail's PostgreSQL store exists
+        cases.insert(1, ("in-memory, trail in PostgreSQL", in_memory_postgres))
+    for label, measure in cases:
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / "registry_store").mkdir()
             report(label, measure(Path(folder)))

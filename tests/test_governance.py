@@ -36,12 +36,24 @@ def user(name: str) -> User:
     return User(name=name, roles=USERS[name], salt="", secret_hash="")
 
 
-def new_service(tmp_path) -> tuple[GovernanceService, InMemoryVersionStore, AuditTrail]:
+def new_service(tmp_path, database: str | None = None) -> tuple[GovernanceService, InMemoryVersionStore, AuditTrail]:
+    """A service over an in-memory registry and a trail in a file, or in PostgreSQL when ``database`` is a URL."""
     store = InMemoryVersionStore()
     store.add("m", 1, {"status": "development", "developed_by": "dev", "model_sha256": "a" * 64}, "a" * 64)
     store.add("m", 2, {"status": "development", "developed_by": "all", "model_sha256": "b" * 64}, "b" * 64)
-    audit = AuditTrail(tmp_path / "audit.jsonl")
+    if database:
+        from workbench.governance._trail_postgres import PostgresTrail
+
+        audit = AuditTrail(tmp_path / "audit.jsonl", storage=PostgresTrail(database))
+    else:
+        audit = AuditTrail(tmp_path / "audit.jsonl")
     return GovernanceService(store, audit), store, audit
+
+
+@pytest.fixture(params=["file", "postgres"])
+def database(request) -> str | None:
+    """Where the trail of a test that runs against both stores lives: None (a file) or a PostgreSQL URL."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
 
 
 def act(service: GovernanceService, action: str, who: str, version: int, reason: str) -> None:
@@ -133,8 +145,8 @@ def test_random_sequences_never_deploy_without_three_distinct_people(tmp_path_fa
     assert audit.verify() == []
 
 
-def test_each_action_leaves_exactly_one_record_except_replacement(tmp_path):
-    service, store, audit = new_service(tmp_path)
+def test_each_action_leaves_exactly_one_record_except_replacement(tmp_path, database):
+    service, store, audit = new_service(tmp_path, database)
     act(service, "validate_ok", "val", 1, "suite passed")
     act(service, "approve", "app", 1, "fit for use")
     act(service, "champion", "dep", 1, "go live")
@@ -142,8 +154,8 @@ def test_each_action_leaves_exactly_one_record_except_replacement(tmp_path):
     assert store.tags("m", 1)["status"] == "production" and store.alias_holder("m", "champion") == 1
 
 
-def test_segregation_of_duties_refusals_are_recorded(tmp_path):
-    service, store, audit = new_service(tmp_path)
+def test_segregation_of_duties_refusals_are_recorded(tmp_path, database):
+    service, store, audit = new_service(tmp_path, database)
     with pytest.raises(GovernanceError, match="all developed m/2 and cannot validate it"):
         act(service, "validate_ok", "all", 2, "my own model")
     act(service, "validate_ok", "app2", 1, "suite passed")
@@ -179,8 +191,8 @@ def test_deployment_checks_the_approved_artefact(tmp_path):
         act(service, "champion", "dep", 1, "go live")
 
 
-def test_new_champion_archives_the_old_one(tmp_path):
-    service, store, audit = new_service(tmp_path)
+def test_new_champion_archives_the_old_one(tmp_path, database):
+    service, store, audit = new_service(tmp_path, database)
     store.add("m", 3, {"status": "development", "developed_by": "dev2", "model_sha256": "c" * 64}, "c" * 64)
     for version in (1, 3):
         act(service, "validate_ok", "val", version, "passed")
@@ -287,8 +299,8 @@ def test_users_store_hashes_and_authenticates(tmp_path):
     assert users.list() == []
 
 
-def test_a_high_finding_withdraws_validation(tmp_path):
-    service, store, audit = new_service(tmp_path)
+def test_a_high_finding_withdraws_validation(tmp_path, database):
+    service, store, audit = new_service(tmp_path, database)
     act(service, "validate_ok", "val", 1, "passed")
     with pytest.raises(GovernanceError, match="remediation: a finding needs"):
         service.add_finding(user("val"), "m", 1, "high", "reason codes unstable", "")

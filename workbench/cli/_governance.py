@@ -163,7 +163,7 @@ def users_demo(
     from workbench.governance import DEMO_USERS, AuditTrail, UserError, UserStore, create_key
 
     trail = AuditTrail()
-    fresh = not trail.records() and not trail.head_path.exists()
+    fresh = not trail.started()
     created = create_key(trail.path) if fresh else None  # an existing trail keeps the key it was signed with
     if created is not None:
         typer.echo(f"created the demonstration audit key {created} (keep it out of registry_store/ and backed up)")
@@ -202,12 +202,12 @@ def audit_verify() -> None:
     if not problems and not outside:
         typer.secho(
             f"audit trail intact: {count} records, chain, key, head and registry anchors verified; the registry "
-            f"matches the trail ({trail.path})",
+            f"matches the trail ({trail.where})",
             fg=typer.colors.GREEN,
         )
         return
     if problems:
-        typer.secho(f"audit trail TAMPERED: {len(problems)} problem(s) in {trail.path}", err=True, fg=typer.colors.RED)
+        typer.secho(f"audit trail TAMPERED: {len(problems)} problem(s) in {trail.where}", err=True, fg=typer.colors.RED)
         for problem in problems:
             typer.echo(f"  {problem.kind}: {problem.message}", err=True)
     if outside:
@@ -248,7 +248,7 @@ def audit_rotate_key(
     trail = AuditTrail()
     problems = trail.verify()
     if problems:
-        fail(f"{trail.path} does not verify ({problems[0].message}); run `workbench audit verify` first")
+        fail(f"{trail.where} does not verify ({problems[0].message}); run `workbench audit verify` first")
     try:
         old, new = rotate_key(trail.path)
     except AuditKeyError as error:
@@ -266,6 +266,50 @@ def audit_rotate_key(
     typer.echo(f"audit key rotated: {old} retired, {new} signs from now on")
 
 
+@audit_app.command("migrate-db")
+def audit_migrate_db(
+    owner_url: Annotated[
+        str, typer.Option(help="the database as its owner: postgresql://OWNER:PASSWORD@HOST:PORT/DATABASE")
+    ],
+    app_role: Annotated[
+        str | None, typer.Option(help="the role WORKBENCH_DATABASE_URL connects as: granted SELECT and INSERT only")
+    ] = None,
+    copy_trail: Annotated[
+        bool, typer.Option(help="copy the project's file trail (verified first) into the empty database trail")
+    ] = False,
+) -> None:
+    """Create the audit trail's and the decisions' tables in PostgreSQL as the database's owner, and grant the
+    application's role reading and appending only (PostgreSQL then refuses it UPDATE, DELETE and TRUNCATE)."""
+    import psycopg
+
+    from workbench.governance import (
+        AuditIntegrityError,
+        AuditTrail,
+        audit_path,
+        copy_trail_to_database,
+        migrate_trail_database,
+    )
+    from workbench.serving import migrate_decision_database
+
+    if not owner_url.startswith(("postgresql://", "postgres://")):
+        fail(f"--owner-url: {owner_url.split('@')[-1]!r} is not a postgresql:// URL")
+    try:
+        migrate_trail_database(owner_url, app_role)
+        migrate_decision_database(owner_url, app_role)
+    except psycopg.Error as error:
+        fail(f"--owner-url: the migration failed: {(str(error).strip().splitlines() or ['?'])[0]}")
+    granted = f"; {app_role} may read and append only" if app_role else ""
+    typer.echo(f"audit and decision tables ready{granted}")
+    if copy_trail:
+        try:
+            copied = copy_trail_to_database(owner_url, AuditTrail(audit_path()))
+        except (AuditIntegrityError, ValueError, OSError) as error:
+            fail(f"--copy-trail: {error}")
+        except psycopg.Error as error:
+            fail(f"--copy-trail: {(str(error).strip().splitlines() or ['?'])[0]}")
+        typer.echo(f"copied {copied} audit records from {audit_path()}; set WORKBENCH_DATABASE_URL to use them")
+
+
 @audit_app.command("adopt")
 def audit_adopt(
     as_user: Annotated[str | None, typer.Option("--as", help="the admin adopting the trail")] = None,
@@ -276,7 +320,7 @@ def audit_adopt(
 
     trail = AuditTrail()
     if not is_legacy(trail):
-        fail(f"{trail.path}: nothing to adopt (the trail is empty or already keyed)")
+        fail(f"{trail.where}: nothing to adopt (the trail is empty or already keyed)")
     admin = login(as_user)
     if not admin.has("admin"):
         fail(f"{admin.name} does not hold the admin role needed to adopt the audit trail")

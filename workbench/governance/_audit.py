@@ -8,12 +8,13 @@ registered model in MLflow holds the sequence number and hash of its own latest 
 deleting, emptying or replacing the whole trail is detected as well.
 
 The chain format and the checks are domain logic (what a record means, which break is which) and are written
-here; locking is the standard ``filelock`` and durability is ``fsync``.
+here, once. Where the records are kept is a store behind a small interface (:mod:`._trail_storage`): a file with
+``filelock`` and ``fsync`` by default, or PostgreSQL when ``WORKBENCH_DATABASE_URL`` names one
+(:mod:`._trail_postgres`: insert-only for the application, an advisory lock per model).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections import Counter
@@ -23,9 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from workbench.governance._keys import AuditKeyError, Keyring, create_key, load_keyring
+from workbench.governance._trail_file import FileTrail
+from workbench.governance._trail_storage import Line as _Line
+from workbench.governance._trail_storage import TrailStorage
 from workbench.paths import registry_store
 
 GENESIS = "0" * 64
@@ -38,10 +40,32 @@ class AuditIntegrityError(RuntimeError):
     """The trail cannot be appended to: it does not verify, cannot be written, or its key is missing."""
 
 
+#: a ``postgresql://`` URL here keeps the trail (and the decisions) in that database
+DATABASE_ENV = "WORKBENCH_DATABASE_URL"
+
+
 def audit_path() -> Path:
-    """Where the trail is (``WORKBENCH_AUDIT`` or ``registry_store/governance/audit.jsonl``)."""
+    """Where the file trail is (``WORKBENCH_AUDIT`` or ``registry_store/governance/audit.jsonl``); a trail kept
+    in PostgreSQL derives its key's default location from this path too."""
     configured = os.environ.get("WORKBENCH_AUDIT")
     return Path(configured).expanduser() if configured else registry_store() / "governance" / "audit.jsonl"
+
+
+def trail_database_url() -> str | None:
+    """The PostgreSQL URL the trail lives in (``WORKBENCH_DATABASE_URL``), or None for the file trail."""
+    url = os.environ.get(DATABASE_ENV, "").strip()
+    return url if url.startswith(("postgresql://", "postgres://")) else None
+
+
+def open_storage(path: Path | None = None) -> TrailStorage:
+    """The trail's store: the file ``path`` when given, else PostgreSQL when ``WORKBENCH_DATABASE_URL`` names
+    one, else the project's file."""
+    url = None if path else trail_database_url()
+    if url:
+        from workbench.governance._trail_postgres import PostgresTrail
+
+        return PostgresTrail(url)
+    return FileTrail(Path(path) if path else audit_path())
 
 
 def _canonical(record: Mapping[str, Any]) -> str:
@@ -61,24 +85,20 @@ class Problem:
     message: str
 
 
-@dataclass
-class _Line:
-    number: int
-    record: dict[str, Any] | None
-    complete: bool  # ends with a newline
-
-
 class AuditTrail:
     """Append-only, keyed, hash-chained log of every governance action, accepted or refused."""
 
-    def __init__(self, path: Path | None = None, keyring: Keyring | None = None) -> None:
-        self.path = Path(path) if path else audit_path()
-        self.head_path = self.path.with_suffix(".head.json")
-        self._lock = FileLock(str(self.path.with_suffix(".lock")))
+    def __init__(
+        self, path: Path | None = None, keyring: Keyring | None = None, storage: TrailStorage | None = None
+    ) -> None:
+        self.storage = storage or open_storage(path)
+        #: the file trail's path; a database trail's key is found from the project's default path
+        self.path = getattr(self.storage, "path", None) or (Path(path) if path else audit_path())
+        self.head_path = getattr(self.storage, "head_path", None)
+        self.where = self.storage.where
         self._keyring = keyring
         self.repairs: list[str] = []  # what the last append repaired (an unfinished write, a lagging head)
-        self._verified_stamp: tuple[int, int, int, int] | None = None
-        self._parsed: tuple[tuple[int, int, int], list[_Line]] | None = None
+        self._verified_stamp: tuple | None = None
 
     # --- the key --------------------------------------------------------------------------------------------
 
@@ -99,43 +119,24 @@ class AuditTrail:
     # --- reading ----------------------------------------------------------------------------------------------
 
     def _lines(self) -> list[_Line]:
-        """The parsed lines (cached while the file's size and change time stay the same)."""
-        try:
-            info = self.path.stat()
-        except FileNotFoundError:
-            return []
-        stamp = (info.st_size, info.st_mtime_ns, info.st_ino)
-        if self._parsed is not None and self._parsed[0] == stamp:
-            return list(self._parsed[1])
-        lines = self._parse()
-        self._parsed = (stamp, lines)
-        return list(lines)
-
-    def _parse(self) -> list[_Line]:
-        if not self.path.is_file():
-            return []
-        text = self.path.read_text("utf-8", errors="replace")
-        raw = text.split("\n")
-        out = []
-        for number, line in enumerate(raw, start=1):
-            complete = number < len(raw)
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
-            out.append(_Line(number, record if isinstance(record, dict) else None, complete))
-        return out
+        return self.storage.lines()
 
     def _head(self) -> dict[str, Any] | None:
-        if not self.head_path.is_file():
-            return None
-        try:
-            head = json.loads(self.head_path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return {"count": -1, "hash": "", "key_id": "", "mac": ""}
-        return head if isinstance(head, dict) else {"count": -1, "hash": "", "key_id": "", "mac": ""}
+        return self.storage.head()
+
+    def file_left_behind(self) -> str:
+        """For a database trail: a note naming the project's file trail when one holds records (a project moved
+        to PostgreSQL without copying its trail), else ""."""
+        if isinstance(self.storage, FileTrail) or not self.path.is_file() or not self.path.stat().st_size:
+            return ""
+        return (
+            f" ({self.path} holds a file trail: the database's owner copies it with `workbench audit migrate-db "
+            "--owner-url URL --copy-trail`)"
+        )
+
+    def started(self) -> bool:
+        """Whether the trail holds a record or a head (a new trail creates its key with its first record)."""
+        return self.storage.started()
 
     def records(self, target_prefix: str | None = None) -> list[dict[str, Any]]:
         """Every readable record, oldest first, optionally only those whose target starts with a prefix."""
@@ -157,28 +158,23 @@ class AuditTrail:
             try:
                 problems = [p for p in self.verify() if p.kind != "unfinished"]
             except OSError as error:
-                raise AuditIntegrityError(f"{self.path}: cannot be read ({error.strerror})") from None
+                raise AuditIntegrityError(f"{self.where}: cannot be read ({error.strerror})") from None
             records = self.records()
             if problems and records and all("key_id" not in r for r in records):
                 raise AuditIntegrityError(
-                    f"{self.path} was written before records were keyed: an admin adopts it with "
+                    f"{self.where} was written before records were keyed: an admin adopts it with "
                     "`workbench audit adopt --as ADMIN`"
                 )
             if problems:
                 raise AuditIntegrityError(
-                    f"{self.path} does not verify ({problems[0].message}); run `workbench audit verify` and "
+                    f"{self.where} does not verify ({problems[0].message}); run `workbench audit verify` and "
                     "restore the trail from its backup"
                 )
             self._verified_stamp = stamp  # unchanged files need not be verified again
         return self.records(target_prefix)
 
-    def _stamp(self) -> tuple[int, int, int, int] | None:
-        """Size and change time of the trail and its head (any write changes them)."""
-        try:
-            trail, head = self.path.stat(), self.head_path.stat()
-        except OSError:
-            return None
-        return trail.st_size, trail.st_mtime_ns, head.st_size, head.st_mtime_ns
+    def _stamp(self) -> tuple | None:
+        return self.storage.stamp()
 
     def head(self) -> tuple[int, str]:
         """(count, last hash) of the trail as its last record states them."""
@@ -224,40 +220,19 @@ class AuditTrail:
 
     # --- writing ----------------------------------------------------------------------------------------------
 
-    def lock(self) -> FileLock:
+    def lock(self):
         """The trail's lock (re-entrant in one process): appends are serialised across processes."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return self._lock
+        return self.storage.lock()
 
-    def _repair_tail(self, lines: list[_Line]) -> list[_Line]:
-        """Remove an unfinished last line (a write cut short by a crash or a full disk) that no head counts."""
-        if not lines or lines[-1].complete:
-            return lines
-        head = self._head() or {"count": 0}
-        last_complete = next((ln.record for ln in reversed(lines[:-1]) if ln.record is not None), None)
-        counted = int(last_complete["seq"]) if last_complete else 0
-        if lines[-1].record is not None or head.get("count") != counted:
-            return lines  # not an unfinished write: verify reports it
-        data = self.path.read_bytes()
-        keep = data.rfind(b"\n") + 1
-        with open(self.path, "r+b") as handle:
-            handle.truncate(keep)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self.repairs.append(f"removed an unfinished write at the end of {self.path} (line {lines[-1].number})")
-        return lines[:-1]
+    def model_lock(self, name: str):
+        """One model's lock: a transition holds it from its checks to its registry change."""
+        return self.storage.model_lock(name)
 
     def _write_head(self, count: int, last: str) -> None:
         identity = self.keyring().current_id
-        head = {"count": count, "hash": last, "key_id": identity, "mac": self._head_mac(count, last, identity)}
-        temporary = self.head_path.with_suffix(".tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(head))
-            handle.flush()
-            os.fsync(handle.fileno())
-        # the rename is not forced to disk: a head lost in a crash lags behind authenticated records, which the
-        # next append detects and moves forward (one fsync fewer per action)
-        temporary.replace(self.head_path)
+        self.storage.write_head(
+            {"count": count, "hash": last, "key_id": identity, "mac": self._head_mac(count, last, identity)}
+        )
 
     def _check_end(self, lines: list[_Line]) -> tuple[int, str]:
         """(seq, hash) of the last record after checking it against the head; raises if they disagree."""
@@ -269,7 +244,7 @@ class AuditTrail:
                 or head.get("mac") != self._head_mac(0, str(head.get("hash")), str(head.get("key_id")))
             ):
                 raise AuditIntegrityError(
-                    f"{self.path}: the trail is empty but its head names {head.get('count')} record(s) or is not "
+                    f"{self.where}: the trail is empty but its head names {head.get('count')} record(s) or is not "
                     "authenticated; "
                     "run `workbench audit verify` and restore the trail from its backup"
                 )
@@ -277,7 +252,7 @@ class AuditTrail:
         last = records[-1]
         if last is None or self._mac(last) != last.get("hash"):
             raise AuditIntegrityError(
-                f"{self.path}: the last record does not verify; run `workbench audit verify` and restore the "
+                f"{self.where}: the last record does not verify; run `workbench audit verify` and restore the "
                 "trail from its backup"
             )
         seq, last_hash = int(last["seq"]), str(last["hash"])
@@ -288,10 +263,10 @@ class AuditTrail:
             != self._head_mac(int(head.get("count", -1)), str(head.get("hash")), str(head.get("key_id")))
         ):
             raise AuditIntegrityError(
-                f"{self.head_path}: the head does not match the trail; run `workbench audit verify`"
+                f"{self.storage.head_where}: the head does not match the trail; run `workbench audit verify`"
             )
         if head["count"] < seq:
-            self.repairs.append(f"moved the head of {self.path} from record {head['count']} to {seq}")
+            self.repairs.append(f"moved the head of {self.where} from record {head['count']} to {seq}")
             self._write_head(seq, last_hash)
         return seq, last_hash
 
@@ -315,7 +290,7 @@ class AuditTrail:
         """
         with self.lock():
             self.repairs = []
-            lines = self._repair_tail(self._lines())
+            lines = self.storage.repair_tail(self._lines(), self.repairs)
             try:
                 self.keyring(create=not lines and self._head() is None)
             except AuditKeyError as error:
@@ -338,20 +313,11 @@ class AuditTrail:
             }
             record["hash"] = self._mac(record)
             line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
-            size = self.path.stat().st_size if self.path.exists() else 0
             try:
-                descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-                try:
-                    written = os.write(descriptor, line)
-                    if written != len(line):
-                        raise OSError(errno.ENOSPC, "short write")
-                    os.fsync(descriptor)
-                finally:
-                    os.close(descriptor)
+                self.storage.write(line, record)
             except OSError as error:
-                self._undo(size)
                 raise AuditIntegrityError(
-                    f"{self.path}: the audit record could not be written ({error.strerror or error}); nothing was "
+                    f"{self.where}: the audit record could not be written ({error.strerror or error}); nothing was "
                     "changed. Free space on that volume and repeat the command"
                 ) from None
             try:
@@ -359,15 +325,6 @@ class AuditTrail:
             except OSError:
                 pass  # the record is durable; the next append moves the head (reported there)
             return record
-
-    def _undo(self, size: int) -> None:
-        try:
-            with open(self.path, "r+b") as handle:
-                handle.truncate(size)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError:
-            pass  # left as an unfinished line: the next append removes it
 
     # --- verifying --------------------------------------------------------------------------------------------
 
@@ -482,7 +439,9 @@ class AuditTrail:
         end = lines[-1].number if lines else 0
         if head is None:
             if lines:
-                return [Problem(end, None, "head", f"{self.head_path} is missing while the trail holds records")]
+                return [
+                    Problem(end, None, "head", f"{self.storage.head_where} is missing while the trail holds records")
+                ]
             return []
         count, last = head.get("count"), str(head.get("hash"))
         if not isinstance(count, int) or head.get("mac") != self._head_mac(count, last, str(head.get("key_id"))):
@@ -491,7 +450,7 @@ class AuditTrail:
                     end,
                     None,
                     "head",
-                    f"{self.head_path} is not authenticated by the audit key: the head was rewritten",
+                    f"{self.storage.head_where} is not authenticated by the audit key: the head was rewritten",
                 )
             ]
         if count > last_seq:

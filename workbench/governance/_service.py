@@ -9,12 +9,11 @@ one audit record.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from filelock import FileLock
 
 from workbench.governance._audit import AuditIntegrityError, AuditTrail
 from workbench.governance._reconcile import version_differences
@@ -84,16 +83,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _lock_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".lock"
-
-
 class GovernanceService:
     """Applies the lifecycle rules to registered versions; the audit trail is the record, the registry a mirror.
 
-    Each request takes the model's lock (a ``filelock`` beside the trail, so CLI commands, the app and servers
-    in other processes are serialised), repairs any record the registry has not yet applied, checks the rules
-    against the state the trail decides, appends its record durably and only then changes the registry.
+    Each request takes the model's lock (a ``filelock`` beside a file trail, an advisory lock in PostgreSQL, so
+    CLI commands, the app and servers in other processes are serialised), repairs any record the registry has not
+    yet applied, checks the rules against the state the trail decides, appends its record durably and only then
+    changes the registry.
     """
 
     def __init__(self, store: VersionStore, audit: AuditTrail) -> None:
@@ -103,11 +99,15 @@ class GovernanceService:
 
     # --- the trail, the lock and the mirror -------------------------------------------------------------------
 
-    def lock(self, name: str) -> FileLock:
-        """The model's lock (re-entrant within this process)."""
-        folder = self.audit.path.parent / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(folder / _lock_name(name)))
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """The model's lock (re-entrant within this process); a lock that cannot be taken refuses the request."""
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(self.audit.model_lock(name))
+            except (AuditIntegrityError, OSError) as error:
+                raise GovernanceError(f"refused: the lock of model {name!r} cannot be taken ({error})") from None
+            yield
 
     def state(self, name: str) -> ModelState:
         """The model's state as its records decide it."""
@@ -146,9 +146,9 @@ class GovernanceService:
             raise GovernanceError(f"refused: {error}") from None
         if anchor is not None and not any(r.get("seq") == done and r.get("hash") == anchor[1] for r in records):
             raise GovernanceError(
-                f"refused: the registry's anchor on {name!r} names audit record {done}, which {self.audit.path} "
+                f"refused: the registry's anchor on {name!r} names audit record {done}, which {self.audit.where} "
                 "does not hold: the trail was deleted, cut short or replaced. Run `workbench audit verify` and "
-                "restore the trail from its backup"
+                f"restore the trail from its backup{self.audit.file_left_behind()}"
             )
         repaired = []
         for record in records:

@@ -6,6 +6,7 @@ from workbench.serving._decision_store import (
     DecisionStore,
     DecisionStoreUnavailable,
     decision_store_url,
+    migrate_decision_database,
     new_decision_id,
     open_decision_store,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "create_app",
     "decision_store_url",
     "load_deployment",
+    "migrate_decision_database",
     "models_with_champion",
     "new_decision_id",
     "open_decision_store",

@@ -322,3 +322,11 @@ def open_decision_store(url: str | None = None) -> DecisionStore:
         f"decision store {redact(url)!r}: not a URL this server writes to; use sqlite:///PATH (embedded) "
         "or postgresql://USER@HOST:PORT/DATABASE"
     )
+
+
+def migrate_decision_database(owner_url: str, app_role: str | None = None) -> None:
+    """Create the decision tables in PostgreSQL as the database's owner; ``app_role`` may then add and read
+    decisions only (see ``workbench audit migrate-db``)."""
+    from workbench.serving._postgres_store import migrate
+
+    migrate(owner_url, app_role)

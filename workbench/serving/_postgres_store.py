@@ -50,6 +50,28 @@ CREATE TABLE IF NOT EXISTS decision_store_probe (id INTEGER PRIMARY KEY, time DO
 """
 #: a constant key for the advisory lock under which instances create the tables (one at a time)
 _SCHEMA_LOCK = 0x5EC1510
+#: the serving role's rights when the database's owner created the tables: decisions are added and read, never
+#: changed; the readiness probe overwrites its one row
+_GRANTS = (
+    "REVOKE ALL ON decisions, decision_store_probe FROM PUBLIC",
+    "GRANT SELECT, INSERT ON decisions TO {role}",
+    "GRANT SELECT, INSERT, UPDATE ON decision_store_probe TO {role}",
+)
+
+
+def migrate(owner_url: str, app_role: str | None = None) -> None:
+    """Create the decision tables as the database's owner and grant ``app_role`` (when named) what serving needs:
+    SELECT and INSERT on decisions (no UPDATE, DELETE or TRUNCATE). Safe to run again."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(owner_url, connect_timeout=5) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        connection.execute(_SCHEMA)
+        for statement in _GRANTS if app_role else ():
+            connection.execute(sql.SQL(statement).format(role=sql.Identifier(app_role)))
+
+
 _INSERT = (
     f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES "
     f"({', '.join('%s::json' if c in JSON_COLUMNS else '%s' for c in COLUMNS)})"
@@ -89,8 +111,12 @@ class PostgresDecisionStore(DecisionStore):
         if self._schema_ready:
             return
         with self._pool.connection() as connection:
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            connection.execute(_SCHEMA)
+            (found,) = connection.execute(
+                "SELECT to_regclass('decisions') IS NOT NULL AND to_regclass('decision_store_probe') IS NOT NULL"
+            ).fetchone()
+            if not found:  # created by the first instance when its role may (else the owner's migration does)
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                connection.execute(_SCHEMA)
         self._schema_ready = True
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
