@@ -287,3 +287,25 @@ def test_an_inventory_row_opens_its_version(browser, app_url, validated_template
     page.locator(".tabulator-row .tabulator-cell[tabulator-field='model']").first.click()
     page.wait_for_selector("text=Audit history", timeout=60_000)
     assert page.get_by_text(f"german_credit version {version}").count() >= 1
+
+
+def test_enter_logs_in_and_the_login_survives_a_reload_until_logout(browser, app_url, validated_template):
+    version = validated_template[1]
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{app_url}?model=german_credit&version={version}")
+    page.get_by_placeholder("user name").fill("helen")
+    page.get_by_placeholder("password").fill(PASSWORD)
+    page.get_by_placeholder("password").press("Enter")  # no click: Enter submits
+    page.wait_for_selector("text=Audit history", timeout=60_000)
+    session = next(c for c in context.cookies() if c["name"] == "user")
+    assert session["httpOnly"] and session["expires"] > 0  # signed by Tornado, HttpOnly, expiring
+    page.reload()
+    page.wait_for_selector("text=Audit history", timeout=60_000)  # the same version, no login form
+    assert page.get_by_placeholder("password").count() == 0
+    assert page.locator("#status").inner_text() == "validated"
+    page.get_by_role("link", name="Log out").click()
+    page.wait_for_selector("text=Logged out", timeout=30_000)
+    page.goto(app_url)
+    page.wait_for_selector("input[placeholder='password']", timeout=30_000)
+    context.close()

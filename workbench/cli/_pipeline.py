@@ -230,8 +230,12 @@ def run_app(
     show: Annotated[bool, typer.Option(help="open a browser")] = False,
 ) -> None:
     """Serve the approval dashboard (login required) at http://ADDRESS:PORT/app."""
-    from workbench.dashboard import serve
+    from workbench.dashboard import AppConfigError, cookie_secret, serve, session_hours
     from workbench.registry import tracking_uri
 
+    try:  # a bad secret or session length stops here, named, rather than in the server
+        cookie_secret(), session_hours()
+    except AppConfigError as error:
+        fail(str(error))
     typer.echo(f"MRM Workbench app on http://{address}:{port}/app (registry {tracking_uri()})")
     serve(port=port, address=address, show=show)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,3 +87,103 @@ def version_view(client: MlflowClient, audit: AuditTrail, name: str, version: in
         if path.is_file()
     }
     return VersionView(name, int(version), tags, list(record.aliases or []), summary, findings, history, documents)
+
+
+@dataclass
+class MonitoringView:
+    """A model's latest monitoring run as ``workbench monitor`` filed it: what was watched, alerts, trends."""
+
+    model: str
+    version: int
+    run_id: str
+    started: str
+    by: str
+    period_source: str
+    decisions: int
+    labelled: int
+    alerts: pd.DataFrame
+    periods: pd.DataFrame
+    trends: list[bytes]
+    report_pdf: bytes | None
+    report_name: str
+
+
+_EMBEDDED_PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def monitoring_view(client: MlflowClient, name: str) -> MonitoringView | None:
+    """The newest monitoring run of a model (any version), or ``None`` when it was never monitored.
+
+    The trend charts are the ones the run's report carries (its embedded PNGs), so the app shows exactly
+    what the report shows.
+    """
+    from workbench.monitoring import read_monitoring_run
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`workbench.kind` = 'monitoring'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    run = runs[0]
+    summary = read_monitoring_run(client, run.info.run_id)
+    trends: list[bytes] = []
+    pdf, pdf_name = None, ""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            files = client.list_artifacts(run.info.run_id, "monitoring/report")
+        except Exception:  # a run filed without its report
+            files = []
+        for item in files:
+            local = Path(client.download_artifacts(run.info.run_id, item.path, tmp))
+            if local.suffix == ".html":
+                trends = [base64.b64decode(found) for found in _EMBEDDED_PNG.findall(local.read_text("utf-8"))]
+            elif local.suffix == ".pdf":
+                pdf, pdf_name = local.read_bytes(), local.name
+    alert_columns = ["period", "kind", "subject", "value", "limit", "message"]
+    return MonitoringView(
+        model=name,
+        version=int(summary["version"]),
+        run_id=run.info.run_id,
+        started=pd.Timestamp(run.info.start_time, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+        by=run.data.tags.get("mlflow.user", ""),
+        period_source=summary.get("period_source", "calendar"),
+        decisions=int(summary["decisions"]),
+        labelled=int(summary["labelled"]),
+        alerts=pd.DataFrame(summary.get("alerts", []), columns=alert_columns),
+        periods=pd.DataFrame(summary.get("periods_table", [])),
+        trends=trends,
+        report_pdf=pdf,
+        report_name=pdf_name,
+    )
+
+
+def audit_log(audit: AuditTrail, model: str | None = None) -> pd.DataFrame:
+    """The whole trail (or one model's records), newest first, with override texts and conditions."""
+    rows = []
+    for r in audit.records(f"{model}/" if model else None):
+        details = r.get("details") or {}
+        rows.append(
+            {
+                "seq": r["seq"],
+                "time": r["time"][:19].replace("T", " "),
+                "actor": r["actor"],
+                "role": r["role"],
+                "action": r["action"],
+                "target": r["target"],
+                "change": f"{r['before']} → {r['after']}" if r["before"] != r["after"] else (r["before"] or "-"),
+                "outcome": r["outcome"],
+                "reason": r["reason"],
+                "conditions": details.get("conditions", ""),
+                "override": details.get("override_justification", ""),
+                "refusal": details.get("refusal", ""),
+            }
+        )
+    columns = ["seq", "time", "actor", "role", "action", "target", "change", "outcome", "reason", "conditions"]
+    columns += ["override", "refusal"]
+    return pd.DataFrame(rows[::-1], columns=columns)
