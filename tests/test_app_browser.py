@@ -279,11 +279,30 @@ def test_documents_can_be_downloaded_as_pdf(browser, own_app, validated_template
     assert open(download.value.path(), "rb").read() == pdf.read_bytes()
 
 
+def _assert_columns_fit(grid) -> None:
+    """Every column of a table lies within the table's width: nothing pushed off-screen."""
+    grid.locator(".tabulator-col").first.wait_for(timeout=30_000)
+    frame = grid.bounding_box()
+    columns = grid.locator(".tabulator-header .tabulator-col")
+    assert columns.count() >= 5
+    for column in columns.all():
+        box = column.bounding_box()
+        assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, column.get_attribute("tabulator-field")
+
+
 def test_an_inventory_row_opens_its_version(browser, app_url, validated_template):
     version = validated_template[1]
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
     _log_in(page, app_url, "marco")
     page.wait_for_selector("text=Model inventory", timeout=60_000)
+    _assert_columns_fit(page.locator(".tabulator").first)  # next review and findings on screen, not cut off
+    page.locator(".bk-tab", has_text="Audit log").click()
+    page.wait_for_selector("text=newest first", timeout=30_000)
+    log = page.locator(".tabulator", has=page.locator(".tabulator-col[tabulator-field='reason and details']"))
+    _assert_columns_fit(log)
+    accepted = log.locator(".tabulator-cell[tabulator-field='outcome']", has_text="accepted").first
+    assert accepted.evaluate("cell => getComputedStyle(cell).backgroundColor") == "rgb(227, 244, 232)"  # green
+    page.locator(".bk-tab", has_text="Inventory").click()
     page.locator(".tabulator-row .tabulator-cell[tabulator-field='model']").first.click()
     page.wait_for_selector("text=Audit history", timeout=60_000)
     assert page.get_by_text(f"german_credit version {version}").count() >= 1
@@ -296,7 +315,7 @@ def test_enter_logs_in_and_the_login_survives_a_reload_until_logout(browser, app
     page.goto(f"{app_url}?model=german_credit&version={version}")
     page.get_by_placeholder("user name").fill("helen")
     page.get_by_placeholder("password").fill(PASSWORD)
-    page.get_by_placeholder("password").press("Enter")  # no click: Enter submits
+    page.get_by_placeholder("password").press("Enter", timeout=60_000)  # no click: Enter submits
     page.wait_for_selector("text=Audit history", timeout=60_000)
     session = next(c for c in context.cookies() if c["name"] == "user")
     assert session["httpOnly"] and session["expires"] > 0  # signed by Tornado, HttpOnly, expiring

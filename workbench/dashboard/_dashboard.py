@@ -37,9 +37,6 @@ _INVENTORY_TITLES = {
     "validated_by": "validator",
     "approved_by": "approver",
     "last_validation": "validated",
-    "open_high": "high",
-    "open_medium": "medium",
-    "open_low": "low",
     "next_review_due": "next review",
 }
 
@@ -128,18 +125,37 @@ class Dashboard:
     def _inventory_tab(self) -> pn.Column:
         table_ = self.inventory_table
         overdue = int(table_["overdue"].sum()) if len(table_) else 0
-        shown = table_.assign(overdue=table_["overdue"].map({True: "overdue", False: ""})).rename(
-            columns=_INVENTORY_TITLES
+        findings = [
+            f"{h} H · {m} M · {low} L"
+            for h, m, low in zip(table_["open_high"], table_["open_medium"], table_["open_low"], strict=True)
+        ]
+        due = [
+            f"{date or '-'} overdue" if late else (date or "-")
+            for date, late in zip(table_["next_review_due"], table_["overdue"], strict=True)
+        ]
+        shown = (
+            table_.assign(findings=findings, next_review_due=due)
+            .drop(columns=["open_high", "open_medium", "open_low", "overdue"])
+            .rename(columns=_INVENTORY_TITLES)
         )
+        order = ["model", "version", "status", "alias", "tier", "owner", "developer", "validator", "approver"]
+        order += ["validated", "findings", "next review"]
+        shown = shown[order + [c for c in shown.columns if c not in order]]
         grid = table(
             shown,
             height=360,
-            coloured=("status", "overdue"),
-            wrap=("owner",),
-            widths={"model": 130, "version": 70, "tier": 50, "high": 60, "medium": 70, "low": 50, "alias": 90},
+            coloured=("status", "artefact"),
+            layout="fit_data_stretch",
             name="inventory",
         )
-        grid.style.map(lambda v: tone_style("high") if isinstance(v, int) and v > 0 else "", subset=["high"])
+        # open high findings stand out, medium ones less
+        grid.style.map(
+            lambda v: (
+                tone_style("high") if not v.startswith("0 H") else tone_style("medium") if " 0 M" not in v else ""
+            ),
+            subset=["findings"],
+        )
+        grid.style.map(lambda v: tone_style("fail") if v.endswith("overdue") else "", subset=["next review"])
         # a row opens its version
         grid.on_click(lambda event: self._open_row(event.row))
         return pn.Column(
@@ -161,8 +177,16 @@ class Dashboard:
             table(
                 log,
                 page_size=25,
-                wrap=("reason", "conditions", "override", "refusal", "target"),
-                widths={"seq": 60, "time": 150, "actor": 80, "role": 90, "action": 150, "outcome": 90},
+                wrap=("reason and details", "target", "change"),
+                widths={
+                    "seq": 60,
+                    "time": 130,
+                    "who": 150,
+                    "action": 150,
+                    "target": 130,
+                    "change": 190,
+                    "outcome": 100,
+                },
                 name="audit-log",
             ),
         ]
@@ -238,7 +262,7 @@ class Dashboard:
         self._link_to(name, int(version))
         sections: list = [self._facts(view), pn.pane.Markdown("#### Validation summary")]
         sections.append(
-            table(view.validation_summary, height=300, wrap=("reason",), widths={"test": 260, "outcome": 90})
+            table(view.validation_summary, height=300, wrap=("reason",), widths={"test": 280, "outcome": 100})
             if len(view.validation_summary)
             else pn.pane.Markdown("*No validation evidence recorded.*")
         )
@@ -248,7 +272,7 @@ class Dashboard:
                 view.findings,
                 height=260,
                 wrap=("title", "detail", "remediation"),
-                widths={"severity": 90, "status": 90},
+                widths={"severity": 80, "status": 80},
             )
             if len(view.findings)
             else pn.pane.Markdown("*No findings.*")
@@ -275,10 +299,16 @@ class Dashboard:
         sections.append(pn.pane.Markdown("#### Audit history"))
         sections.append(
             table(
-                view.history,
+                view.history.assign(
+                    who=view.history["actor"] + " (" + view.history["role"] + ")",
+                    reason=[
+                        f"{reason}\nrefused: {refusal}" if refusal else reason
+                        for reason, refusal in zip(view.history["reason"], view.history["refusal"], strict=True)
+                    ],
+                )[["seq", "time", "who", "action", "change", "outcome", "reason"]],
                 height=240,
-                wrap=("reason", "refusal", "change"),
-                widths={"seq": 55, "time": 150, "actor": 80, "role": 90, "outcome": 90},
+                wrap=("reason", "change"),
+                widths={"seq": 60, "time": 150, "who": 150, "action": 150, "change": 200, "outcome": 100},
             )
         )
         # the decision comes last, after the evidence it rests on
@@ -332,7 +362,7 @@ class Dashboard:
         sections.append(pn.pane.Markdown("#### Alerts"))
         sections.append(
             table(
-                view.alerts.assign(kind=view.alerts["kind"].str.replace("_", " ")),
+                view.alerts.assign(kind=view.alerts["kind"].str.replace("_", " ")).round({"value": 3, "limit": 3}),
                 height=260,
                 page_size=15,
                 wrap=("message", "subject"),

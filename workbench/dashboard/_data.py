@@ -163,27 +163,30 @@ def monitoring_view(client: MlflowClient, name: str) -> MonitoringView | None:
     )
 
 
+def _reason_with_details(reason: str, details: dict) -> str:
+    """The record's reason followed by what it carries that a reader must see: conditions, an override
+    justification, a refusal."""
+    lines = [reason] if reason else []
+    for label, key in (("conditions", "conditions"), ("override", "override_justification"), ("refused", "refusal")):
+        if details.get(key):
+            lines.append(f"{label}: {details[key]}")
+    return "\n".join(lines)
+
+
 def audit_log(audit: AuditTrail, model: str | None = None) -> pd.DataFrame:
     """The whole trail (or one model's records), newest first, with override texts and conditions."""
-    rows = []
-    for r in audit.records(f"{model}/" if model else None):
-        details = r.get("details") or {}
-        rows.append(
-            {
-                "seq": r["seq"],
-                "time": r["time"][:19].replace("T", " "),
-                "actor": r["actor"],
-                "role": r["role"],
-                "action": r["action"],
-                "target": r["target"],
-                "change": f"{r['before']} → {r['after']}" if r["before"] != r["after"] else (r["before"] or "-"),
-                "outcome": r["outcome"],
-                "reason": r["reason"],
-                "conditions": details.get("conditions", ""),
-                "override": details.get("override_justification", ""),
-                "refusal": details.get("refusal", ""),
-            }
-        )
-    columns = ["seq", "time", "actor", "role", "action", "target", "change", "outcome", "reason", "conditions"]
-    columns += ["override", "refusal"]
+    rows = [
+        {
+            "seq": r["seq"],
+            "time": r["time"][:16].replace("T", " "),
+            "who": f"{r['actor']} ({r['role']})",
+            "action": r["action"].replace("_", " "),
+            "target": r["target"],
+            "change": f"{r['before']} → {r['after']}" if r["before"] != r["after"] else (r["before"] or "-"),
+            "outcome": r["outcome"],
+            "reason and details": _reason_with_details(r["reason"], r.get("details") or {}),
+        }
+        for r in audit.records(f"{model}/" if model else None)
+    ]
+    columns = ["seq", "time", "who", "action", "target", "change", "outcome", "reason and details"]
     return pd.DataFrame(rows[::-1], columns=columns)

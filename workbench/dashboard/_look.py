@@ -26,12 +26,21 @@ TONES: dict[str, tuple[str, str]] = {
 
 _TONE_OF = {
     **dict.fromkeys(("pass", "passed", "approved", "validated", "accepted", "concluded", "production"), "good"),
-    **dict.fromkeys(("fail", "failed", "rejected", "refused", "high", "breach"), "bad"),
+    **dict.fromkeys(("fail", "failed", "rejected", "refused", "high", "breach", "missing", "changed"), "bad"),
     **dict.fromkeys(
         ("warn", "warning", "findings open", "findings_open", "under_review", "medium", "challenger"), "warn"
     ),
     **dict.fromkeys(("skipped", "archived", "low", "development", "not assessed"), "muted"),
 }
+
+
+#: compact rows and a smaller type than the page's, so a table's columns fit the width without clipping
+TABLE_CSS = """
+.tabulator, .tabulator-row, .tabulator-row .tabulator-cell { font-size: 13px !important; }
+.tabulator .tabulator-header .tabulator-col .tabulator-col-content { padding: 4px 6px; }
+.tabulator .tabulator-header .tabulator-col .tabulator-col-title { font-size: 12.5px; }
+.tabulator-row .tabulator-cell { padding: 4px 6px; }
+"""
 
 
 def tone(value: object) -> str | None:
@@ -57,15 +66,18 @@ def table(
     widths: dict[str, int | str] | None = None,
     page_size: int | None = None,
     name: str | None = None,
+    layout: str = "fit_columns",
 ) -> pn.widgets.Tabulator:
     """A read-only table that fits the page: columns share the width, ``wrap`` columns wrap their text,
-    outcome-like columns are coloured; with ``page_size`` long tables page instead of scrolling forever."""
+    outcome-like columns are coloured; with ``page_size`` long tables page instead of scrolling forever.
+    ``layout="fit_data_stretch"`` suits tables of short values (each column as wide as its longest value)."""
     wrap = [c for c in wrap if c in frame.columns]
     options = {
         "disabled": True,
         "show_index": False,
         "sizing_mode": "stretch_width",
-        "layout": "fit_columns",
+        "layout": layout,
+        "stylesheets": [TABLE_CSS],
         "formatters": {c: {"type": "textarea"} for c in wrap},
         "widths": dict(widths or {}),
         "header_align": "left",
