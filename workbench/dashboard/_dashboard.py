@@ -272,7 +272,7 @@ class Dashboard:
                 view.findings,
                 height=260,
                 wrap=("title", "detail", "remediation"),
-                widths={"severity": 80, "status": 80},
+                widths={"severity": 100, "status": 80},
             )
             if len(view.findings)
             else pn.pane.Markdown("*No findings.*")
