@@ -261,6 +261,12 @@ def test_an_approver_is_told_an_override_is_needed_and_must_confirm_it(browser, 
     with registry_client(project) as client:
         tags = client.get_model_version("german_credit", str(version)).tags
     assert tags["approval_override"] == "age-band gap accepted pending plan R-17"
+    # the override is shown as a high finding of its own, with its justification
+    override = page.locator(
+        ".tabulator-cell[tabulator-field='title']", has_text="Approved without completed validation"
+    )
+    expect(override).to_be_visible(timeout=30_000)
+    assert page.get_by_text("helen: age-band gap accepted pending plan R-17").count() == 1
 
 
 def test_documents_can_be_downloaded_as_pdf(browser, own_app, validated_template):
@@ -281,9 +287,9 @@ def test_documents_can_be_downloaded_as_pdf(browser, own_app, validated_template
 
 def _assert_columns_fit(grid) -> None:
     """Every column of a table lies within the table's width: nothing pushed off-screen."""
-    grid.locator(".tabulator-col").first.wait_for(timeout=30_000)
+    columns = grid.locator(".tabulator-header .tabulator-col:visible")
+    columns.first.wait_for(timeout=30_000)
     frame = grid.bounding_box()
-    columns = grid.locator(".tabulator-header .tabulator-col")
     assert columns.count() >= 5
     for column in columns.all():
         box = column.bounding_box()
@@ -295,7 +301,8 @@ def test_an_inventory_row_opens_its_version(browser, app_url, validated_template
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
     _log_in(page, app_url, "marco")
     page.wait_for_selector("text=Model inventory", timeout=60_000)
-    _assert_columns_fit(page.locator(".tabulator").first)  # next review and findings on screen, not cut off
+    inventory = page.locator(".tabulator", has=page.locator(".tabulator-col[tabulator-field='next review']"))
+    _assert_columns_fit(inventory)  # next review and findings on screen, not cut off
     page.locator(".bk-tab", has_text="Audit log").click()
     page.wait_for_selector("text=newest first", timeout=30_000)
     log = page.locator(".tabulator", has=page.locator(".tabulator-col[tabulator-field='reason and details']"))

@@ -73,6 +73,15 @@ def version_view(client: MlflowClient, audit: AuditTrail, name: str, version: in
     record = client.get_model_version(name, str(version))
     tags = dict(record.tags)
     summary, findings = _validation(client, tags.get("validation_run_id", ""))
+    if tags.get("approval_override"):  # the committee's override is a high finding of its own, shown first
+        override = {
+            "severity": "high",
+            "title": "Approved without completed validation (override)",
+            "detail": f"{tags.get('approved_by', '?')}: {tags['approval_override']}",
+            "remediation": "record an independent validation before the version is deployed",
+            "status": "open",
+        }
+        findings = pd.DataFrame([override, *findings.to_dict("records")], columns=list(override))
     history = pd.DataFrame(
         audit.history(name, version),
         columns=["seq", "time", "actor", "role", "action", "change", "outcome", "reason", "refusal"],
