@@ -123,3 +123,18 @@ def test_a_long_command_reports_progress_on_standard_error_only(project):
     assert re.search(r"^\[\s*\d+\.\ds\] building the documents of m version 1", result.stderr, re.M), result.stderr
     assert "building the documents" not in result.stdout
     assert "cannot document m version 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "no_such_spec.yaml", "--developer", "priya"],
+        ["validate", "no_such_model", "1", "--validator", "marco"],
+        ["retrain", "f" * 32, "--developer", "priya"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_the_older_names_are_still_parsed(project, command):
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2 and "No such option" not in result.output, result.output
+    assert "no users are configured" in result.output or "no registered model" in result.output, result.output
