@@ -124,3 +124,16 @@ def test_only_a_fresh_cookie_signed_with_the_secret_opens_the_app(project):
         # stale: signed with the right secret 9 hours ago, past the 8-hour session
         assert _get(url, {"user": _signed(secret, "helen", age_hours=9)}).status == 302
         assert _get(url, {"user": _signed(secret, "helen", age_hours=7)}).status == 200
+
+
+def test_a_valid_cookie_of_a_user_removed_since_opens_nothing(project):
+    """The cookie names who logged in; the roles are read when a page opens, so a removed user gets no view."""
+    from workbench.dashboard import Dashboard
+
+    removed = Dashboard(user_name="ghost")
+    assert removed.user is None
+    assert "'ghost' is not a registered user" in removed.root[0].object and "logout" in removed.root[0].object
+    assert not hasattr(removed, "tabs")
+    helen = Dashboard(user_name="helen")
+    assert helen.user is not None and helen.user.roles == ["approver"]
+    assert len(helen.tabs) == 4  # inventory, version, monitoring, audit log
