@@ -132,7 +132,7 @@ def test_a_valid_cookie_of_a_user_removed_since_opens_nothing(project):
 
     removed = Dashboard(user_name="ghost")
     assert removed.user is None
-    assert "'ghost' is not a registered user" in removed.root[0].object and "logout" in removed.root[0].object
+    assert "no user named &#x27;ghost&#x27;" in removed.root[0].object and "logout" in removed.root[0].object
     assert not hasattr(removed, "tabs")
     helen = Dashboard(user_name="helen")
     assert helen.user is not None and helen.user.roles == ["approver"]

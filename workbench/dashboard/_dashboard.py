@@ -60,11 +60,11 @@ class Dashboard:
         name = user_name if user_name is not None else (pn.state.user or "")
         try:  # the cookie names who logged in; roles are read now, so a changed role counts at once
             self.user: User | None = self.users.get(name)
-        except UserError:
+        except UserError as error:  # removed since logging in, or the users file cannot be read (named)
             self.user = None
             self.root[:] = [
                 pn.pane.Alert(
-                    f"{name!r} is not a registered user (removed since logging in?): "
+                    f"{html.escape(str(error))}. Nothing is shown to {html.escape(repr(name))}: "
                     "<a href='./logout'>log out</a> and log in as a registered user.",
                     alert_type="danger",
                 )
