@@ -28,7 +28,7 @@ DEMO_PASSWORD ?= demo-password
 
 demo: install
 	$(BIN)/workbench users demo --password $(DEMO_PASSWORD)
-	WORKBENCH_PASSWORD=$(DEMO_PASSWORD) $(BIN)/workbench run $(SPEC) --developer priya --validator marco
+	WORKBENCH_PASSWORD=$(DEMO_PASSWORD) $(BIN)/workbench run $(SPEC) --user priya --validator marco
 
 test: install-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

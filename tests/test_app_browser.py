@@ -261,6 +261,12 @@ def test_an_approver_is_told_an_override_is_needed_and_must_confirm_it(browser, 
     with registry_client(project) as client:
         tags = client.get_model_version("german_credit", str(version)).tags
     assert tags["approval_override"] == "age-band gap accepted pending plan R-17"
+    # the override is shown as a high finding of its own, with its justification
+    override = page.locator(
+        ".tabulator-cell[tabulator-field='title']", has_text="Approved without completed validation"
+    )
+    expect(override).to_be_visible(timeout=30_000)
+    assert page.get_by_text("helen: age-band gap accepted pending plan R-17").count() == 1
 
 
 def test_documents_can_be_downloaded_as_pdf(browser, own_app, validated_template):
@@ -279,11 +285,138 @@ def test_documents_can_be_downloaded_as_pdf(browser, own_app, validated_template
     assert open(download.value.path(), "rb").read() == pdf.read_bytes()
 
 
+def _assert_columns_fit(grid) -> None:
+    """Every column of a table lies within the table's width: nothing pushed off-screen."""
+    columns = grid.locator(".tabulator-header .tabulator-col:visible")
+    columns.first.wait_for(timeout=30_000)
+    frame = grid.bounding_box()
+    assert columns.count() >= 5
+    for column in columns.all():
+        box = column.bounding_box()
+        assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, column.get_attribute("tabulator-field")
+
+
 def test_an_inventory_row_opens_its_version(browser, app_url, validated_template):
     version = validated_template[1]
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
     _log_in(page, app_url, "marco")
     page.wait_for_selector("text=Model inventory", timeout=60_000)
+    inventory = page.locator(".tabulator", has=page.locator(".tabulator-col[tabulator-field='next review']"))
+    _assert_columns_fit(inventory)  # next review and findings on screen, not cut off
+    page.locator(".bk-tab", has_text="Audit log").click()
+    page.wait_for_selector("text=newest first", timeout=30_000)
+    log = page.locator(".tabulator", has=page.locator(".tabulator-col[tabulator-field='reason and details']"))
+    _assert_columns_fit(log)
+    accepted = log.locator(".tabulator-cell[tabulator-field='outcome']", has_text="accepted").first
+    assert accepted.evaluate("cell => getComputedStyle(cell).backgroundColor") == "rgb(227, 244, 232)"  # green
+    page.locator(".bk-tab", has_text="Inventory").click()
     page.locator(".tabulator-row .tabulator-cell[tabulator-field='model']").first.click()
     page.wait_for_selector("text=Audit history", timeout=60_000)
     assert page.get_by_text(f"german_credit version {version}").count() >= 1
+
+
+def test_enter_logs_in_and_the_login_survives_a_reload_until_logout(browser, app_url, validated_template):
+    version = validated_template[1]
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{app_url}?model=german_credit&version={version}")
+    page.get_by_placeholder("user name").fill("helen")
+    page.get_by_placeholder("password").fill(PASSWORD)
+    page.get_by_placeholder("password").press("Enter", timeout=60_000)  # no click: Enter submits
+    page.wait_for_selector("text=Audit history", timeout=60_000)
+    session = next(c for c in context.cookies() if c["name"] == "user")
+    assert session["httpOnly"] and session["expires"] > 0  # signed by Tornado, HttpOnly, expiring
+    page.reload()
+    page.wait_for_selector("text=Audit history", timeout=60_000)  # the same version, no login form
+    assert page.get_by_placeholder("password").count() == 0
+    assert page.locator("#status").inner_text() == "validated"
+    page.get_by_role("link", name="Log out").click()
+    page.wait_for_selector("text=Logged out", timeout=30_000)
+    page.goto(app_url)
+    page.wait_for_selector("input[placeholder='password']", timeout=30_000)
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def monitored_template(validated_template, tmp_path_factory):
+    """A copy of the validated project after a monitoring run on 6 simulated periods (drift from period 3)
+    that put the version under review, as `workbench monitor --simulated --user marco` does; (project, version)."""
+    import numpy as np
+    import pandas as pd
+    from _pytest.monkeypatch import MonkeyPatch
+
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+    from workbench.monitoring import Monitor, act_on_alerts, record_monitoring_run, reference_for, write_report
+    from workbench.monitoring._drifting_population import Drift, ProductionSimulator
+    from workbench.registry import load_artefact
+
+    template, version = validated_template
+    project = copy_project(template, tmp_path_factory.mktemp("app-monitored"))
+    patch = MonkeyPatch()
+    patch.setenv("WORKBENCH_HOME", str(project))
+    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    governance = project / "registry_store" / "governance"
+    with registry_client(project) as client:
+        reference = reference_for(client, "german_credit", version)
+        model, _ = load_artefact(client, "german_credit", version)
+        spec = reference.spec
+        drift = Drift(start_period=3, ramp_periods=1, amount_factor=2.0, purpose_weights={"car (new)": 4.0})
+        simulator = ProductionSimulator(spec, drift, seed=1)
+        frames, outcomes = [], []
+        for index in range(6):
+            period = simulator.period(index, 300)
+            frame = pd.DataFrame(period.applications)
+            scores = model.predict_proba(frame.astype({c: float for c in spec.features.numeric}))[:, 1]
+            ids = [f"{index:03d}-{i:06d}" for i in range(len(frame))]
+            frame.insert(0, "id", ids)
+            frame["time"] = pd.Timestamp("2026-01-05", tz="UTC") + pd.Timedelta(weeks=index)
+            frame["version"], frame["route"], frame["score"] = version, "champion", scores
+            frame["decision"] = np.where(scores >= spec.decision.cutoff, "decline", "approve")
+            frame["top_reason"] = "checking_status"
+            frames.append(frame)
+            outcomes.append(pd.DataFrame({"decision_id": ids, "outcome": period.outcomes}).join(period.groups))
+        decisions = project / "decisions"
+        decisions.mkdir()
+        frame = pd.concat(frames, ignore_index=True)
+        frame.to_parquet(decisions / "part-0.parquet", index=False)
+        period_of = pd.Series(frame["id"].str[:3].to_numpy(), index=frame["id"])
+        result = Monitor(reference).run(decisions, pd.concat(outcomes, ignore_index=True), period_of=period_of)
+        assert result.alerts  # the drift and the model's real age-band gap both alarm
+        paths = write_report(result, pdf=True)
+        record_monitoring_run(client, result, paths, period_source="simulated", user="marco")
+        marco = UserStore(governance / "users.json").get("marco")
+        service = GovernanceService(MlflowVersionStore(client), AuditTrail(governance / "audit.jsonl"))
+        act_on_alerts(result, service, marco)
+    patch.undo()
+    return project, version, result
+
+
+def test_the_monitoring_tab_shows_the_latest_runs_alerts_trends_and_review_status(
+    browser, monitored_template, tmp_path
+):
+    from playwright.sync_api import expect
+
+    template, version, result = monitored_template
+    with _approval_app(copy_project(template, tmp_path / "app")) as url:
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        _log_in(page, url, "helen")
+        page.wait_for_selector("text=Model inventory", timeout=60_000)
+        page.locator(".bk-tab", has_text="Monitoring").click()
+        facts = page.locator("text=german_credit version 1: monitoring")
+        expect(facts).to_be_visible(timeout=60_000)
+        assert page.locator("#monitoring-status").inner_text() == "under_review"
+        assert page.get_by_text(f"{len(result.alerts)} alert(s)").count() == 1
+        assert page.get_by_text("put under review by marco").count() == 1
+        # each kind of alert in the table (the seeded run's first page holds all of them), fairness included
+        kinds = {a.kind.replace("_", " ") for a in result.alerts}
+        for kind in kinds:
+            expect(page.locator(".tabulator-cell[tabulator-field='kind']", has_text=kind).first).to_be_visible()
+        assert "fairness" in kinds
+        # the trend charts the report carries, drawn as images that have loaded
+        trends = page.locator("img[src^='data:image/png']")
+        expect(trends.first).to_be_visible(timeout=30_000)
+        assert trends.first.evaluate("img => img.naturalWidth") > 400
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Download the monitoring report (PDF)").click()
+        assert open(download.value.path(), "rb").read(5) == b"%PDF-"

@@ -161,19 +161,47 @@ def test_store_refuses_to_work_on_a_damaged_file(tmp_path):
 
 
 def test_the_app_login_is_throttled_and_audited(project, monkeypatch):
-    from workbench.dashboard._dashboard import Dashboard
+    """The app's login page (Panel's login handler with the workbench's check), served by Tornado in-process."""
+    import asyncio
+    import socket
+    from urllib.parse import unquote_plus, urlencode
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.web import Application
+
+    from workbench.dashboard._auth import WorkbenchAuthProvider
 
     monkeypatch.setenv("WORKBENCH_LOGIN_DELAY_AFTER", "2")
     monkeypatch.setenv("WORKBENCH_LOGIN_FIRST_DELAY", "30")
-    app_session = Dashboard()
-    app_session.username.value = "helen"
-    for _ in range(2):
-        app_session.password.value = "guess-guess"
-        app_session._login()
-        assert app_session.user is None and "wrong password" in app_session.login_error.object
-    app_session.password.value = PASSWORD
-    app_session._login()
-    assert app_session.user is None and "try again in 30 s" in app_session.login_error.object
+
+    async def attempts() -> list[tuple[str, bool]]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = Application([(r"/login", WorkbenchAuthProvider().login_handler)], cookie_secret="k" * 64).listen(
+            port, "127.0.0.1"
+        )
+        answers = []
+        try:
+            for secret in ("guess-guess", "guess-guess", PASSWORD):
+                response = await AsyncHTTPClient().fetch(
+                    f"http://127.0.0.1:{port}/login",
+                    method="POST",
+                    body=urlencode({"username": "helen", "password": secret}),
+                    follow_redirects=False,
+                    raise_error=False,
+                )
+                cookies = response.headers.get_list("Set-Cookie")
+                answers.append(
+                    (unquote_plus(response.headers["Location"]), any(c.startswith("user=") for c in cookies))
+                )
+        finally:
+            server.stop()
+        return answers
+
+    (first, second, third) = asyncio.run(attempts())
+    assert "wrong password" in first[0] and "wrong password" in second[0] and not first[1] and not second[1]
+    assert "try again in 30 s" in third[0] and not third[1]  # the right password, but throttled: no session
     records = AuditTrail().records()
     assert [r["action"] for r in records[-3:]] == ["login_failed", "login_failed", "login_throttled"]
     assert records[-1]["details"]["channel"] == "app"

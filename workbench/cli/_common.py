@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -16,10 +17,27 @@ if TYPE_CHECKING:
     from workbench.governance import GovernanceService, MlflowVersionStore, User
 
 
+_STARTED = time.monotonic()
+
+
+def step(message: str) -> None:
+    """A progress line of a long command, on standard error with the seconds since the command started, so
+    that standard output keeps only the result (and scripts reading it are unaffected)."""
+    typer.echo(f"[{time.monotonic() - _STARTED:6.1f}s] {message}", err=True)
+
+
 def fail(message: str) -> NoReturn:
     """Print ``message`` in red on standard error and stop the command with exit status 2."""
     typer.secho(message, err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
+
+
+def acting_user(user: str | None, old: str | None, old_option: str) -> str | None:
+    """The person named by ``--user`` or by the command's older option name (kept, hidden, so existing
+    scripts still work); naming two different people is refused."""
+    if user and old and user != old:
+        fail(f"--user {user} and {old_option} {old} name different people: give one of them")
+    return user or old
 
 
 def user_name(explicit: str | None) -> str:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli._common import fail, governance_service, login, registry_store_or_fail
+from workbench.cli._common import acting_user, fail, governance_service, login, registry_store_or_fail
 
 app = typer.Typer(help="Committee and deployment actions on model versions, and the inventory.", no_args_is_help=True)
 users_app = typer.Typer(
@@ -36,7 +36,7 @@ def _new_secret(name: str) -> str:
     return first
 
 
-def _require_admin(as_user: str | None) -> str:
+def _require_admin(name: str | None) -> str:
     """Once an admin exists, changing users needs an authenticated admin; returns who acts ("-" before)."""
     from workbench.governance import UserError, UserStore
 
@@ -46,7 +46,7 @@ def _require_admin(as_user: str | None) -> str:
         fail(str(error))
     if not has_admin:
         return "-"
-    admin = login(as_user)
+    admin = login(name)
     if not admin.has("admin"):
         fail(f"{admin.name} does not hold the admin role needed to manage users")
     return admin.name
@@ -58,12 +58,13 @@ def users_add(
     role: Annotated[
         list[str], typer.Option("--role", help="developer, validator, approver, deployer, admin or client")
     ],
-    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+    user: Annotated[str | None, typer.Option(help="the admin making the change")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Add a user; the password comes from WORKBENCH_NEW_PASSWORD or a prompt."""
     from workbench.governance import UserError, UserStore
 
-    actor = _require_admin(as_user)
+    actor = _require_admin(acting_user(user, as_user, "--as"))
     try:
         user = UserStore().add(name, role, _new_secret(name), actor=actor)
     except UserError as error:
@@ -88,12 +89,13 @@ def users_list() -> None:
 @users_app.command("remove")
 def users_remove(
     name: Annotated[str, typer.Argument(help="user name")],
-    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+    user: Annotated[str | None, typer.Option(help="the admin making the change")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Remove a user (their past actions stay in the audit trail)."""
     from workbench.governance import UserError, UserStore
 
-    actor = _require_admin(as_user)
+    actor = _require_admin(acting_user(user, as_user, "--as"))
     try:
         UserStore().remove(name, actor=actor)
     except UserError as error:
@@ -105,12 +107,13 @@ def users_remove(
 def users_roles(
     name: Annotated[str, typer.Argument(help="user name")],
     role: Annotated[list[str], typer.Option("--role", help="the user's roles from now on")],
-    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+    user: Annotated[str | None, typer.Option(help="the admin making the change")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Replace a user's roles (audited)."""
     from workbench.governance import UserError, UserStore
 
-    actor = _require_admin(as_user)
+    actor = _require_admin(acting_user(user, as_user, "--as"))
     try:
         user = UserStore().set_roles(name, role, actor=actor)
     except UserError as error:
@@ -121,12 +124,13 @@ def users_roles(
 @users_app.command("unlock")
 def users_unlock(
     name: Annotated[str, typer.Argument(help="user name")],
-    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+    user: Annotated[str | None, typer.Option(help="the admin making the change")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Clear a user's failed logins and lock (audited)."""
     from workbench.governance import UserError, UserStore
 
-    actor = _require_admin(as_user)
+    actor = _require_admin(acting_user(user, as_user, "--as"))
     try:
         found = UserStore().unlock(name, actor=actor)
     except UserError as error:
@@ -139,12 +143,13 @@ def users_token(
     name: Annotated[str, typer.Argument(help="user name (a scoring client, or an admin for /metrics)")],
     label: Annotated[str, typer.Option(help="what the token is for, e.g. the calling system")] = "",
     revoke: Annotated[bool, typer.Option(help="revoke every token of the user instead")] = False,
-    as_user: Annotated[str | None, typer.Option("--as", help="the admin making the change")] = None,
+    user: Annotated[str | None, typer.Option(help="the admin making the change")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Issue a bearer token for the scoring server (printed once; only its hash is kept), or revoke them."""
     from workbench.governance import UserError, UserStore
 
-    actor = _require_admin(as_user)
+    actor = _require_admin(acting_user(user, as_user, "--as"))
     try:
         if revoke:
             typer.echo(f"revoked {UserStore().revoke_tokens(name, actor=actor)} token(s) of {name}")
@@ -237,12 +242,13 @@ def audit_log(model: Annotated[str | None, typer.Option(help="only this model's 
 
 @audit_app.command("rotate-key")
 def audit_rotate_key(
-    as_user: Annotated[str | None, typer.Option("--as", help="the admin rotating the key")] = None,
+    user: Annotated[str | None, typer.Option(help="the admin rotating the key")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Retire the audit key (kept beside it to verify older records) and sign new records with a fresh one."""
     from workbench.governance import AuditKeyError, AuditTrail, rotate_key
 
-    admin = login(as_user)
+    admin = login(acting_user(user, as_user, "--as"))
     if not admin.has("admin"):
         fail(f"{admin.name} does not hold the admin role needed to rotate the audit key")
     trail = AuditTrail()
@@ -312,7 +318,8 @@ def audit_migrate_db(
 
 @audit_app.command("adopt")
 def audit_adopt(
-    as_user: Annotated[str | None, typer.Option("--as", help="the admin adopting the trail")] = None,
+    user: Annotated[str | None, typer.Option(help="the admin adopting the trail")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Sign a trail written before records were keyed (after checking its old chain) and record the registry's
     state as the trail's starting point."""
@@ -321,7 +328,7 @@ def audit_adopt(
     trail = AuditTrail()
     if not is_legacy(trail):
         fail(f"{trail.where}: nothing to adopt (the trail is empty or already keyed)")
-    admin = login(as_user)
+    admin = login(acting_user(user, as_user, "--as"))
     if not admin.has("admin"):
         fail(f"{admin.name} does not hold the admin role needed to adopt the audit trail")
     try:
@@ -353,8 +360,8 @@ def _act(action, *args, **kwargs) -> None:
 def approve(
     name: str,
     version: int,
+    comment: Annotated[str, typer.Option(help="why")],
     user: Annotated[str | None, typer.Option(help="the approver")] = None,
-    comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
     conditions: Annotated[str, typer.Option(help="conditions of the approval")] = "",
     override: Annotated[
         str,
@@ -371,8 +378,8 @@ def approve(
 def reject(
     name: str,
     version: int,
+    comment: Annotated[str, typer.Option(help="why")],
     user: Annotated[str | None, typer.Option(help="the approver")] = None,
-    comment: Annotated[str, typer.Option(help="why (mandatory)")] = "",
 ) -> None:
     """Reject a version (committee)."""
     _act(governance_service().reject, login(user), name, version, comment)
@@ -382,9 +389,9 @@ def reject(
 def promote(
     name: str,
     version: int,
+    reason: Annotated[str, typer.Option(help="why")],
     to: Annotated[str, typer.Option(help="champion or challenger")] = "champion",
     user: Annotated[str | None, typer.Option(help="the deployer")] = None,
-    reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
 ) -> None:
     """Deploy an approved version as @champion (production) or @challenger; checks the approved sha256."""
     _act(governance_service().promote, login(user), name, version, to, reason)
@@ -394,8 +401,8 @@ def promote(
 def archive(
     name: str,
     version: int,
+    reason: Annotated[str, typer.Option(help="why")],
     user: Annotated[str | None, typer.Option(help="deployer or admin")] = None,
-    reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
 ) -> None:
     """Retire a version."""
     _act(governance_service().archive, login(user), name, version, reason)
@@ -405,9 +412,9 @@ def archive(
 def add_finding(
     name: str,
     version: int,
+    title: Annotated[str, typer.Option(help="what is wrong")],
+    remediation: Annotated[str, typer.Option(help="what must be done")],
     severity: Annotated[str, typer.Option(help="high, medium or low")] = "medium",
-    title: Annotated[str, typer.Option(help="what is wrong")] = "",
-    remediation: Annotated[str, typer.Option(help="what must be done")] = "",
     user: Annotated[str | None, typer.Option(help="the validator")] = None,
 ) -> None:
     """Record a validator's finding on a version (a high one withdraws a validated version)."""

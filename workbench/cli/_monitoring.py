@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli._common import fail, governance_service, login
+from workbench.cli._common import acting_user, fail, governance_service, login, step
 
 app = typer.Typer(help="Monitor production, retrain, review, and simulate traffic.", no_args_is_help=True)
 outcomes_app = typer.Typer(help="Observed outcomes of recorded decisions (1 = adverse), keyed by decision id.")
@@ -81,11 +81,17 @@ def monitor(
             fail(f"--simulated: {error}")
     actor = login(user) if user else None
     client = configure()
+    step(f"copying {name}'s new decisions to Parquet, rebuilding the reference from the registry, computing drift")
     try:
         result = run_monitoring(client, name, version, period=period, period_of=period_of)
     except LookupError as error:
         fail(str(error))
+    step(
+        f"{result.decisions} decisions in {len(result.periods)} periods; writing the report"
+        + (" (HTML, PDF)" if pdf else "")
+    )
     paths = write_report(result, pdf=pdf)
+    step("filing the monitoring run in the registry")
     run_id = record_monitoring_run(
         client,
         result,
@@ -114,15 +120,16 @@ def monitor(
 @app.command()
 def retrain(
     monitoring_run: Annotated[str, typer.Argument(help="the monitoring run id `workbench monitor` printed")],
-    developer: Annotated[str | None, typer.Option(help="the developer who trains (default WORKBENCH_USER)")] = None,
+    user: Annotated[str | None, typer.Option(help="the developer who trains (default WORKBENCH_USER)")] = None,
     periods: Annotated[int, typer.Option(help="labelled periods to train on, the most recent ones")] = 6,
+    developer: Annotated[str | None, typer.Option(hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Train on a monitoring run's recent labelled decisions; the new version becomes @challenger.
 
     It is registered with status development and lineage to the monitoring run and window; the scoring
     server serves it only after independent validation and approval.
     """
-    _retrain(monitoring_run, developer, periods)
+    _retrain(monitoring_run, acting_user(user, developer, "--developer"), periods)
 
 
 def _retrain(monitoring_run: str, developer: str | None, periods: int) -> None:
@@ -163,8 +170,8 @@ def review(days: Annotated[int, typer.Option(help="the period under review, in d
 @app.command()
 def simulate(
     name: Annotated[str, typer.Argument(help="registered model served at --url")],
+    token: Annotated[str, typer.Option(envvar="WORKBENCH_TOKEN", help="a scoring client's bearer token")],
     url: Annotated[str, typer.Option(help="the scoring server")] = "http://127.0.0.1:8000",
-    token: Annotated[str, typer.Option(envvar="WORKBENCH_TOKEN", help="a client's bearer token")] = "",
     periods: Annotated[int, typer.Option(help="how many periods")] = 12,
     per_period: Annotated[int, typer.Option(help="applications per period")] = 500,
     drift_start: Annotated[int, typer.Option(help="first drifted period (-1: no drift)")] = 6,
@@ -177,6 +184,8 @@ def simulate(
 
     if not token:
         fail("--token: a scoring client's token is needed (or WORKBENCH_TOKEN)")
+    drift = f"drift from period {drift_start}" if drift_start >= 0 else "no drift"
+    step(f"sending {periods} periods x {per_period} applications of {name} to {url} ({drift}); this takes a while")
     summary = simulate_traffic(
         name,
         url,
@@ -188,6 +197,7 @@ def simulate(
         outcome_delay=outcome_delay,
         seed=seed,
     )
+    step("simulation finished")
     typer.echo(
         f"{summary['decisions']} decisions in {periods} periods ({summary['refused']} applications refused by the "
         f"input contract); recorded {summary['outcomes']} outcomes "

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli._common import fail, login
+from workbench.cli._common import acting_user, fail, login, step
 from workbench.paths import project_root
 
 app = typer.Typer(help="Run, validate, document and reproduce model versions.", no_args_is_help=True)
@@ -43,19 +43,20 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 @app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="model spec YAML")] = DEFAULT_SPEC,
-    developer: Annotated[
-        str | None, typer.Option(help="who develops this version (default: WORKBENCH_USER or the OS user)")
+    user: Annotated[
+        str | None, typer.Option(help="the developer of this version (default: WORKBENCH_USER or the OS user)")
     ] = None,
     validator: Annotated[
         str | None, typer.Option(help="also validate the new version as this person, then build its documents")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
+    developer: Annotated[str | None, typer.Option(hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Run the suite headlessly: data validation and training; with --validator also validation and documents."""
     from workbench.pipeline import SuiteError, run_suite
 
     path = spec if spec.is_absolute() or spec.exists() else project_root() / spec
-    developer_user = login(developer)
+    developer_user = login(acting_user(user, developer, "--developer"))
     validator_user = login(validator) if validator else None
     try:
         result = run_suite(path, developer=developer_user, progress=progress, echo=typer.echo)
@@ -82,35 +83,37 @@ def run(
         _validate(result.model, result.version, validator_user, progress, documents=True)
         document(result.model, result.version)
     else:
-        typer.echo(f"next: workbench validate {result.model} {result.version} --validator NAME")
+        typer.echo(f"next: workbench validate {result.model} {result.version} --user VALIDATOR")
 
 
 @app.command()
 def validate(
     name: Annotated[str, typer.Argument(help="registered model name")],
     version: Annotated[int, typer.Argument(help="version number")],
-    validator: Annotated[
-        str | None, typer.Option(help="who validates (default: WORKBENCH_USER or the OS user)")
-    ] = None,
+    user: Annotated[str | None, typer.Option(help="the validator (default: WORKBENCH_USER or the OS user)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar per notebook")] = True,
     documents: Annotated[
         bool, typer.Option("--document", help="then build the version's documents, as `workbench document` does")
     ] = False,
+    validator: Annotated[str | None, typer.Option(hidden=True, help="older name of --user")] = None,
 ) -> None:
     """Run the independent validation suite (validation, fairness, explainability) on a registered version."""
     from workbench._kernels import kernel_source
 
+    validator = acting_user(user, validator, "--validator")
     # the kernels' fork server imports the validation stack on the other core while this process checks the
     # version (a missing one stops the server again at once) and logs in
     with kernel_source(project_root()) as new_kernel:
         _registered(name, version, "validate")
+        step(f"{name} version {version} is registered; the validation kernels are starting")
         _validate(name, version, login(validator), progress, new_kernel, documents)
+    step(f"validation of {name} version {version} finished")
     if documents:
         document(name, version)
 
 
 def _registered(name: str, version: int, verb: str) -> None:
-    """Fail at once, before any heavy import or kernel, when the version is not registered (with a did-you-mean)."""
+    """Fail at once, before any heavy work, when the version is not registered (with a did-you-mean)."""
     from workbench.registry import VersionNotFoundError, configure, get_version
 
     try:
@@ -161,10 +164,15 @@ def document(
     _registered(name, version, "document")
     from workbench.reports import NotValidatedError, build_documents
 
+    step(
+        f"building the documents of {name} version {version} from the recorded evidence: "
+        "SR 11-7 model document and fairness report, HTML and PDF"
+    )
     try:
         documents = build_documents(name, version)
     except (NotValidatedError, *_expected_errors()) as error:
         fail(f"cannot document {name} version {version}: {error}")
+    step(f"documents of {name} version {version} written")
     typer.echo(f"documents of {name} version {version} in {documents.sr117_pdf.parent}:")
     for path in documents.all():
         typer.echo(f"    {path.name}")
@@ -231,8 +239,12 @@ def run_app(
     show: Annotated[bool, typer.Option(help="open a browser")] = False,
 ) -> None:
     """Serve the approval dashboard (login required) at http://ADDRESS:PORT/app."""
-    from workbench.dashboard import serve
+    from workbench.dashboard import AppConfigError, cookie_secret, serve, session_hours
     from workbench.registry import tracking_uri
 
+    try:  # a bad secret or session length stops here, named, rather than in the server
+        cookie_secret(), session_hours()
+    except AppConfigError as error:
+        fail(str(error))
     typer.echo(f"MRM Workbench app on http://{address}:{port}/app (registry {tracking_uri()})")
     serve(port=port, address=address, show=show)

@@ -127,9 +127,9 @@ def replay(
 def rollout(
     name: Annotated[str, typer.Argument(help="registered model")],
     mode: Annotated[str, typer.Argument(help="off, shadow or canary")],
+    reason: Annotated[str, typer.Option(help="why")],
     share: Annotated[float, typer.Option(help="canary share of traffic (0-1)")] = 0.0,
     user: Annotated[str | None, typer.Option(help="the deployer")] = None,
-    reason: Annotated[str, typer.Option(help="why (mandatory)")] = "",
 ) -> None:
     """Put the @challenger in shadow, in canary on a share of traffic, or take it out (off)."""
     from workbench.governance import GovernanceError

@@ -1,24 +1,26 @@
-"""The Panel approval dashboard: log in, read the inventory and a version's evidence, act by role.
+"""The Panel approval dashboard: the inventory, a version's evidence and decision, monitoring, the audit log.
 
 Every action goes through the governance service, so the app obeys the same rules as the CLI: actions a
-user's role does not allow are not offered, and the service refuses them if forced. Nothing is fetched from
-the internet: Panel serves its own resources and the documents are self-contained HTML.
+user's role does not allow are not offered, and the service refuses them if forced. Who is logged in comes
+from Panel's signed session cookie (:mod:`workbench.dashboard._auth`). Nothing is fetched from the internet:
+Panel serves its own resources (Bootstrap template included) and the documents are self-contained HTML.
 """
 
 from __future__ import annotations
 
 import html
+import io
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
-import pandas as pd
 import panel as pn
 
-from workbench.dashboard._data import version_view
+from workbench.dashboard._auth import WorkbenchAuthProvider, cookie_secret, session_hours
+from workbench.dashboard._data import audit_log, monitoring_view, version_view
+from workbench.dashboard._look import ACCENT, table, tone_style
 from workbench.governance import (
     RULES,
     AuditTrail,
-    AuthenticationError,
     GovernanceError,
     GovernanceService,
     MlflowVersionStore,
@@ -29,102 +31,165 @@ from workbench.governance import (
 )
 from workbench.registry import configure
 
+_INVENTORY_TITLES = {
+    "risk_tier": "tier",
+    "developed_by": "developer",
+    "validated_by": "validator",
+    "approved_by": "approver",
+    "last_validation": "validated",
+    "next_review_due": "next review",
+}
 
-def _frame(table: pd.DataFrame, height: int = 260) -> pn.widgets.Tabulator:
-    return pn.widgets.Tabulator(
-        table, disabled=True, show_index=False, height=height, sizing_mode="stretch_width", layout="fit_data_table"
-    )
+
+def _badge(value: str, element_id: str | None = None) -> str:
+    """An outcome or status as a coloured label (the same colours as the tables)."""
+    ident = f" id='{element_id}'" if element_id else ""
+    return f"<span{ident} style='{tone_style(value)}; padding: 1px 8px; border-radius: 4px'>{html.escape(value)}</span>"
 
 
 class Dashboard:
-    """One browser session: a login form, then the inventory and the version page."""
+    """One browser session of a logged-in user: inventory, version page, monitoring and audit log."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_name: str | None = None) -> None:
         self.client = configure()
         self.audit = AuditTrail()
         self.service = GovernanceService(MlflowVersionStore(self.client), self.audit)
         self.users = UserStore()
-        self.user: User | None = None
         self.root = pn.Column(sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="light", visible=False, name="message")
-        self._show_login()
-
-    # --- login ---------------------------------------------------------------------------------------------
-
-    def _show_login(self) -> None:
-        self.username = pn.widgets.TextInput(name="User", placeholder="user name")
-        self.password = pn.widgets.PasswordInput(name="Password", placeholder="password")
-        button = pn.widgets.Button(name="Log in", button_type="primary")
-        button.on_click(self._login)
-        self.login_error = pn.pane.Alert("", alert_type="danger", visible=False)
-        self.root[:] = [
-            pn.pane.Markdown("# MRM Workbench\n\nLog in to review and act on models."),
-            self.username,
-            self.password,
-            button,
-            self.login_error,
-        ]
-
-    def _login(self, _event=None) -> None:
-        try:
-            # throttled and audited like the CLI: a growing wait after repeated failures, then a lock
-            self.user = self.users.authenticate(self.username.value.strip(), self.password.value, channel="app")
-        except (AuthenticationError, UserError) as error:
-            self.login_error.object = str(error)
-            self.login_error.visible = True
+        name = user_name if user_name is not None else (pn.state.user or "")
+        try:  # the cookie names who logged in; roles are read now, so a changed role counts at once
+            self.user: User | None = self.users.get(name)
+        except UserError as error:  # removed since logging in, or the users file cannot be read (named)
+            self.user = None
+            self.root[:] = [
+                pn.pane.Alert(
+                    f"{html.escape(str(error))}. Nothing is shown to {html.escape(repr(name))}: "
+                    "<a href='./logout'>log out</a> and log in as a registered user.",
+                    alert_type="danger",
+                )
+            ]
             return
         self._show_main()
 
-    def _logout(self, _event=None) -> None:
-        self.user = None
-        self._show_login()
+    @property
+    def header(self) -> pn.pane.HTML:
+        """Who is logged in, and the way out (for the template's header)."""
+        who = f"{self.user.name} ({', '.join(self.user.roles)})" if self.user else "not logged in"
+        return pn.pane.HTML(
+            f"<span style='color:white'>{html.escape(who)} · "
+            "<a href='./logout' style='color:white;font-weight:bold'>Log out</a></span>",
+            align="center",
+        )
 
     # --- main view -----------------------------------------------------------------------------------------
 
     def _show_main(self) -> None:
         assert self.user is not None
-        logout = pn.widgets.Button(name="Log out", button_type="light", width=90)
-        logout.on_click(self._logout)
-        header = pn.Row(
-            pn.pane.Markdown(f"## MRM Workbench — {self.user.name} ({', '.join(self.user.roles)})"),
-            pn.layout.HSpacer(),
-            logout,
-        )
-        table = inventory(self.client)
-        self.models = sorted(table["model"].unique()) if len(table) else []
+        self.inventory_table = inventory(self.client)
+        table_ = self.inventory_table
+        self.models = sorted(table_["model"].unique()) if len(table_) else []
         self.model_select = pn.widgets.Select(name="Model", options=self.models, width=220)
         self.version_select = pn.widgets.Select(name="Version", options=[], width=120)
         self.model_select.param.watch(self._model_changed, "value")
-        open_button = pn.widgets.Button(name="Open version", button_type="primary", width=140)
+        open_button = pn.widgets.Button(name="Open version", button_type="primary", width=140, align="end")
         open_button.on_click(self._open_version)
         self.version_page = pn.Column(sizing_mode="stretch_width")
-        overdue = int(table["overdue"].sum()) if len(table) else 0
-        grid = _frame(table, height=320)
-        # overdue reviews stand out
-        grid.style.apply(
-            lambda row: ["background-color: #fde2e1; font-weight: bold" if row["overdue"] else "" for _ in row], axis=1
-        )
-        # a row opens its version
-        grid.on_click(lambda event: self._open_row(table, event.row))
-        inventory_tab = pn.Column(
-            pn.pane.Markdown(
-                f"### Model inventory\n{len(table)} version(s); **{overdue} overdue for review**; "
-                "a row opens its version"
-            ),
-            grid,
-            sizing_mode="stretch_width",
-        )
+        self.monitoring_page = pn.Column(sizing_mode="stretch_width")
+        self.audit_page = pn.Column(sizing_mode="stretch_width")
         version_tab = pn.Column(
             pn.Row(self.model_select, self.version_select, open_button),
             self.message,
             self.version_page,
             sizing_mode="stretch_width",
         )
-        self.tabs = pn.Tabs(("Inventory", inventory_tab), ("Version", version_tab), dynamic=False)
-        self.root[:] = [header, self.tabs]
+        monitoring_tab = pn.Column(
+            pn.pane.Markdown("The newest `workbench monitor` run of the model chosen on the Version tab."),
+            self.monitoring_page,
+            sizing_mode="stretch_width",
+        )
+        self.tabs = pn.Tabs(
+            ("Inventory", self._inventory_tab()),
+            ("Version", version_tab),
+            ("Monitoring", monitoring_tab),
+            ("Audit log", self.audit_page),
+            dynamic=False,
+            sizing_mode="stretch_width",
+        )
+        self.root[:] = [self.tabs]
+        self._show_audit_log()
         if self.models:
             self._model_changed()
         self._follow_link()
+
+    def _inventory_tab(self) -> pn.Column:
+        table_ = self.inventory_table
+        overdue = int(table_["overdue"].sum()) if len(table_) else 0
+        findings = [
+            f"{h} H · {m} M · {low} L"
+            for h, m, low in zip(table_["open_high"], table_["open_medium"], table_["open_low"], strict=True)
+        ]
+        due = [
+            f"{date or '-'} overdue" if late else (date or "-")
+            for date, late in zip(table_["next_review_due"], table_["overdue"], strict=True)
+        ]
+        shown = (
+            table_.assign(findings=findings, next_review_due=due)
+            .drop(columns=["open_high", "open_medium", "open_low", "overdue"])
+            .rename(columns=_INVENTORY_TITLES)
+        )
+        order = ["model", "version", "status", "alias", "tier", "owner", "developer", "validator", "approver"]
+        order += ["validated", "findings", "next review"]
+        shown = shown[order + [c for c in shown.columns if c not in order]]
+        grid = table(
+            shown,
+            height=360,
+            coloured=("status", "artefact"),
+            layout="fit_data_stretch",
+            name="inventory",
+        )
+        # open high findings stand out, medium ones less
+        grid.style.map(
+            lambda v: (
+                tone_style("high") if not v.startswith("0 H") else tone_style("medium") if " 0 M" not in v else ""
+            ),
+            subset=["findings"],
+        )
+        grid.style.map(lambda v: tone_style("fail") if v.endswith("overdue") else "", subset=["next review"])
+        # a row opens its version
+        grid.on_click(lambda event: self._open_row(event.row))
+        return pn.Column(
+            pn.pane.Markdown(
+                f"### Model inventory\n{len(table_)} version(s); **{overdue} overdue for review**; "
+                "a row opens its version"
+            ),
+            grid,
+            sizing_mode="stretch_width",
+        )
+
+    def _show_audit_log(self) -> None:
+        log = audit_log(self.audit)
+        self.audit_page[:] = [
+            pn.pane.Markdown(
+                f"### Audit log\n{len(log)} record(s), newest first; override justifications and conditions as "
+                "recorded. `workbench audit verify` proves nobody rewrote them."
+            ),
+            table(
+                log,
+                page_size=25,
+                wrap=("reason and details", "target", "change"),
+                widths={
+                    "seq": 60,
+                    "time": 130,
+                    "who": 150,
+                    "action": 150,
+                    "target": 130,
+                    "change": 190,
+                    "outcome": 100,
+                },
+                name="audit-log",
+            ),
+        ]
 
     # --- links: a URL per model and version -----------------------------------------------------------------
 
@@ -153,12 +218,14 @@ class Dashboard:
         self.version_select.options = versions
         if versions:
             self.version_select.value = versions[0]
+        self._show_monitoring()
 
-    def _open_row(self, table: pd.DataFrame, row: int) -> None:
-        if row is None or not 0 <= row < len(table):
+    def _open_row(self, row: int | None) -> None:
+        table_ = self.inventory_table
+        if row is None or not 0 <= row < len(table_):
             return
         self.tabs.active = 1
-        self.open(str(table.iloc[row]["model"]), int(table.iloc[row]["version"]))
+        self.open(str(table_.iloc[row]["model"]), int(table_.iloc[row]["version"]))
 
     def open(self, name: str, version: int) -> None:
         """Show a version's page (also used by the inventory's links)."""
@@ -166,35 +233,52 @@ class Dashboard:
         self.version_select.value = version
         self._open_version()
 
+    def _facts(self, view) -> pn.pane.HTML:
+        tags = view.tags
+        e = html.escape
+        aliases = " ".join("@" + e(a) for a in view.aliases)
+        outcome = tags.get("validation_outcome", "not validated")
+        counts = {k: int(tags.get(f"open_findings_{k}", 0) or 0) for k in ("high", "medium", "low")}
+        findings = ", ".join(
+            f"<b style='{tone_style(k)}; padding: 0 6px'>{n} {k}</b>" if n else f"0 {k}" for k, n in counts.items()
+        )
+        return pn.pane.HTML(
+            f"<h3 style='margin-bottom:4px'>{e(view.name)} version {view.version}</h3>"
+            f"<p><b>Status:</b> {_badge(view.status, 'status')} {aliases} · risk tier {e(tags.get('risk_tier', '?'))}"
+            f" · owner {e(tags.get('owner', '?'))}</p>"
+            f"<p>developed by <b>{e(tags.get('developed_by', '-'))}</b> · validated by "
+            f"<b>{e(tags.get('validated_by', '-'))}</b> {_badge(outcome)} · approved by "
+            f"<b>{e(tags.get('approved_by', '-'))}</b></p>"
+            f"<p>open findings: {findings} · model sha256 <code>{e(tags.get('model_sha256', '')[:16])}…</code></p>",
+            name="facts",
+            sizing_mode="stretch_width",
+        )
+
     def _open_version(self, _event=None) -> None:
         name, version = self.model_select.value, self.version_select.value
         if name is None or version is None:
             return
         view = version_view(self.client, self.audit, name, int(version))
-        tags = view.tags
-        facts = pn.pane.Markdown(
-            f"### {name} version {version}\n\n"
-            f"**Status:** <span id='status'>{view.status}</span> {' '.join('@' + a for a in view.aliases)} · "
-            f"risk tier {tags.get('risk_tier', '?')} · owner {tags.get('owner', '?')}\n\n"
-            f"developed by **{tags.get('developed_by', '-')}** · validated by **{tags.get('validated_by', '-')}** "
-            f"({tags.get('validation_outcome', 'not validated')}) · approved by **{tags.get('approved_by', '-')}**\n\n"
-            f"open findings: {tags.get('open_findings_high', 0)} high, {tags.get('open_findings_medium', 0)} medium, "
-            f"{tags.get('open_findings_low', 0)} low · model sha256 `{tags.get('model_sha256', '')[:16]}…`",
-            name="facts",
-        )
         self._link_to(name, int(version))
-        sections = [facts]
-        sections.append(pn.pane.Markdown("#### Validation summary"))
+        sections: list = [self._facts(view), pn.pane.Markdown("#### Validation summary")]
         sections.append(
-            _frame(view.validation_summary)
+            table(view.validation_summary, height=300, wrap=("reason",), widths={"test": 280, "outcome": 100})
             if len(view.validation_summary)
             else pn.pane.Markdown("*No validation evidence recorded.*")
         )
         sections.append(pn.pane.Markdown("#### Open findings"))
-        sections.append(_frame(view.findings, 220) if len(view.findings) else pn.pane.Markdown("*No findings.*"))
+        sections.append(
+            table(
+                view.findings,
+                height=260,
+                wrap=("title", "detail", "remediation"),
+                widths={"severity": 100, "status": 80},
+            )
+            if len(view.findings)
+            else pn.pane.Markdown("*No findings.*")
+        )
         for label, path in view.documents.items():
-            with open(path, encoding="utf-8") as handle:
-                document = handle.read()
+            document = Path(path).read_text("utf-8")
             sections.append(pn.pane.Markdown(f"#### {label}"))
             pdf = Path(path).with_suffix(".pdf")
             if pdf.is_file():
@@ -213,11 +297,90 @@ class Dashboard:
         if not view.documents:
             sections.append(pn.pane.Markdown("*No documents built yet (`workbench document`).*"))
         sections.append(pn.pane.Markdown("#### Audit history"))
-        sections.append(_frame(view.history, 240))
+        sections.append(
+            table(
+                view.history.assign(
+                    who=view.history["actor"] + " (" + view.history["role"] + ")",
+                    reason=[
+                        f"{reason}\nrefused: {refusal}" if refusal else reason
+                        for reason, refusal in zip(view.history["reason"], view.history["refusal"], strict=True)
+                    ],
+                )[["seq", "time", "who", "action", "change", "outcome", "reason"]],
+                height=240,
+                wrap=("reason", "change"),
+                widths={"seq": 60, "time": 150, "who": 150, "action": 150, "change": 200, "outcome": 100},
+            )
+        )
         # the decision comes last, after the evidence it rests on
         sections.append(pn.pane.Markdown("### Actions"))
         sections.append(self._actions(view))
         self.version_page[:] = sections
+
+    # --- monitoring ----------------------------------------------------------------------------------------
+
+    def _show_monitoring(self) -> None:
+        name = self.model_select.value
+        view = monitoring_view(self.client, name) if name else None
+        if view is None:
+            self.monitoring_page[:] = [
+                pn.pane.Markdown(f"*{name or 'This model'} has not been monitored yet (`workbench monitor {name}`).*")
+            ]
+            return
+        status = self.client.get_model_version(name, str(view.version)).tags.get("status", "-")
+        review = [
+            r
+            for r in self.audit.history(name, view.version)
+            if r["action"] == "mark_under_review" and r["outcome"] == "accepted"
+        ]
+        review_line = (
+            f"put under review by <b>{html.escape(review[-1]['actor'])}</b> on {review[-1]['time'][:10]}: "
+            f"{html.escape(review[-1]['reason'][:300])}"
+            if review
+            else "no monitoring alert has put it under review"
+        )
+        alerts = len(view.alerts)
+        sections: list = [
+            pn.pane.HTML(
+                f"<h3 style='margin-bottom:4px'>{html.escape(name)} version {view.version}: monitoring</h3>"
+                f"<p>latest run <code>{view.run_id}</code> on {view.started} by {html.escape(view.by)} · "
+                f"{view.decisions:,} decisions, {view.labelled:,} with outcomes · periods: {view.period_source} · "
+                f"{_badge(f'{alerts} alert(s)' if alerts else 'no alerts')}</p>"
+                f"<p><b>Review status:</b> {_badge(status, 'monitoring-status')} · {review_line}</p>",
+                name="monitoring-facts",
+                sizing_mode="stretch_width",
+            )
+        ]
+        if view.report_pdf is not None:
+            sections.append(
+                pn.widgets.FileDownload(
+                    file=io.BytesIO(view.report_pdf),
+                    filename=view.report_name,
+                    label="Download the monitoring report (PDF)",
+                    button_type="light",
+                )
+            )
+        sections.append(pn.pane.Markdown("#### Alerts"))
+        sections.append(
+            table(
+                view.alerts.assign(kind=view.alerts["kind"].str.replace("_", " ")).round({"value": 3, "limit": 3}),
+                height=260,
+                page_size=15,
+                wrap=("message", "subject"),
+                widths={"period": 110, "kind": 120, "value": 80, "limit": 80},
+                name="alerts",
+            )
+            if alerts
+            else pn.pane.Markdown("*No alert in any period.*")
+        )
+        sections.append(pn.pane.Markdown("#### Trends"))
+        sections += [pn.pane.PNG(io.BytesIO(png), sizing_mode="scale_width", max_width=1000) for png in view.trends]
+        if not view.trends:
+            sections.append(pn.pane.Markdown("*The run's report carries no trend chart.*"))
+        if len(view.periods):
+            sections.append(pn.pane.Markdown("#### By period"))
+            periods = view.periods.round(4)
+            sections.append(table(periods, height=300))
+        self.monitoring_page[:] = sections
 
     # --- actions by role -----------------------------------------------------------------------------------
 
@@ -338,17 +501,29 @@ class Dashboard:
             self.message.alert_type = "success"
         self.message.visible = True
         self._open_version()
+        self._show_audit_log()
 
 
 def create_dashboard() -> pn.viewable.Viewable:
-    """A new dashboard for one browser session."""
+    """A new dashboard for one browser session, in Panel's Bootstrap template (served locally)."""
     pn.extension("tabulator", notifications=False)
-    return Dashboard().root
+    dashboard = Dashboard()
+    return pn.template.BootstrapTemplate(
+        title="MRM Workbench",
+        header=[dashboard.header],
+        main=[dashboard.root],
+        header_background=ACCENT,
+        collapsed_sidebar=True,
+    )
 
 
 def serve(port: int = 5006, address: str = "127.0.0.1", show: bool = False):
-    """Serve the dashboard with Panel's own server (blocking)."""
+    """Serve the dashboard with Panel's own server (blocking); its login page at ``/login``.
+
+    The session cookie is signed with the configured secret and lasts ``WORKBENCH_APP_SESSION_HOURS``.
+    """
     pn.extension("tabulator")
+    pn.config.oauth_expiry = session_hours() / 24  # Panel's cookie lifetime, in days
     return pn.serve(
         {"app": create_dashboard},
         port=port,
@@ -357,4 +532,6 @@ def serve(port: int = 5006, address: str = "127.0.0.1", show: bool = False):
         title="MRM Workbench",
         websocket_origin=[f"{address}:{port}", f"localhost:{port}"],
         threaded=False,
+        cookie_secret=cookie_secret(),
+        auth_provider=WorkbenchAuthProvider(),
     )

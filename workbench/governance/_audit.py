@@ -163,7 +163,7 @@ class AuditTrail:
             if problems and records and all("key_id" not in r for r in records):
                 raise AuditIntegrityError(
                     f"{self.where} was written before records were keyed: an admin adopts it with "
-                    "`workbench audit adopt --as ADMIN`"
+                    "`workbench audit adopt --user ADMIN`"
                 )
             if problems:
                 raise AuditIntegrityError(
