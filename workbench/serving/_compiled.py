@@ -23,7 +23,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -260,6 +260,10 @@ class CompiledScorer:
             self.path: _LogisticPath | _TreeEnsemblePath = _LogisticPath(estimator, encoded_background, aggregate)
         elif isinstance(estimator, GradientBoostingClassifier):
             self.path = _TreeEnsemblePath(estimator, aggregate)
+        elif isinstance(estimator, HistGradientBoostingClassifier):
+            from workbench.serving._compiled_trees import HistTreePath
+
+            self.path = HistTreePath(estimator, aggregate)
         else:
             raise NotCompilable(f"no compiled path for {type(estimator).__name__}")
         self.method = self.path.method
