@@ -7,6 +7,7 @@ point-in-time training sets under the label-delay rule, and the train-serve skew
 
 from workbench.features._definitions import (
     READ_BEFORE,
+    definitions_sha256,
     LabelLeakError,
     ViewDefinition,
     finish_features,
@@ -27,6 +28,7 @@ from workbench.features._store import (
     prepare_events,
     refuse_label_leaks,
     store_dir,
+    store_state,
     training_set,
 )
 
@@ -38,6 +40,7 @@ __all__ = [
     "SkewReport",
     "ViewDefinition",
     "apply_store",
+    "definitions_sha256",
     "feature_refs",
     "finish_features",
     "historical_values",
@@ -51,6 +54,7 @@ __all__ = [
     "skew_check",
     "source_tables",
     "store_dir",
+    "store_state",
     "training_set",
     "view_definitions",
 ]
