@@ -7,9 +7,9 @@ point-in-time training sets under the label-delay rule, and the train-serve skew
 
 from workbench.features._definitions import (
     READ_BEFORE,
-    definitions_sha256,
     LabelLeakError,
     ViewDefinition,
+    definitions_sha256,
     finish_features,
     label_delay_violations,
     source_tables,
