@@ -281,3 +281,6 @@ def test_german_and_fraud_side_by_side(fraud_project, applications_for_load):
             p["field"] == "applications[0].card_id" for p in crossed.json()["problems"]
         )
         assert np.isfinite([d["score"] for d in fraud.json()["decisions"]]).all()
+        metadata = http.get(f"/v2/models/{FRAUD}").json()
+        inputs = {i["name"]: i["datatype"] for i in metadata["inputs"]}
+        assert inputs["card_id"] == "FP64" and inputs["event_time"] == "BYTES" and "card_count_1h" not in inputs

@@ -113,11 +113,6 @@ class OnlineFeatureSource:
         info = os.stat(self.path)
         return info.st_dev, info.st_ino
 
-    @property
-    def materialized_until(self) -> str | None:
-        """How far the online store was loaded (from the store's state)."""
-        return store_state(self.spec).get("materialized_until")
-
     def stored(self, events: pd.DataFrame) -> pd.DataFrame:
         """The stored values of each event's entities as the online store answers now (missing: NA)."""
         with self._lock:
@@ -239,12 +234,3 @@ class OnlineInputSchema(InputSchema):
         if refused:
             raise InputError(refused[:50])
         return out
-
-    def json_schema(self) -> dict[str, Any]:
-        """One transaction as JSON Schema: keys, time and the transaction's own fields."""
-        return {
-            "type": "object",
-            "properties": {name: f.json_schema() for name, f in self.fields.items()},
-            "required": self.names,
-            "additionalProperties": False,
-        }
