@@ -262,6 +262,17 @@ def test_a_server_refuses_a_fraud_model_whose_store_was_never_materialised(fraud
         assert GERMAN in fleet.servers  # the other model is served all the same
 
 
+def test_a_store_built_from_other_definitions_is_not_served(fraud_project):
+    import json
+
+    project, _token, _result = fraud_project
+    state = project / "registry_store" / "features" / FRAUD / "workbench_state.json"
+    state.write_text(json.dumps(json.loads(state.read_text()) | {"definitions_sha256": "0" * 64}))
+    with _server(project) as (fleet, _http, _client):
+        assert "other feature definitions" in fleet.refused[FRAUD]
+        assert "workbench features apply card_fraud" in fleet.refused[FRAUD]
+
+
 def test_german_and_fraud_side_by_side(fraud_project, applications_for_load):
     project, token, result = fraud_project
     event = _events(project, result.spec).iloc[-1]
