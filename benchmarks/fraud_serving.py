@@ -30,22 +30,27 @@ from serving_throughput import _port, _start, _stop, _wait_ready, _wrk  # noqa: 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _fraud_champion(project: Path, rows: int) -> tuple[dict, str]:
-    """Train and govern the card-fraud spec on ``rows`` transactions, materialise its store; returns a request."""
-    import pandas as pd
+def _fraud_spec(rows: int):
     import yaml
 
-    from workbench.data import load_model_data, resolve_data_path
-    from workbench.features import materialize, prepare_events
-    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
-    from workbench.governance._audit import AuditTrail
-    from workbench.registry import configure, register_training, start_pipeline_run
     from workbench.spec import parse_spec
-    from workbench.training import train
 
     data = yaml.safe_load((ROOT / "notebooks" / "params" / "card_fraud.yaml").read_text("utf-8"))
     data["dataset"]["rows"] = rows
-    spec = parse_spec(data)
+    return parse_spec(data)
+
+
+def _fraud_champion(project: Path, rows: int) -> tuple[dict, str]:
+    """Train and govern the card-fraud spec on ``rows`` transactions, materialise its store; returns a request."""
+
+    from workbench.data import load_model_data
+    from workbench.features import materialize
+    from workbench.governance import GovernanceService, MlflowVersionStore, UserStore
+    from workbench.governance._audit import AuditTrail
+    from workbench.registry import configure, register_training, start_pipeline_run
+    from workbench.training import train
+
+    spec = _fraud_spec(rows)
     client = configure(f"sqlite:///{project / 'registry_store' / 'mlflow.db'}")
     users = UserStore(project / "registry_store" / "governance" / "users.json")
     service = GovernanceService(
@@ -59,6 +64,16 @@ def _fraud_champion(project: Path, rows: int) -> tuple[dict, str]:
     service.approve(users.get("helen"), spec.name, version, "benchmark")
     service.promote(users.get("sam"), spec.name, version, "champion", "benchmark")
     materialize(result.spec)
+    return _fraud_request(spec), f"card_fraud/{version}"
+
+
+def _fraud_request(spec) -> dict:
+    """A transaction of the busiest card, twenty minutes after its last one."""
+    import pandas as pd
+
+    from workbench.data import resolve_data_path
+    from workbench.features import prepare_events
+
     path, _ = resolve_data_path(spec)
     events = prepare_events(spec, pd.read_parquet(path))
     busiest = events["card_id"].value_counts().index[0]
@@ -72,7 +87,7 @@ def _fraud_champion(project: Path, rows: int) -> tuple[dict, str]:
         "channel": str(last["channel"]),
         "category": str(last["category"]),
     }
-    return request, f"card_fraud/{version}"
+    return request
 
 
 def _post(port: int, name: str, body: dict, token: str) -> str:
@@ -95,24 +110,35 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=60_000, help="synthetic transactions the fraud model learns on")
+    parser.add_argument("--project", help="a project an earlier run prepared (printed at its end)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     from serving_throughput import _governed_champion
 
-    project, env = new_project()
-    german, _version, token = _governed_champion(project)  # sets WORKBENCH_HOME and the registry
+    if args.project:  # a project an earlier run prepared: measure again without training
+        from workbench.governance import UserStore
+
+        project = Path(args.project)
+        env = {**os.environ, "WORKBENCH_HOME": str(project)}
+        os.environ["WORKBENCH_HOME"] = str(project)
+        german = "german_credit"
+        token = UserStore(project / "registry_store" / "governance" / "users.json").issue_token("los", "benchmark")
+        fraud_request, fraud_version = _fraud_request(_fraud_spec(args.rows)), "card_fraud"
+    else:
+        project, env = new_project()
+        german, _version, token = _governed_champion(project)  # sets WORKBENCH_HOME and the registry
+        fraud_request, fraud_version = _fraud_champion(project, args.rows)
+    env["PYTHONPATH"] = str(ROOT)  # the server runs this checkout's package
+    from workbench.data import load_model_data
     from workbench.spec import load_spec
     from workbench.training import model_inputs
-
-    fraud_request, fraud_version = _fraud_champion(project, args.rows)
-    from workbench.data import load_model_data
 
     german_spec = load_spec(ROOT / "notebooks" / "params" / "german_credit.yaml")
     row = model_inputs(load_model_data(german_spec).frame, german_spec).iloc[1].to_dict()
     row = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in row.items()}
     routes = {"card_fraud": fraud_request, german: row}
-    print(f"served: {fraud_version} and {german}; fraud request {fraud_request}", flush=True)
+    print(f"served: {fraud_version} and {german} from {project}; fraud request {fraud_request}", flush=True)
 
     from workbench.serving import open_decision_store
 
