@@ -3,8 +3,8 @@
 A fraud request names the entities (``card_id``, ``merchant_id``), the transaction's time and its own fields
 (amount, channel, ...). The server checks those like any application, reads the stored values of every
 entity from the model's Feast online store (Feast's own ``get_online_features`` on the SQLite online store,
-through :func:`workbench.features.online_values`), and finishes the features with
-:func:`workbench.features.finish_features`, the one request-time step training and the skew check also use.
+with one call per request), and finishes the features with :func:`workbench.features.finish_row`, the one-row
+form of the request-time step training and the skew check use (held equal to it bit for bit by a test).
 The canonical row it returns is the **full feature vector** the model scored, plus the keys, the time and the
 entities the store knew nothing about: that row is the decision's recorded input, so replay needs no store.
 
@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from workbench.features import (
     FeatureStoreError,
     definitions_sha256,
-    finish_features,
-    online_values,
+    feature_refs,
+    finish_row,
     open_store,
     store_dir,
     store_state,
@@ -46,6 +45,14 @@ from workbench.spec import ModelSpec
 #: field of the recorded input naming the entities the online store did not know (comma-separated, "" if none)
 MISSING_FIELD = "online_missing"
 _LARGEST_KEY = float(2**63 - 1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(canonical: str) -> int:
+    """Microseconds since the epoch of a canonical time text, exactly (no float on the way)."""
+    return (datetime.fromisoformat(canonical) - _EPOCH) // timedelta(microseconds=1)
 
 
 class OnlineFeaturesUnavailable(RuntimeError):
@@ -83,6 +90,7 @@ class OnlineFeatureSource:
         self.spec = spec
         self.path = store_dir(spec.name) / "online.db"
         self._lock = threading.Lock()
+        self.refs = feature_refs(spec)
         self._store, self._identity = self._open()
 
     def _open(self) -> tuple[Any, tuple[int, int]]:
@@ -113,8 +121,8 @@ class OnlineFeatureSource:
         info = os.stat(self.path)
         return info.st_dev, info.st_ino
 
-    def stored(self, events: pd.DataFrame) -> pd.DataFrame:
-        """The stored values of each event's entities as the online store answers now (missing: NA)."""
+    def stored(self, entity_rows: list[dict[str, int]]) -> dict[str, list[Any]]:
+        """Each stored column's values for the entity rows, as Feast's online store answers now (missing: None)."""
         with self._lock:
             try:
                 identity = self._stat()
@@ -129,7 +137,7 @@ class OnlineFeatureSource:
                 except DeploymentError as error:
                     raise OnlineFeaturesUnavailable(str(error)) from None
             try:
-                return online_values(self._store, self.spec, events)
+                return self._store.get_online_features(features=self.refs, entity_rows=entity_rows).to_dict()
             except Exception as error:  # a corrupt or half-written file: refuse rather than score on guesses
                 raise OnlineFeaturesUnavailable(
                     f"the online feature store of {self.spec.name} cannot be read: {type(error).__name__}: "
@@ -177,6 +185,7 @@ class OnlineInputSchema(InputSchema):
             raise InputError([InputProblem(where, f"must be a list of transactions, got {type(records).__name__}")])
         problems: list[InputProblem] = []
         times: list[str | None] = []
+        micros: list[int] = []
         plain: list[Any] = []
         name = self.time.name
         for i, record in enumerate(records):
@@ -184,12 +193,14 @@ class OnlineInputSchema(InputSchema):
                 if isinstance(record, dict):
                     problems.append(InputProblem(f"{where}[{i}].{name}", "is missing"))
                 times.append(None)
+                micros.append(0)
                 plain.append(record)
                 continue
             value, problem = self.time.check(record[name])
             if problem:
                 problems.append(InputProblem(f"{where}[{i}].{name}", problem))
             times.append(value)
+            micros.append(0 if problem else _micros(value))
             plain.append({k: v for k, v in record.items() if k != name})
         try:
             rows = self.request.check(plain, where)
@@ -198,17 +209,15 @@ class OnlineInputSchema(InputSchema):
             raise InputError(problems[:50]) from None
         if problems:
             raise InputError(problems[:50])
-        events = pd.DataFrame(rows)
-        events[name] = pd.to_datetime(pd.Series(times), utc=True, format="ISO8601")
-        stored = self.source.stored(events)
-        finished = finish_features(self.spec, stored, events)
-        missing = {
-            entity: stored[columns].isna().all(axis=1).to_numpy() for entity, columns in self.entity_columns.items()
-        }
+        keys = list(self.keys.values())
+        answer = self.source.stored([{key: row[key] for key in keys} for row in rows])
         out = []
         refused: list[InputProblem] = []
         for i, row in enumerate(rows):
-            gone = [entity for entity, flags in missing.items() if flags[i]]
+            stored = {column: values[i] for column, values in answer.items()}
+            gone = [
+                entity for entity, columns in self.entity_columns.items() if all(stored.get(c) is None for c in columns)
+            ]
             if gone and self.when_missing == "refuse":
                 refused.extend(
                     InputProblem(
@@ -219,14 +228,15 @@ class OnlineInputSchema(InputSchema):
                     for entity in gone
                 )
                 continue
+            finished = finish_row(self.spec, stored, micros[i], row)
             vector: dict[str, Any] = {}
             for feature in self.features:
                 if feature in finished:
-                    value = float(finished[feature].iat[i])
-                    vector[feature] = None if np.isnan(value) else value
+                    value = finished[feature]
+                    vector[feature] = None if value != value else value
                 else:
                     vector[feature] = row[feature]
-            for key in self.keys.values():
+            for key in keys:
                 vector[key] = row[key]
             vector[name] = times[i]
             vector[MISSING_FIELD] = ",".join(gone)
