@@ -295,3 +295,25 @@ def test_german_and_fraud_side_by_side(fraud_project, applications_for_load):
         metadata = http.get(f"/v2/models/{FRAUD}").json()
         inputs = {i["name"]: i["datatype"] for i in metadata["inputs"]}
         assert inputs["card_id"] == "FP64" and inputs["event_time"] == "BYTES" and "card_count_1h" not in inputs
+
+
+def test_the_one_row_step_equals_the_batch_step_bit_for_bit(fraud_project):
+    """The server finishes features with ``finish_row``; training and the skew check with ``finish_features``."""
+    from workbench.features import finish_features, finish_row, historical_values, open_store
+
+    project, _token, result = fraud_project
+    spec = result.spec
+    events = _events(project, spec)
+    sample = events.iloc[np.random.default_rng(5).choice(len(events), 400, replace=False)].sort_index()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_HOME", str(project))
+        stored = historical_values(open_store(spec), spec, sample)
+    batch = finish_features(spec, stored, sample)
+    micros = (sample["event_time"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "us")
+    rows = [
+        finish_row(spec, stored.iloc[i].astype(float).to_dict(), int(micros.iloc[i]), sample.iloc[i].to_dict())
+        for i in range(len(sample))
+    ]
+    one = pd.DataFrame(rows, index=batch.index)[batch.columns]
+    assert batch.notna().any().all() and batch.isna().any().any()  # values and missing ones both met
+    assert np.array_equal(one.to_numpy(), batch.to_numpy(), equal_nan=True)
