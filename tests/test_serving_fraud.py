@@ -263,14 +263,20 @@ def test_a_server_refuses_a_fraud_model_whose_store_was_never_materialised(fraud
 
 
 def test_a_store_built_from_other_definitions_is_not_served(fraud_project):
+    """Loading the version rebuilds a store of other definitions from its spec (an empty online store), and
+    the model is then refused until the online store is materialised again."""
     import json
 
-    project, _token, _result = fraud_project
+    from workbench.features import definitions_sha256
+
+    project, _token, result = fraud_project
     state = project / "registry_store" / "features" / FRAUD / "workbench_state.json"
     state.write_text(json.dumps(json.loads(state.read_text()) | {"definitions_sha256": "0" * 64}))
     with _server(project) as (fleet, _http, _client):
-        assert "other feature definitions" in fleet.refused[FRAUD]
-        assert "workbench features apply card_fraud" in fleet.refused[FRAUD]
+        assert "never materialised" in fleet.refused[FRAUD]
+        assert "workbench features materialize card_fraud" in fleet.refused[FRAUD]
+    rebuilt = json.loads(state.read_text())
+    assert rebuilt["definitions_sha256"] == definitions_sha256(result.spec) and rebuilt["materialized_until"] is None
 
 
 def test_german_and_fraud_side_by_side(fraud_project, applications_for_load):
