@@ -67,8 +67,16 @@ def reason_codes(
     return out
 
 
-def spec_reason_codes(spec, contributions: np.ndarray) -> list[list[dict[str, Any]]]:
-    """Reason codes with the spec's feature order, adverse-action texts and number of reasons."""
-    return reason_codes(
-        contributions, spec.features.all, spec.decision.adverse_action_texts, spec.decision.reason_codes
-    )
+def spec_reason_codes(
+    spec, contributions: np.ndarray, rows: Sequence[Mapping[str, Any]] | None = None
+) -> list[list[dict[str, Any]]]:
+    """Reason codes with the spec's feature order, adverse-action texts and number of reasons.
+
+    ``rows`` (the scored inputs by feature name) fill texts that quote the value, as fraud reasons do
+    ("5 transactions in the last hour"); texts without ``{value`` need none, so they are not read then.
+    """
+    features, texts = spec.features.all, spec.decision.adverse_action_texts
+    values = None
+    if rows is not None and any("{value" in text for text in texts.values()):
+        values = [[row.get(f) for f in features] for row in rows]
+    return reason_codes(contributions, features, texts, spec.decision.reason_codes, values)

@@ -16,7 +16,9 @@ from workbench.features._definitions import (
     READ_BEFORE,
     LabelLeakError,
     ViewDefinition,
+    definitions_sha256,
     finish_features,
+    finish_row,
     label_delay_violations,
     source_tables,
     view_definitions,
@@ -34,6 +36,7 @@ from workbench.features._store import (
     prepare_events,
     refuse_label_leaks,
     store_dir,
+    store_state,
     training_set,
 )
 
@@ -45,8 +48,10 @@ __all__ = [
     "SkewReport",
     "ViewDefinition",
     "apply_store",
+    "definitions_sha256",
     "feature_refs",
     "finish_features",
+    "finish_row",
     "historical_values",
     "label_delay_violations",
     "materialize",
@@ -58,6 +63,7 @@ __all__ = [
     "skew_check",
     "source_tables",
     "store_dir",
+    "store_state",
     "training_set",
     "view_definitions",
 ]

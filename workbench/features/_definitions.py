@@ -241,6 +241,33 @@ def finish_features(spec: ModelSpec, stored: pd.DataFrame, events: pd.DataFrame)
     return out
 
 
+def finish_row(spec: ModelSpec, stored: dict[str, float | None], micros: int, event: dict) -> dict[str, float]:
+    """:func:`finish_features` for one event, without pandas (the scoring server's per-request form).
+
+    ``stored`` holds the event's stored values by column (None or NaN: missing), ``micros`` its time in
+    microseconds since the epoch, ``event`` its own fields. The arithmetic is the same IEEE operations in the
+    same order as :func:`finish_features` (a test holds the two equal, bit for bit, on real events); a missing
+    result is NaN.
+    """
+    nan = float("nan")
+
+    def value(column: str) -> float:
+        found = stored.get(column)
+        return nan if found is None else float(found)
+
+    out: dict[str, float] = {}
+    when = float(micros) / 1e6
+    for feature in spec.features.from_store:
+        if feature.function == "time_since_last":
+            out[feature.name] = when - value(f"{feature.name}__last")
+        elif feature.function == "amount_zscore":
+            mean, std = value(f"{feature.name}__mean"), value(f"{feature.name}__std")
+            out[feature.name] = (float(event[feature.column]) - mean) / std if std > 0 else nan
+        else:
+            out[feature.name] = value(feature.name)
+    return out
+
+
 class LabelLeakError(ValueError):
     """A feature used labels that had not arrived by the time of the event it describes."""
 

@@ -152,6 +152,12 @@ def apply_store(spec: ModelSpec, events: pd.DataFrame, data_sha256: str, *, forc
     return repo
 
 
+def store_state(spec: ModelSpec) -> dict[str, Any]:
+    """What the store was built from and how far it is materialised (``data_sha256``, ``definitions_sha256``,
+    ``materialized_until``); empty when the store was never applied."""
+    return _state(store_dir(spec.name))
+
+
 def _require(spec: ModelSpec) -> Path:
     repo = store_dir(spec.name)
     if not (repo / _STATE).is_file():

@@ -23,7 +23,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -55,11 +55,16 @@ class _Encoder:
         self.owners = owners
         # plain Python (column, value) pairs: one row is encoded without per-feature numpy call overhead
         self.numeric_plan: list[tuple[str, list[tuple[int, float, float]], list[tuple[int, float]]]] = []
+        self.standardised: set[str] = set()  # features whose plan is (column, mean, scale), not an affine map
         for name in numeric:
             columns = np.flatnonzero(owners == features.index(name))
             at0, at1, missing = (self._probe(preprocess, base, name, v)[columns] for v in (0.0, 1.0, np.nan))
             affine = [(int(c), float(o), float(k)) for c, o, k in zip(columns, at0, at1 - at0, strict=True)]
             filled = [(int(c), float(v)) for c, v in zip(columns, missing, strict=True)]
+            standard = _standardisation(preprocess, name)
+            if standard is not None and len(columns) == 1:  # (x - mean) / scale, as the scaler computes it
+                affine = [(int(columns[0]), *standard)]
+                self.standardised.add(name)
             self.numeric_plan.append((name, affine, filled))
         self.category_plan: list[tuple[str, dict[str, list[tuple[int, float]]]]] = []
         for name in categorical:
@@ -80,6 +85,7 @@ class _Encoder:
         """Encoded matrix for validated rows (numbers as floats, categories as known levels, None = missing)."""
         out = []
         width = self.width
+        standardised = self.standardised
         for row in rows:
             vector = [0.0] * width
             for name, affine, missing in self.numeric_plan:
@@ -87,6 +93,9 @@ class _Encoder:
                 if value is None:
                     for column, filled in missing:
                         vector[column] = filled
+                elif name in standardised:
+                    for column, mean, scale in affine:
+                        vector[column] = (value - mean) / scale
                 else:
                     for column, offset, slope in affine:
                         vector[column] = offset + slope * value
@@ -95,6 +104,28 @@ class _Encoder:
                     vector[column] = filled
             out.append(vector)
         return np.array(out, dtype=float).reshape(len(rows), width)
+
+
+def _standardisation(preprocess: ColumnTransformer, name: str) -> tuple[float, float] | None:
+    """(mean, scale) when ``name`` goes through a fitted ``StandardScaler`` after imputation, else None.
+
+    A probed affine map ``offset + slope * x`` differs from the scaler's ``(x - mean) / scale`` in the last bits
+    for large inputs (seconds since a card's last transaction run to millions), so such features are encoded
+    with the scaler's own arithmetic.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    for _, transformer, columns in preprocess.transformers_:
+        if not isinstance(columns, list | tuple) or name not in columns or not isinstance(transformer, Pipeline):
+            continue
+        steps = [step for _, step in transformer.steps]
+        if len(steps) == 2 and isinstance(steps[0], SimpleImputer) and isinstance(steps[1], StandardScaler):
+            scaler, k = steps[1], list(columns).index(name)
+            mean = float(scaler.mean_[k]) if scaler.with_mean else 0.0
+            scale = float(scaler.scale_[k]) if scaler.with_std else 1.0
+            return mean, scale
+    return None
 
 
 def _tree_tables(tree, n_columns: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -260,6 +291,10 @@ class CompiledScorer:
             self.path: _LogisticPath | _TreeEnsemblePath = _LogisticPath(estimator, encoded_background, aggregate)
         elif isinstance(estimator, GradientBoostingClassifier):
             self.path = _TreeEnsemblePath(estimator, aggregate)
+        elif isinstance(estimator, HistGradientBoostingClassifier):
+            from workbench.serving._compiled_trees import HistTreePath
+
+            self.path = HistTreePath(estimator, aggregate)
         else:
             raise NotCompilable(f"no compiled path for {type(estimator).__name__}")
         self.method = self.path.method

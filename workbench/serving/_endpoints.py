@@ -25,6 +25,7 @@ from workbench.serving._auth import TokenIndex
 from workbench.serving._decision_store import DecisionStoreUnavailable
 from workbench.serving._fleet import Fleet
 from workbench.serving._inputs import InputError, InputProblem
+from workbench.serving._online_features import OnlineFeaturesUnavailable
 from workbench.serving._server import ModelServer
 
 log = logging.getLogger("workbench.serving")
@@ -170,6 +171,8 @@ class ScoringEndpoints:
                 outcomes, to_record = await asyncio.to_thread(server.decide, records, user.name)
         except InputError as error:
             raise invalid(error) from None
+        except OnlineFeaturesUnavailable as error:  # nothing scored, nothing recorded
+            raise HttpProblem(503, "online_features_unavailable", str(error)) from None
         try:
             await server.decisions.append(to_record)
         except DecisionStoreUnavailable as error:  # not recorded: no decision may be given

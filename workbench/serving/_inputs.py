@@ -157,6 +157,10 @@ class InputSchema:
         Numeric ranges are the spec's ``serving.input_ranges`` or the observed range widened by
         ``serving.range_margin`` of its span (never below zero for a feature that never was negative).
         """
+        if spec.features.from_store:  # keys and the transaction in, the rest from the feature store
+            from workbench.serving._online_features import OnlineInputSchema
+
+            return OnlineInputSchema.for_spec(spec, inputs)
         serving = spec.serving
         fields: list[NumericField | CategoricalField] = []
         for name in spec.features.numeric:

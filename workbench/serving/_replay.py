@@ -85,7 +85,7 @@ def replay_decision(decision_id: str, client: MlflowClient, decisions: DecisionS
         "model_sha256": sha,
         "score": score,
         "decision": decision_rule(reference.spec).label(score),
-        "reasons": spec_reason_codes(reference.spec, contributions)[0],
+        "reasons": spec_reason_codes(reference.spec, contributions, [recorded["input"]])[0],
         "method": scorer.method,
     }
     return Replay(decision_id, recorded, replayed, _compare(recorded, replayed))

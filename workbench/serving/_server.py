@@ -186,7 +186,7 @@ class ModelServer:
         champion = self.champion
         rows = champion.schema.check(applications)
         scores, contributions = champion.scorer.score(rows)
-        reasons = spec_reason_codes(champion.spec, contributions)
+        reasons = spec_reason_codes(champion.spec, contributions, rows)
         latency = (time.perf_counter() - started) * 1000.0
         when = _now()
         records = [
@@ -245,7 +245,7 @@ class ModelServer:
         try:
             rows = challenger.schema.check(applications)
             scores, contributions = challenger.scorer.score(rows)
-            reasons = spec_reason_codes(challenger.spec, contributions)
+            reasons = spec_reason_codes(challenger.spec, contributions, rows)
         except (InputError, ArithmeticError, ValueError, RuntimeError, KeyError, TypeError) as error:
             log.warning("challenger %s/%s failed: %s", self.model, challenger.version, error)
             return [], True, (time.perf_counter() - started) * 1000.0

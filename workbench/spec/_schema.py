@@ -466,6 +466,11 @@ class FeatureStoreSpec(_Strict):
     warm_up_days: int = Field(
         0, ge=0, le=365, description="the first days of events are history only: windowed features need them full"
     )
+    when_missing: Literal["impute", "refuse"] = Field(
+        "impute",
+        description="serving, an entity with nothing in the online store (a new card): impute (the model's own "
+        "imputation, as for a card's first transaction in training) or refuse the request (422)",
+    )
 
 
 class ModelSpec(_Strict):
