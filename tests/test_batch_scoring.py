@@ -4,7 +4,6 @@ and bad input, unapproved versions and changed artefacts refused by name."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
