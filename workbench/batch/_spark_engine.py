@@ -22,6 +22,10 @@ from workbench.batch._scorer import BatchScorer
 from workbench.serving import InputSchema
 
 
+#: prefix of the CSV's text kept beside a number column, to name values that are not numbers (never written)
+RAW = "__workbench_text_"
+
+
 def _kind(data_type) -> str:
     from pyspark.sql import types as T
 
@@ -48,16 +52,15 @@ def _read(session, source: Path, schema: InputSchema):
     except (PySparkException, Exception) as error:  # Spark wraps Java's exceptions in several classes
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise BatchError(f"--input: {source} cannot be read as {fmt}: {first}") from None
-    names = frame.columns
+    names = [c for c in frame.columns if not c.startswith(RAW)]
     types = {f.name: _kind(f.dataType) for f in frame.schema.fields}
     problems = []
     if fmt == "csv":
         for name in schema.numeric:
             if name in types:
-                number = F.expr(f"try_cast(`{name}` as double)")
-                bad = F.col(name).isNotNull() & number.isNull()
-                problems.append((name, "are not numbers", bad, F.col(name)))
-                frame = frame.withColumn(name, number)
+                raw = f"{RAW}{name}"
+                frame = frame.withColumn(raw, F.col(name)).withColumn(name, F.expr(f"try_cast(`{raw}` as double)"))
+                problems.append((name, "are not numbers", F.col(raw).isNotNull() & F.col(name).isNull(), F.col(raw)))
                 types[name] = "number"
     check_columns(schema, names, types)
     return frame, problems
@@ -155,7 +158,8 @@ def score_with_spark(
     rows = _check(frame, schema, problems)
     if rows == 0:
         raise BatchError(f"--input: {source} holds no rows")
-    ordered = frame.select(*schema.names, *[c for c in frame.columns if c not in schema.fields])
+    others = [c for c in frame.columns if c not in schema.fields and not c.startswith(RAW)]
+    ordered = frame.select(*schema.names, *others)
     shared = session.sparkContext.broadcast((scorer, schema))
 
     def decide(batches):
