@@ -21,7 +21,6 @@ from workbench.batch._input import MAX_SHOWN, check_columns, input_format
 from workbench.batch._scorer import BatchScorer
 from workbench.serving import InputSchema
 
-
 #: prefix of the CSV's text kept beside a number column, to name values that are not numbers (never written)
 RAW = "__workbench_text_"
 
