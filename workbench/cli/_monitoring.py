@@ -57,6 +57,10 @@ def monitor(
         typer.Option(help="developer: on an alert, retrain on recent labelled decisions as this user"),
     ] = None,
     retrain_periods: Annotated[int, typer.Option(help="labelled periods a retraining uses")] = 6,
+    engine: Annotated[str, typer.Option(help="pandas (this machine) or spark (the same tables, counted on Spark)")] = (
+        "pandas"
+    ),
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL (default: Spark's, else local[*])")] = None,
 ) -> None:
     """Drift, outcome performance, fairness and reason mix per period against the validation reference.
 
@@ -73,6 +77,8 @@ def monitor(
     )
     from workbench.registry import configure
 
+    if engine not in ("pandas", "spark"):
+        fail(f"--engine: {engine!r} is not one of pandas, spark")
     period_of = None
     if simulated:
         try:
@@ -82,8 +88,10 @@ def monitor(
     actor = login(user) if user else None
     client = configure()
     try:
-        result = run_monitoring(client, name, version, period=period, period_of=period_of)
-    except LookupError as error:
+        result = run_monitoring(
+            client, name, version, period=period, period_of=period_of, engine=engine, spark_master=spark_master
+        )
+    except (LookupError, RuntimeError) as error:  # RuntimeError: Spark unavailable (named)
         fail(str(error))
     paths = write_report(result, pdf=pdf)
     run_id = record_monitoring_run(
