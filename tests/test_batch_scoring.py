@@ -71,7 +71,7 @@ def test_a_batch_gives_the_servers_answers_and_one_audit_record(home, portfolio,
         assert np.allclose([r["contribution"] for r in mine], [r["contribution"] for r in theirs["reasons"]], atol=1e-9)
     assert out["id"].is_unique and {batch_of(i) for i in out["id"]} == {result.batch_id}
     assert result.adverse == int((out["decision"] == "decline").sum()) > 0
-    records = [r for r in AuditTrail().records() if r["action"] == "batch_score"]
+    records = [r for r in AuditTrail().records() if (r["details"] or {}).get("batch_id") == result.batch_id]
     assert len(records) == 1
     details = records[0]["details"]
     assert records[0]["actor"] == "night-run" and records[0]["target"] == f"{MODEL}/{result.version}"
