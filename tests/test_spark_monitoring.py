@@ -115,3 +115,34 @@ def test_auc_from_counts_equals_sklearn(production):
 
     ks = stats.ks_2samp(joined.loc[joined.outcome == 1, "score"], joined.loc[joined.outcome == 0, "score"]).statistic
     assert metrics["ks"] == pytest.approx(ks, abs=1e-15)
+
+
+def test_the_monitor_command_on_spark_equals_pandas_on_served_decisions(spark, own_served_project, german_spec):
+    from conftest import in_process_server, registry_client
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+    from workbench.datasets import synthetic_german_credit
+    from workbench.monitoring import run_monitoring
+
+    _session, url = spark
+    project = own_served_project.project
+    frame = synthetic_german_credit(300, seed=3)[list(german_spec.features.all)]
+    rows = frame.astype(object).to_dict("records")
+    rows = [{k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in r.items()} for r in rows]
+    with in_process_server(project) as (server, _app, _client, decisions):
+        _answers, records = server.decide(rows, "los")
+        decisions.append_now(records)
+    with pytest.MonkeyPatch.context() as patch, registry_client(project) as client:
+        patch.setenv("WORKBENCH_HOME", str(project))
+        theirs = run_monitoring(client, "german_credit")
+        ours = run_monitoring(client, "german_credit", engine="spark", spark_master=url)
+        _same(ours, theirs)
+        assert ours.decisions == 300
+        shown = CliRunner().invoke(
+            app, ["monitor", "german_credit", "--engine", "spark", "--spark-master", url, "--no-pdf"]
+        )
+        assert shown.exit_code == 0, shown.output
+        assert "300 decisions" in shown.output
+        wrong = CliRunner().invoke(app, ["monitor", "german_credit", "--engine", "flink"])
+        assert wrong.exit_code == 2 and "--engine" in wrong.output
