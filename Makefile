@@ -16,7 +16,7 @@ $(BIN)/workbench: pyproject.toml
 	touch $@
 
 $(VENV)/.test-extras: $(BIN)/workbench
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	touch $@
 
 install: $(BIN)/workbench

@@ -365,3 +365,20 @@ def postgres_cluster():
 def postgres_url(postgres_cluster) -> str:
     """A new, empty database of the session's PostgreSQL for this test alone."""
     return postgres_cluster.database()
+
+
+# --- a real standalone Spark cluster (PySpark's own spark-class; see tests/_spark.py) ----------------------------
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One Spark session on a standalone master and worker for the session: (session, master URL).
+
+    Skipped, with the reason, only where Java or PySpark is absent."""
+    from _spark import cluster_session, java_missing
+
+    missing = java_missing()
+    if missing:
+        pytest.skip(f"Spark tests need Java and PySpark: {missing}")
+    with cluster_session(tmp_path_factory.mktemp("spark")) as running:
+        yield running

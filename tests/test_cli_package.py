@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from workbench.cli import _features, _governance, _monitoring, _pipeline, _serving, app
+from workbench.cli import _batch, _features, _governance, _monitoring, _pipeline, _serving, app
 from workbench.cli._common import fail
 from workbench.cli._governance import users_list
 from workbench.cli._serving import serve
@@ -24,9 +24,10 @@ GROUPS = {
     "audit": ["verify", "log", "rotate-key", "adopt"],
     "outcomes": ["import"],
     "features": ["apply", "materialize", "skew"],
+    "batch": ["score"],
 }
 #: modules that hold a command group of their own rather than top-level commands
-GROUP_MODULES = (_features,)
+GROUP_MODULES = (_features, _batch)
 
 runner = CliRunner()
 

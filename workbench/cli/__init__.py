@@ -13,7 +13,7 @@ import os
 
 import typer
 
-from workbench.cli import _features, _governance, _monitoring, _pipeline, _serving
+from workbench.cli import _batch, _features, _governance, _monitoring, _pipeline, _serving
 
 __all__ = ["app", "main"]
 
@@ -49,6 +49,7 @@ app.add_typer(_governance.users_app, name="users")
 app.add_typer(_governance.audit_app, name="audit")
 app.add_typer(_monitoring.outcomes_app, name="outcomes")
 app.add_typer(_features.app, name="features")
+app.add_typer(_batch.app, name="batch")
 
 
 def main() -> None:

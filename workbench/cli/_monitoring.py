@@ -57,6 +57,10 @@ def monitor(
         typer.Option(help="developer: on an alert, retrain on recent labelled decisions as this user"),
     ] = None,
     retrain_periods: Annotated[int, typer.Option(help="labelled periods a retraining uses")] = 6,
+    engine: Annotated[str, typer.Option(help="pandas (this machine) or spark (the same tables, counted on Spark)")] = (
+        "pandas"
+    ),
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL (default: Spark's, else local[*])")] = None,
 ) -> None:
     """Drift, outcome performance, fairness and reason mix per period against the validation reference.
 
@@ -73,6 +77,8 @@ def monitor(
     )
     from workbench.registry import configure
 
+    if engine not in ("pandas", "spark"):
+        fail(f"--engine: {engine!r} is not one of pandas, spark")
     period_of = None
     if simulated:
         try:
@@ -83,8 +89,10 @@ def monitor(
     client = configure()
     step(f"copying {name}'s new decisions to Parquet, rebuilding the reference from the registry, computing drift")
     try:
-        result = run_monitoring(client, name, version, period=period, period_of=period_of)
-    except LookupError as error:
+        result = run_monitoring(
+            client, name, version, period=period, period_of=period_of, engine=engine, spark_master=spark_master
+        )
+    except (LookupError, RuntimeError) as error:  # RuntimeError: Spark unavailable (named)
         fail(str(error))
     step(
         f"{result.decisions} decisions in {len(result.periods)} periods; writing the report"

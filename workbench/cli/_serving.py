@@ -91,16 +91,17 @@ def replay(
     ] = None,
 ) -> None:
     """Recompute a recorded decision from the registry and show it beside the record; exit 1 on a difference."""
+    from workbench.batch import BatchError, batch_decisions, batch_of
     from workbench.registry import VersionNotFoundError, configure
     from workbench.serving import DecisionNotFoundError, open_decision_store, replay_decision
 
-    try:
-        store = open_decision_store(decision_store)
-    except ValueError as error:
-        fail(f"--decision-store: {error}")
+    try:  # a batch decision is read where its batch's audit record says the batch was written
+        store = batch_decisions(decision_id) if batch_of(decision_id) else open_decision_store(decision_store)
+    except (ValueError, BatchError) as error:
+        fail(f"--decision-store: {error}" if not isinstance(error, BatchError) else str(error))
     try:
         result = replay_decision(decision_id, configure(), store)
-    except (DecisionNotFoundError, VersionNotFoundError) as error:
+    except (DecisionNotFoundError, VersionNotFoundError, BatchError) as error:
         fail(str(error))
     finally:
         store.close()

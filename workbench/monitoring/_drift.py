@@ -72,7 +72,7 @@ def count_chunk(chunk: pd.DataFrame, reference: MonitoringReference) -> PeriodCo
     counts.score_bins = reference.score_bins.counts(chunk["score"].to_numpy(dtype=float))
     if "top_reason" in chunk:
         declined = chunk.loc[adverse, "top_reason"].dropna()
-        counts.top_reasons = {str(k): int(v) for k, v in declined.value_counts().items()}
+        counts.top_reasons = {str(k): int(v) for k, v in declined.value_counts().items() if v}  # categories: not 0s
     return counts
 
 

@@ -17,11 +17,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 from workbench.decision import decision_rule
 from workbench.monitoring._drift import PeriodCounts, count_chunk, drift_table
+from workbench.monitoring._outcome_counts import (
+    fairness_from_counts,
+    group_counts_of,
+    outcome_counts_of,
+    outcome_metrics,
+)
 from workbench.monitoring._reference import MonitoringReference
 from workbench.spec import ModelSpec
 from workbench.stats import psi_from_counts
@@ -71,19 +75,6 @@ class MonitoringResult:
             "latest_period": self.periods.iloc[-1].to_dict() if len(self.periods) else {},
             "alerts": [asdict(a) for a in self.alerts],
         }
-
-
-def _outcome_metrics(scores: np.ndarray, outcomes: np.ndarray) -> dict[str, float]:
-    """AUC, Gini and KS of the scores against observed outcomes, with calibration."""
-    out = {"labelled": float(len(outcomes)), "bad_rate": float(outcomes.mean()) if len(outcomes) else np.nan}
-    out["expected_bad_rate"] = float(scores.mean()) if len(scores) else np.nan
-    if len(np.unique(outcomes)) == 2:
-        auc = roc_auc_score(outcomes, scores)
-        out.update(auc=float(auc), gini=float(2 * auc - 1))
-        out["ks"] = float(stats.ks_2samp(scores[outcomes == 1], scores[outcomes == 0]).statistic)
-        adverse, n = int(outcomes.sum()), len(outcomes)
-        out["calibration_p_value"] = float(stats.binomtest(adverse, n, min(max(scores.mean(), 1e-9), 1 - 1e-9)).pvalue)
-    return out
 
 
 def period_labels(times: pa.Array, period: str) -> np.ndarray:
@@ -180,9 +171,18 @@ class Monitor:
     def _result(
         self, counts: dict[str, PeriodCounts], labelled: list[pd.DataFrame], grouped: list[pd.DataFrame], total: int
     ) -> MonitoringResult:
+        labels = pd.concat(labelled) if labelled else pd.DataFrame(columns=["period", "score", "outcome"])
+        favourable = decision_rule(self.spec).favourable_label
+        groups = group_counts_of(pd.concat(grouped) if grouped else None, self.protected, favourable)
+        return self.result_from_counts(counts, outcome_counts_of(labels), groups, total)
+
+    def result_from_counts(
+        self, counts: dict[str, PeriodCounts], outcomes: pd.DataFrame, groups: pd.DataFrame, total: int
+    ) -> MonitoringResult:
+        """The tables and alerts from counts alone (any engine's): per-period counts, per-score outcome counts
+        (``outcome_counts_of``'s columns) and group decision counts (``group_counts_of``'s)."""
         spec, reference = self.spec, self.reference
         thresholds, settings = spec.thresholds, spec.monitoring
-        labels = pd.concat(labelled) if labelled else pd.DataFrame(columns=["period", "score", "outcome"])
         period_rows, drift_rows, reason_rows, breaches = [], [], [], []
         for key in sorted(counts):
             c = counts[key]
@@ -198,8 +198,7 @@ class Monitor:
                 "max_feature_psi": float(drift["psi"].max()),
                 "most_drifted": str(drift.loc[drift["psi"].idxmax(), "feature"]),
             }
-            mine = labels[labels["period"] == key]
-            metrics = _outcome_metrics(mine["score"].to_numpy(float), mine["outcome"].to_numpy(int))
+            metrics = outcome_metrics(outcomes[outcomes["period"] == key])
             row.update(metrics)
             period_rows.append(row)
             for reason, n in sorted(c.top_reasons.items(), key=lambda item: -item[1]):
@@ -243,7 +242,8 @@ class Monitor:
                         f"AUC {metrics['auc']:.3f} on {int(metrics['labelled'])} outcomes below {thresholds.min_auc}",
                     )
                 )
-        fairness = self._fairness(pd.concat(grouped) if grouped else None)
+        attributes = [(a.name, a.reference) for a in spec.protected_attributes]
+        fairness = fairness_from_counts(groups, attributes)
         for item in fairness.itertuples():
             if item.decisions >= settings.min_group_decisions and item.ratio < thresholds.disparate_impact_floor:
                 breaches.append(
@@ -268,7 +268,7 @@ class Monitor:
             breaches=breaches,
             alerts=_persistent(breaches, sorted(counts), settings.alert_after_periods),
             decisions=total,
-            labelled=len(labels),
+            labelled=int(outcomes["positives"].sum() + outcomes["negatives"].sum()) if len(outcomes) else 0,
             spec=spec,
             settings={
                 "max_psi": thresholds.max_psi,
@@ -277,37 +277,6 @@ class Monitor:
                 **settings.model_dump(),
             },
         )
-
-    def _fairness(self, grouped: pd.DataFrame | None) -> pd.DataFrame:
-        """Approval rate per protected group and period, as a ratio to the spec's reference group."""
-        rows = []
-        if grouped is None or grouped.empty:
-            return pd.DataFrame(columns=["period", "attribute", "group", "decisions", "approval_rate", "ratio"])
-        for attribute in self.spec.protected_attributes:
-            if attribute.name not in grouped:
-                continue
-            known = grouped.dropna(subset=[attribute.name])
-            for key, chunk in known.groupby("period"):
-                rates = (
-                    (chunk["decision"] == decision_rule(self.spec).favourable_label)
-                    .groupby(chunk[attribute.name])
-                    .agg(["mean", "size"])
-                )
-                if attribute.reference not in rates.index:
-                    continue
-                base = rates.loc[attribute.reference, "mean"]
-                for group, values in rates.iterrows():
-                    rows.append(
-                        {
-                            "period": key,
-                            "attribute": attribute.name,
-                            "group": group,
-                            "decisions": int(values["size"]),
-                            "approval_rate": float(values["mean"]),
-                            "ratio": float(values["mean"] / base) if base > 0 else np.nan,
-                        }
-                    )
-        return pd.DataFrame(rows)
 
 
 def _frame(batch: pa.RecordBatch) -> pd.DataFrame:

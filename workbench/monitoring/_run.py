@@ -42,8 +42,13 @@ def run_monitoring(
     period_of: pd.Series | None = None,
     decisions: DecisionStore | None = None,
     outcomes: OutcomeStore | None = None,
+    engine: str = "pandas",
+    spark_master: str | None = None,
 ) -> MonitoringResult:
-    """Monitor a version (default: the @champion) on every decision recorded for it so far."""
+    """Monitor a version (default: the @champion) on every decision recorded for it so far.
+
+    ``engine="spark"`` counts on Spark (``spark_master``, else Spark's configuration, else ``local[*]``) with
+    the same tables as a result."""
     version = version or champion_version(client, name)
     folder = monitoring_dir(name) / "decisions"
     export_decisions(name, decisions, folder)
@@ -51,6 +56,11 @@ def run_monitoring(
     outcome_frame = (outcomes or OutcomeStore()).frame(name)
     if not any(folder.glob("*.parquet")):
         raise LookupError(f"no decisions of {name} are recorded yet")
+    if engine == "spark":
+        from workbench.monitoring._spark_monitor import spark_monitor
+        from workbench.spark import spark_session
+
+        return spark_monitor(spark_session(spark_master), reference, folder, outcome_frame, period, period_of)
     return Monitor(reference, period).run(folder, outcome_frame, period_of=period_of)
 
 
