@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
-from workbench.validation._registry import CREDIT_ONLY, result, validation_test
+from workbench.validation._registry import result, validation_test
 
 MIN_SEGMENT = 40
 
@@ -102,8 +102,7 @@ def protected_groups(ctx, test):
     limitations="Many tests: some rejections happen by chance.",
     severity="medium",
     remediation="Recalibrate or add the segment as a feature.",
-    kinds=("credit",),
-    not_applicable=CREDIT_ONLY["calibration"],
+    not_applicable="it compares predicted probabilities with observed rates by segment: a calibrated score",
 )
 def calibration(ctx, test):
     values = {name: ctx.x_val[name].astype(str).to_numpy() for name in ctx.spec.features.categorical}
