@@ -96,6 +96,7 @@ FRAUD = register_kind(
             "decision.amount_column",
             "thresholds.min_average_precision",
             "thresholds.min_recall_at_budget",
+            "monitoring.label_window_days",
         ),
         lists_skipped=("credit",),
         skip_reasons={

@@ -445,6 +445,9 @@ class MonitoringSpec(_Strict):
     min_labelled: int = Field(100, ge=10, description="labelled decisions a period needs before AUC is judged")
     min_group_decisions: int = Field(30, ge=5, description="decisions per protected group before its ratio is judged")
     alert_after_periods: int = Field(1, ge=1, le=12, description="consecutive breaching periods that raise an alert")
+    label_window_days: int = Field(
+        90, ge=1, le=730, description="fraud: days after which every chargeback of a period has arrived (recall waits)"
+    )
 
 
 class DocumentationSpec(_Strict):
