@@ -168,3 +168,8 @@ def test_caravan_spec_end_to_end_through_the_cli(tmp_path):
     assert validation["headline"]["top_decile_lift"] > 2.0
     frame = pd.DataFrame(validation["results"])
     assert not frame[frame["outcome"] == "fail"]["reason"].str.contains("could not run").any()
+    inventory = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "inventory"], cwd=project, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert inventory.returncode == 0 and "propensity" in inventory.stdout.split("caravan_propensity", 1)[1]
