@@ -21,6 +21,7 @@ CREDIT = register_kind(
         subjects="applicants",
         decision="cutoff",
         favourable="approval",
+        favourable_rate="approval rate",
         tests=(
             *COMMON_TESTS,
             "calibration.*",

@@ -52,6 +52,7 @@ FRAUD = register_kind(
         subjects="transactions",
         decision="alert_budget",
         favourable="clear (no alert)",
+        favourable_rate="clear rate",
         tests=(
             *COMMON_TESTS,
             "discrimination.average_precision",

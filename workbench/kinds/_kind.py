@@ -34,7 +34,7 @@ class Kind:
     reader compares with); ``skip_reasons`` maps a test id pattern or category to why it does not apply here.
     ``keys`` are the kind-specific spec keys the kind accepts (a key another kind owns is refused, naming
     both). ``favourable`` and ``subject`` are the words documents use for the favourable decision and the
-    one decided on.
+    one decided on; ``favourable_rate`` names the rate the four-fifths ratios compare.
     """
 
     name: str
@@ -43,6 +43,7 @@ class Kind:
     subjects: str
     decision: str
     favourable: str
+    favourable_rate: str
     tests: tuple[str, ...]
     headline: tuple[str, ...]
     monitoring: tuple[str, ...]

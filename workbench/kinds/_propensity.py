@@ -33,6 +33,7 @@ PROPENSITY = register_kind(
         subjects="customers",
         decision="contact",
         favourable="offer (contact)",
+        favourable_rate="offer rate",
         tests=(
             *COMMON_TESTS,
             "calibration.*",
