@@ -69,7 +69,9 @@ PROPENSITY = register_kind(
             "whom the campaign contacts is judged by decision.profit_curve",
         },
         requirements=_requirements,
-        alternatives_skip=None,
+        alternatives_skip="the search weighs alternatives by the credit cost matrix and reads them as approvals; a "
+        "campaign trades profit against offer-rate ratios, which decision.profit_curve and the offer-rate tables show, "
+        "so no alternative was searched.",
         assumptions=(
             "Customers the campaign reaches resemble the customers the model was developed on (checked by monitoring).",
             "Buying is observed for every customer of the data, contacted or not, so the response rates are not "
