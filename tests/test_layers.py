@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
         "findings",
         "estimators",
         "datasets",
+        "kinds",
         "_kernels",
         "spark",
     },

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from workbench.cli._common import fail
+from workbench.kinds import KINDS, kind_of
 
 if TYPE_CHECKING:
     from workbench.spec import ModelSpec
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="The feature store of fraud models (Feast, local: Parquet offline, SQLite online).", no_args_is_help=True
 )
+
+
+def _store_kinds() -> str:
+    """The kinds whose features come from the store, as error messages name them."""
+    return "kind: " + ", ".join(k.name for k in KINDS.values() if k.feature_store)
 
 
 def _spec(name: str) -> ModelSpec:
@@ -34,8 +40,8 @@ def _spec(name: str) -> ModelSpec:
         spec = load_spec(path)
     except SpecError as error:
         fail(str(error))
-    if spec.kind != "fraud" or not spec.features.from_store:
-        fail(f"{spec.name}: kind {spec.kind} has no feature store (features.from_store is for kind: fraud)")
+    if not kind_of(spec).feature_store or not spec.features.from_store:
+        fail(f"{spec.name}: kind {spec.kind} has no feature store (features.from_store is for {_store_kinds()})")
     return spec
 
 
@@ -122,7 +128,7 @@ def skew(
         data = load_model_data(spec, expected_sha256=record.tags.get("data_sha256"))
     except (ValueError, LookupError, SpecError, DataChangedError, FeatureStoreError) as error:
         fail(str(error))
-    if spec.kind != "fraud":
+    if not kind_of(spec).feature_store:
         fail(f"{name} version {version} is a {spec.kind} model: it has no feature store to check")
     report = skew_check(spec, data.frame, sample=sample or spec.feature_store.skew_sample, seed=spec.split.seed)
     tolerance = spec.feature_store.skew_tolerance

@@ -421,20 +421,35 @@ def add_finding(
     _act(governance_service().add_finding, login(user), name, version, severity, title, remediation)
 
 
+def _model_kind(client, name: str, version: int) -> str:
+    """The version's model kind: its ``model_kind`` tag, or for a version registered before it, its recorded spec."""
+    from workbench.registry import recorded_spec
+
+    entry = client.get_model_version(name, str(version))
+    if entry.tags.get("model_kind"):
+        return entry.tags["model_kind"]
+    try:
+        return recorded_spec(client, entry.run_id).kind
+    except Exception:  # an unreadable record must not hide the rest of the inventory
+        return "?"
+
+
 @app.command("inventory")
 def show_inventory() -> None:
-    """Every model and version: status, tier, owner, last validation, open findings, next review."""
+    """Every model and version: kind, status, tier, owner, last validation, open findings, next review."""
     from workbench.governance import inventory
     from workbench.registry import configure
 
-    table = inventory(configure())
+    client = configure()
+    table = inventory(client)
     if table.empty:
         typer.echo("no registered models")
         return
     for row in table.itertuples():
         flag = "  OVERDUE" if row.overdue else ""
+        kind = _model_kind(client, row.model, row.version)
         typer.echo(
-            f"{row.model:>16} v{row.version:<3} {row.status:<12} {row.alias or '':<10} tier {row.risk_tier} "
+            f"{row.model:>18} v{row.version:<3} {kind:<10} {row.status:<12} {row.alias or '':<10} tier {row.risk_tier} "
             f"{row.owner:<22} validated {row.last_validation or '-':<10} findings "
             f"{row.open_high}H/{row.open_medium}M/{row.open_low}L next review {row.next_review_due or '-'}"
             f"{flag}"

@@ -12,6 +12,7 @@ import pandas as pd
 from filelock import FileLock
 
 from workbench.datasets import GENERATED, SHIPPED
+from workbench.kinds import kind_of
 from workbench.paths import project_root, registry_store
 from workbench.provenance import file_sha256
 from workbench.spec import ModelSpec, SpecError, check_spec_against_data, label_keys, load_spec
@@ -136,7 +137,7 @@ def load_model_data(spec: ModelSpec, expected_sha256: str | None = None) -> Mode
         frame = pd.read_parquet(path)
     else:
         frame = _read_file(path, spec.dataset.file_format)
-    if spec.kind == "fraud":
+    if kind_of(spec).feature_store:
         frame = _with_store_features(spec, frame, sha256, source)
     frame = add_protected_bands(frame, spec)
     check_spec_against_data(spec, frame, source)

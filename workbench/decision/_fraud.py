@@ -28,7 +28,11 @@ class AlertRule(DecisionRule):
     favourable_label: ClassVar[str] = "clear"
 
 
-@register_rule("fraud")
+def _fit_alert_rule(spec: ModelSpec, development_scores: np.ndarray, days: float) -> DecisionRule:
+    return alert_rule_for_budget(spec, development_scores, days)
+
+
+@register_rule("alert_budget", fit=_fit_alert_rule)
 def _fraud_rule(spec: ModelSpec) -> DecisionRule:
     if spec.decision.cutoff is None:
         raise ValueError(

@@ -1,9 +1,10 @@
 """The decision rule: the one place where a score becomes a decision.
 
 Training, validation, the scoring server, replay, batch scoring and monitoring all call this module, so a
-recorded decision, a validation figure and a monitoring rate are computed by the same comparison. A model
-kind (credit today; fraud, AML and propensity as they arrive) supplies its own :class:`DecisionRule`
-subclass through :func:`register_rule`, with its own labels and its own way of setting the threshold.
+recorded decision, a validation figure and a monitoring rate are computed by the same comparison. Each
+decision policy registers its :class:`DecisionRule` subclass under a name through :func:`register_rule`, with
+its own labels and, when training sets the threshold (an alert budget, a contact share), its own way of
+fitting it on the development scores; a model kind (``workbench.kinds``) names the policy it uses.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+
+from workbench.kinds import kind_of
 
 if TYPE_CHECKING:
     from workbench.spec import ModelSpec
@@ -52,30 +55,70 @@ class DecisionRule:
         return type(self)(threshold)
 
 
-_RULES: dict[str, Callable[[ModelSpec], DecisionRule]] = {}
+#: how a policy sets its threshold on development scores at training: (spec, scores, days spanned) -> rule
+Fit = Callable[["ModelSpec", np.ndarray, float], DecisionRule]
 
 
-def register_rule(kind: str) -> Callable[[Callable[[ModelSpec], DecisionRule]], Callable[[ModelSpec], DecisionRule]]:
-    """Register how a model kind builds its decision rule from a spec."""
+@dataclass(frozen=True)
+class _Policy:
+    build: Callable[[ModelSpec], DecisionRule]
+    fit: Fit | None
+
+
+_RULES: dict[str, _Policy] = {}
+
+
+def register_rule(name: str, fit: Fit | None = None) -> Callable[[Callable[[ModelSpec], DecisionRule]], Callable]:
+    """Register a decision policy: how it builds its rule from a (registered) spec, and how training fits it.
+
+    ``fit`` is for policies whose threshold training sets on the development scores and records as
+    ``decision.cutoff``; without it the spec's own cut-off decides.
+    """
 
     def decorate(build: Callable[[ModelSpec], DecisionRule]) -> Callable[[ModelSpec], DecisionRule]:
-        if kind in _RULES:
-            raise ValueError(f"a decision rule for kind {kind!r} is registered twice")
-        _RULES[kind] = build
+        if name in _RULES:
+            raise ValueError(f"a decision rule {name!r} is registered twice")
+        _RULES[name] = _Policy(build, fit)
         return build
 
     return decorate
 
 
-@register_rule("credit")
+@register_rule("cutoff")
 def _credit_rule(spec: ModelSpec) -> DecisionRule:
     return DecisionRule(spec.decision.cutoff)
 
 
+def _policy(spec: ModelSpec) -> _Policy:
+    kind = kind_of(spec)
+    try:
+        return _RULES[kind.decision]
+    except KeyError:
+        raise ValueError(
+            f"kind {kind.name!r}: no decision rule {kind.decision!r}; known: {', '.join(sorted(_RULES))}"
+        ) from None
+
+
 def decision_rule(spec: ModelSpec) -> DecisionRule:
     """The decision rule of the spec's model kind."""
-    kind = getattr(spec, "kind", "credit")
-    try:
-        return _RULES[kind](spec)
-    except KeyError:
-        raise ValueError(f"kind: no decision rule for {kind!r}; known: {', '.join(sorted(_RULES))}") from None
+    return _policy(spec).build(spec)
+
+
+def rule_names() -> list[str]:
+    """The registered decision policies (a kind names one of them)."""
+    return sorted(_RULES)
+
+
+def fitted_rule(spec: ModelSpec, development_scores: np.ndarray, days: float = 1.0) -> DecisionRule:
+    """The rule a candidate is judged at: its own fitted threshold where training sets it, else the spec's."""
+    policy = _policy(spec)
+    return policy.fit(spec, development_scores, days) if policy.fit else policy.build(spec)
+
+
+def with_fitted_cutoff(spec: ModelSpec, development_scores: np.ndarray, days: float = 1.0) -> ModelSpec:
+    """The spec to register: where training sets the threshold, the fitted one becomes ``decision.cutoff``."""
+    policy = _policy(spec)
+    if policy.fit is None:
+        return spec
+    decision = spec.decision.model_copy(update={"cutoff": policy.fit(spec, development_scores, days).threshold})
+    return spec.model_copy(update={"decision": decision})

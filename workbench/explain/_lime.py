@@ -23,7 +23,7 @@ def fitted_fills(model: Pipeline) -> dict[str, object]:
     for _name, transformer, columns in model.named_steps["preprocess"].transformers_:
         steps = transformer.steps if isinstance(transformer, Pipeline) else [(None, transformer)]
         imputer = next((step for _, step in steps if isinstance(step, SimpleImputer)), None)
-        if imputer is not None:
+        if imputer is not None and len(columns):  # a transformer of no columns (no categories) is never fitted
             fills.update(zip(list(columns), imputer.statistics_, strict=True))
     return fills
 

@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 from workbench.estimators import FAMILIES
 from workbench.fairness._assessment import FairnessReport
 from workbench.findings import Finding, plain, table_records
+from workbench.kinds import kind_of
 from workbench.spec import group_labels
 from workbench.validation import ValidationContext
 
@@ -459,13 +460,9 @@ def _search(ctx: ValidationContext, report: FairnessReport) -> AlternativeSearch
     tolerance = fairness.alternative_auc_tolerance
     if not spec.protected_attributes:
         return _skip("no protected attribute was provided, so no alternative can be compared.", report, tolerance)
-    if spec.kind == "fraud":
-        return _skip(
-            "the search compares approval rates under fair-lending rules; a fraud model's burden is its alerts, "
-            "judged by the alert-rate ratios by group (segments.alert_rate_ratio), so no alternative was searched.",
-            report,
-            tolerance,
-        )
+    reason = kind_of(spec).alternatives_skip
+    if reason is not None:  # the kind's burden is not a fair-lending approval rate (fraud: its alerts)
+        return _skip(reason, report, tolerance)
     started = time.perf_counter()
     references = {a.name: group_labels(pd.Series([a.reference])).iloc[0] for a in spec.protected_attributes}
     judge = _Judge(ctx, references, fairness.min_group_size)

@@ -9,6 +9,7 @@ from workbench.monitoring._decisions_and_outcomes import (
     read_outcome_file,
 )
 from workbench.monitoring._drift import PeriodCounts, chi_square_from_counts, count_chunk, drift_table, ks_from_cells
+from workbench.monitoring._kind_metrics import METRICS, PeriodDecisions, kind_metrics, monitoring_metric
 from workbench.monitoring._monitor import Alert, Monitor, MonitoringResult
 from workbench.monitoring._outcome_counts import fairness_from_counts, outcome_metrics
 from workbench.monitoring._record import alerts_text, read_monitoring_run, record_monitoring_run
@@ -20,7 +21,11 @@ from workbench.monitoring._spark_monitor import spark_monitor
 from workbench.monitoring._traffic import simulate_traffic, simulated_periods
 
 __all__ = [
+    "METRICS",
     "Alert",
+    "PeriodDecisions",
+    "kind_metrics",
+    "monitoring_metric",
     "RetrainingError",
     "RetrainingResult",
     "act_on_alerts",

@@ -185,6 +185,7 @@ def register_training(
         "split_sha256": result.split.sha256,
         "seed": str(spec.split.seed),
         "model_family": result.chosen,
+        "model_kind": spec.kind,
         "git_sha": git.sha,
         "git_dirty": str(git.dirty).lower(),
         "environment_sha256": environment_sha256(),

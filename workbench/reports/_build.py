@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from workbench.estimators import FAMILIES
+from workbench.kinds import kind_of
 from workbench.paths import version_reports_dir
 from workbench.policy import (
     DOCUMENT_SECTIONS,
@@ -154,24 +155,10 @@ def _limitations(evidence: Evidence, results: list[dict[str, Any]]) -> list[str]
         f"The development data has {evidence.data_validation.get('n_rows', '?')} rows; the validation sample has "
         f"{n_val}, so estimates are uncertain (AUC 95% CI {low:.3f}–{high:.3f}).",
     ]
-    if evidence.spec.kind == "fraud":
-        items += [
-            "Labels are chargebacks: frauds whose chargeback had not arrived when the data were drawn count as "
-            "genuine, so recall is measured on the frauds known so far.",
-            "Alerted transactions were reviewed, not left to run: the outcome of a transaction stopped by review "
-            "is its reviewer's verdict, not an observed chargeback.",
-        ]
-        if _synthetic_data(evidence):
-            items.append(
-                "The data are synthetic (generated, calibrated to published PaySim and BankSim statistics): the "
-                "figures show the workbench at work, not the performance of a model on real card transactions."
-            )
-    else:
-        items += [
-            "Outcomes are observed only for booked loans; no reject inference was performed, so performance on "
-            "applicants declined in the past is unknown.",
-            "Validation is on a holdout from the same period as development; an out-of-time test needs later data.",
-        ]
+    kind = kind_of(evidence.spec)
+    items += list(kind.limitations)
+    if kind.synthetic_note and _synthetic_data(evidence):
+        items.append(kind.synthetic_note)
     for result in results:
         if result["outcome"] != "pass":
             test = evidence.documents["validation"].get("tests", {}).get(result["test_id"], {})
@@ -389,28 +376,15 @@ def sr117_context(evidence: Evidence) -> dict[str, Any]:
         # the coefficients describe the scorecard: shown only when the scorecard is the model in use
         "coefficients": evidence.coefficients if family.startswith("scorecard") else None,
         "selection": evidence.selection,
-        "assumptions": [
-            "Transactions scored in production resemble the development period's (checked by monitoring).",
-            "A feature uses only events before the transaction and chargebacks that had arrived by then (the "
-            "label-delay rule, checked by data.label_delay); the online store serves the same values (data."
-            "train_serve_skew).",
-            "Fraud patterns seen in development recur; new patterns are caught only as far as their features move.",
-        ]
-        if spec.kind == "fraud"
-        else [
-            "Applicants scored in production resemble the development population (checked by monitoring).",
-            "Past repayment behaviour of similar applicants predicts future repayment.",
-            "Rare categorical levels behave like the pooled 'infrequent' group; missing values like the median "
-            "(numeric) or a separate '(missing)' level (categorical).",
-            "Each observation is independent (one application per applicant).",
-        ],
+        "assumptions": list(kind_of(spec).assumptions),
         "revalidation_months": REVALIDATION_MONTHS[spec.risk_tier],
         "monitoring_frequency": MONITORING_FREQUENCY[spec.risk_tier],
         "monitoring": _monitoring(evidence),
         "limitations": _limitations(evidence, results),
         "history": history,
         "synthetic_data": _synthetic_data(evidence),
-        "alert_rates": _result_table(evidence, "segments.alert_rate_ratio", "alert_rates"),
+        "kind": kind_of(spec),
+        "result_table": lambda test_id, table: _result_table(evidence, test_id, table),
         "packages": _packages(evidence.environment_lock),
         "training_run_id": evidence.training_run_id,
         "validation_run_id": evidence.validation_run_id,
@@ -433,7 +407,8 @@ def fairness_context(evidence: Evidence) -> dict[str, Any]:
         "min_group_size": evidence.documents["fairness"].get("min_group_size", evidence.spec.fairness.min_group_size),
         "figures": evidence.figures,
         "synthetic_data": _synthetic_data(evidence),
-        "alert_rates": _result_table(evidence, "segments.alert_rate_ratio", "alert_rates"),
+        "kind": kind_of(evidence.spec),
+        "result_table": lambda test_id, table: _result_table(evidence, test_id, table),
         "validator": evidence.tags.get("validated_by", ""),
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench.estimators import FAMILIES
+from workbench.kinds import KINDS, spec_key_problems
 from workbench.policy import DEFAULT_FRAMEWORKS, framework_names
 from workbench.spec._labels import label_key
 
@@ -257,6 +258,11 @@ class FairnessSpec(_Strict):
     alternative_cutoffs: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
         default_factory=list, description="further cut-offs shown in the less discriminatory alternative search"
     )
+    basis: dict[str, str] = Field(
+        default_factory=dict,
+        description="the committee's reading of each protected attribute (by name): is it a protected basis in law, "
+        "and why is it assessed; printed in the documents",
+    )
 
     @model_validator(mode="after")
     def _well_formed(self) -> FairnessSpec:
@@ -324,7 +330,10 @@ class DecisionSpec(_Strict):
     Credit declines at ``cutoff``. Fraud alerts within a review budget, ``alert_rate`` (share of transactions
     sent to review) or ``max_alerts_per_day``; training turns the budget into the threshold on the development
     sample and records it as ``cutoff`` in the registered spec. A missed fraud costs its amount
-    (``amount_column``); a review costs ``review_cost``.
+    (``amount_column``); a review costs ``review_cost``. Propensity contacts the top ``contact_share`` of scores,
+    or without it everyone whose expected profit (score x ``value`` - ``contact_cost``) is not negative; the
+    threshold is recorded as ``cutoff`` the same way. Which keys a kind accepts is declared by the kind
+    (``workbench.kinds``).
     """
 
     cutoff: float | None = Field(None, gt=0.0, lt=1.0, description="decline when the score is at or above this")
@@ -332,6 +341,11 @@ class DecisionSpec(_Strict):
     max_alerts_per_day: float | None = Field(None, gt=0.0, description="fraud: reviews the team can do per day")
     review_cost: float = Field(5.0, ge=0.0, description="fraud: cost of reviewing one alert")
     amount_column: str | None = Field(None, description="fraud: the transaction amount, the cost of a missed fraud")
+    contact_share: float | None = Field(
+        None, gt=0.0, lt=1.0, description="propensity: share of customers contacted, the top scores"
+    )
+    contact_cost: float | None = Field(None, ge=0.0, description="propensity: cost of one contact")
+    value: float | None = Field(None, gt=0.0, description="propensity: value (margin) of one sale")
     reason_codes: int = Field(4, ge=1, le=10)
     costs: CostSpec = Field(default_factory=CostSpec)
     adverse_action_texts: dict[str, str] = Field(default_factory=dict)
@@ -367,6 +381,9 @@ class Thresholds(_Strict):
     )
     min_recall_at_budget: float = Field(
         0.30, ge=0.0, le=1.0, description="fraud: least share of frauds alerted within the alert budget"
+    )
+    min_top_decile_lift: float = Field(
+        2.0, ge=1.0, description="propensity: least lift of the top score decile (its response rate / the base rate)"
     )
 
     @model_validator(mode="after")
@@ -428,6 +445,9 @@ class MonitoringSpec(_Strict):
     min_labelled: int = Field(100, ge=10, description="labelled decisions a period needs before AUC is judged")
     min_group_decisions: int = Field(30, ge=5, description="decisions per protected group before its ratio is judged")
     alert_after_periods: int = Field(1, ge=1, le=12, description="consecutive breaching periods that raise an alert")
+    label_window_days: int = Field(
+        90, ge=1, le=730, description="fraud: days after which every chargeback of a period has arrived (recall waits)"
+    )
 
 
 class DocumentationSpec(_Strict):
@@ -476,12 +496,13 @@ class FeatureStoreSpec(_Strict):
 class ModelSpec(_Strict):
     """The whole description of one model; the registered model name is ``name``.
 
-    ``kind`` selects the model kind (credit by default; fraud needs ``entities``, ``event_time``, an
-    out-of-time split and an alert budget).
+    ``kind`` selects the model kind (credit by default; see ``workbench.kinds``): the kind declares the keys
+    only it accepts and its own requirements (fraud needs ``entities``, ``event_time``, an out-of-time split
+    and an alert budget; propensity the cost of a contact and the value of a sale).
     """
 
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["credit", "fraud"] = "credit"
+    kind: str = "credit"
     entities: dict[str, str] = Field(
         default_factory=dict, description="fraud: entity name -> the event column holding its key, e.g. card: card_id"
     )
@@ -507,6 +528,15 @@ class ModelSpec(_Strict):
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     documentation: DocumentationSpec = Field(default_factory=DocumentationSpec)
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            close = difflib.get_close_matches(value, list(KINDS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{value!r} is not a model kind{hint}; known: {', '.join(sorted(KINDS))}")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> ModelSpec:
         problems = []
@@ -523,7 +553,7 @@ class ModelSpec(_Strict):
         if self.target.column in self.features.all:
             problems.append((self.features.location_of(self.target.column), "the target cannot be a feature"))
         problems += self._fairness_problems()
-        problems += self._kind_problems()
+        problems += spec_key_problems(self)
         texts = self.decision.adverse_action_texts
         untexted = [f for f in self.features.all if f not in texts]
         for key in texts:
@@ -546,52 +576,6 @@ class ModelSpec(_Strict):
         if problems:
             raise KeyedProblems(problems)
         return self
-
-    def _kind_problems(self) -> list[tuple[str, str]]:
-        """What the kind requires: a cut-off for credit; entities, event time, out-of-time split, budget for fraud."""
-        problems: list[tuple[str, str]] = []
-        decision = self.decision
-        if self.kind == "credit":
-            if not decision.cutoff:  # (cut-offs are above 0)
-                problems.append(("decision.cutoff", "required key is missing"))
-            for key, value in (
-                ("entities", self.entities),
-                ("event_time", self.event_time),
-                ("features.from_store", self.features.from_store),
-                ("decision.alert_rate", decision.alert_rate),
-                ("decision.max_alerts_per_day", decision.max_alerts_per_day),
-            ):
-                if value:
-                    problems.append((key, "only for kind: fraud"))
-            return problems
-        if not self.entities:
-            problems.append(
-                ("entities", "a fraud model names its entities, e.g. {card: card_id, merchant: merchant_id}")
-            )
-        if self.event_time is None:
-            problems.append(("event_time", "a fraud model names the column with each transaction's time"))
-        if self.split.method != "out_of_time":
-            problems.append(("split.method", "a fraud model is validated out of time: set out_of_time"))
-        elif self.event_time is not None and self.split.date_column != self.event_time:
-            problems.append(("split.date_column", f"must be the event time {self.event_time!r}"))
-        if (decision.alert_rate is None) == (decision.max_alerts_per_day is None):
-            problems.append(("decision.alert_rate", "give exactly one of alert_rate or max_alerts_per_day"))
-        if decision.amount_column is None:
-            problems.append(("decision.amount_column", "name the amount column: a missed fraud costs its amount"))
-        names = [f.name for f in self.features.from_store]
-        for i, feature in enumerate(self.features.from_store):
-            key = f"features.from_store[{i}]"
-            if feature.entity not in self.entities:
-                problems.append(
-                    (f"{key}.entity", f"{feature.entity!r} is not one of entities ({', '.join(self.entities)})")
-                )
-            if feature.name not in self.features.numeric:
-                problems.append((f"{key}.name", f"{feature.name!r} must also be listed in features.numeric"))
-            if feature.name in names[:i]:
-                problems.append((f"{key}.name", f"{feature.name!r} is defined twice"))
-            if feature.function == "chargeback_rate" and self.target.arrival_column is None:
-                problems.append((f"{key}.function", "chargeback_rate needs target.arrival_column (when labels arrive)"))
-        return problems
 
     def _fairness_problems(self) -> list[tuple[str, str]]:
         """Screening attributes are no inputs, no target and no protected attribute; a reason needs no attributes."""
@@ -618,6 +602,10 @@ class ModelSpec(_Strict):
                         f"(protected_attributes[{i_protected}]), which the proxy screen covers",
                     )
                 )
+        names = {a.name for a in self.protected_attributes}
+        for name in self.fairness.basis:
+            if name not in names:
+                problems.append((f"fairness.basis.{name}", f"{name!r} is not a protected attribute of the spec"))
         if self.fairness.no_protected_attributes_reason is not None and self.protected_attributes:
             problems.append(
                 (

@@ -1,4 +1,5 @@
-"""Statistics for validation and monitoring: PSI on fixed bins, DeLong, calibration and back-tests, WoE / IV."""
+"""Statistics for validation and monitoring: PSI on fixed bins, DeLong, calibration and back-tests, WoE / IV,
+gains, lift and the profit curve of a campaign."""
 
 from workbench.stats._calibration import (
     CalibrationError,
@@ -17,6 +18,7 @@ from workbench.stats._calibration import (
     vasicek_default_sf,
 )
 from workbench.stats._delong import AucComparison, AucInterval, delong_auc, delong_test
+from workbench.stats._gains import gains_table, profit_curve
 from workbench.stats._performance import ks_statistic, performance_summary
 from workbench.stats._psi import EMPTY_BIN_SHARE, Bins, fit_bins, psi, psi_from_counts, psi_table
 from workbench.stats._single_feature import leakage_screen, leakage_suspects, single_feature_auc
@@ -37,6 +39,7 @@ __all__ = [
     "delong_test",
     "expected_calibration_error",
     "fit_bins",
+    "gains_table",
     "hosmer_lemeshow",
     "information_value",
     "jeffreys_portfolio_test",
@@ -45,6 +48,7 @@ __all__ = [
     "leakage_screen",
     "leakage_suspects",
     "performance_summary",
+    "profit_curve",
     "psi",
     "psi_from_counts",
     "psi_table",

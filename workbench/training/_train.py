@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from workbench.data import AliasedFeature, ModelData, Split, adverse_target, aliased_features, make_split, model_inputs
-from workbench.decision import DecisionRule, alert_rule_for_budget, decision_rule
+from workbench.decision import DecisionRule, decision_rule, fitted_rule, with_fitted_cutoff
 from workbench.estimators import FAMILIES, column_owners
 from workbench.spec import ModelSpec, without_features
 from workbench.stats import performance_summary
@@ -168,7 +168,6 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
     candidates: list[CandidateResult] = []
     failed: list[FailedCandidate] = []
     days = _development_days(frame, spec, split)
-    rule = decision_rule(spec) if spec.kind != "fraud" else None
     for candidate in spec.candidates:
         family = FAMILIES[candidate.family]
         pipeline = family.build(
@@ -186,8 +185,8 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
             failed.append(FailedCandidate(candidate.family, f"{type(error).__name__}: {error}"))
             continue
         p_dev = pipeline.predict_proba(x_dev)[:, 1]
-        # a fraud candidate is judged at its own alert threshold: the budget met on its development scores
-        own_rule = rule or alert_rule_for_budget(spec, p_dev, days)
+        # where training sets the threshold (an alert budget, a contact share), a candidate is judged at its own
+        own_rule = fitted_rule(spec, p_dev, days)
         candidates.append(
             CandidateResult(
                 family=candidate.family,
@@ -204,8 +203,7 @@ def train(data: ModelData, spec: ModelSpec) -> TrainingResult:
 
     chosen, reason = _choose(candidates, spec.selection.prefer_interpretable_within)
     model = _artefact(chosen)
-    if spec.kind == "fraud":
-        spec = _with_alert_threshold(spec, model.predict_proba(x_dev)[:, 1], days)
+    spec = with_fitted_cutoff(spec, model.predict_proba(x_dev)[:, 1], days)
     result = TrainingResult(
         spec=spec,
         data_sha256=data.sha256,
@@ -234,13 +232,6 @@ def _development_days(frame: pd.DataFrame, spec: ModelSpec, split: Split) -> flo
         return 1.0
     times = pd.to_datetime(frame[spec.event_time].iloc[split.development], utc=True)
     return max((times.max() - times.min()) / pd.Timedelta(days=1), 1.0)
-
-
-def _with_alert_threshold(spec: ModelSpec, development_scores: np.ndarray, days: float) -> ModelSpec:
-    """The spec with the fraud threshold that meets the alert budget on the development sample as its cut-off."""
-    threshold = alert_rule_for_budget(spec, development_scores, days).threshold
-    decision = spec.decision.model_copy(update={"cutoff": threshold})
-    return spec.model_copy(update={"decision": decision})
 
 
 def _summary(y: np.ndarray, scores: np.ndarray, rule: DecisionRule) -> dict[str, float]:

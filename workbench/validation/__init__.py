@@ -13,6 +13,7 @@ from workbench.validation import (  # noqa: F401  (registration side effect)
     _discrimination_tests,
     _fraud_tests,
     _overfitting_tests,
+    _propensity_tests,
     _segments_tests,
     _sensitivity_tests,
     _soundness_tests,

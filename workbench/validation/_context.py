@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from workbench.data import ModelData, Split, adverse_target, load_model_data, make_split, model_inputs
 from workbench.decision import DecisionRule, decision_rule
+from workbench.kinds import kind_of
 from workbench.registry import configure, get_version, load_model, recorded_spec
 from workbench.spec import ModelSpec, group_labels
 from workbench.training import FAMILIES
@@ -116,18 +117,16 @@ class ValidationContext:
     def benchmark(self) -> Pipeline:
         """The validator's own logistic regression, fitted on the development sample.
 
-        A scorecard for credit; for fraud a class-weighted penalised logit, since an unpenalised fit on a rare
-        outcome with velocity features separates easily.
+        The kind declares it: a scorecard for credit; for fraud a class-weighted penalised logit, since an
+        unpenalised fit on a rare outcome with velocity features separates easily.
         """
-        family, params = (
-            ("scorecard_logit", {}) if self.spec.kind != "fraud" else ("penalised_logit", {"class_weight": "balanced"})
-        )
+        family, params = kind_of(self.spec).benchmark
         pipeline = FAMILIES[family].build(
             self.spec.features.numeric,
             self.spec.features.categorical,
             min_category_count=self.spec.thresholds.min_category_count,
             seed=self.spec.split.seed,
-            **params,
+            **dict(params),
         )
         return pipeline.fit(self.x_dev, self.y_dev)
 

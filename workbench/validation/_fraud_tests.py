@@ -14,7 +14,6 @@ from sklearn.metrics import average_precision_score, precision_recall_curve
 from workbench.findings import figure_png, new_figure
 from workbench.validation._registry import judge, result, validation_test
 
-FRAUD = ("fraud",)
 ONLY_FRAUD = "it judges alerts on transactions, their feature store and fraud patterns"
 
 
@@ -55,7 +54,6 @@ def _amounts(ctx, sample: str = "validation") -> np.ndarray:
     severity="high",
     remediation="Add features that separate the patterns missed, or more labelled fraud.",
     headline={"average_precision": "average_precision", "fraud_rate": "fraud_rate"},
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def average_precision(ctx, test):
@@ -99,7 +97,6 @@ def average_precision(ctx, test):
         "alert_rate": "alert_rate",
         "false_positives_per_true_positive": "false_positives_per_true_positive",
     },
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def alert_budget(ctx, test):
@@ -169,7 +166,6 @@ def _by_period(ctx) -> pd.DataFrame:
     limitations="Periods with few frauds are shown but not judged.",
     severity="medium",
     remediation="Investigate the weak period (a new pattern, a feature outage) before relying on the model.",
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def performance_by_period(ctx, test):
@@ -198,7 +194,6 @@ def performance_by_period(ctx, test):
     severity="medium",
     remediation="Re-set the threshold on recent data or plan review capacity for the peaks.",
     headline={"alert_rate_max_to_budget": "max_to_budget"},
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def alert_rate_stability(ctx, test):
@@ -227,7 +222,6 @@ def alert_rate_stability(ctx, test):
     limitations="Needs the pattern of each fraud (investigators' labels, or known for synthetic data).",
     severity="medium",
     remediation="Add features aimed at the missed pattern (e.g. counts of small amounts at new merchants).",
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def fraud_patterns(ctx, test):
@@ -276,7 +270,6 @@ def fraud_patterns(ctx, test):
     severity="high",
     remediation="Find the features that drive the gap (proxy screen) and test a model without them.",
     headline={"alert_rate_ratio_worst": "worst_ratio"},
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def alert_rate_ratio(ctx, test):
@@ -332,7 +325,6 @@ def alert_rate_ratio(ctx, test):
     limitations="Checks label-derived features; aggregates of the events themselves cannot leak labels.",
     severity="high",
     remediation="Stamp label-derived rows at the label's arrival time and rebuild the store.",
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def label_delay(ctx, test):
@@ -378,7 +370,6 @@ def label_delay(ctx, test):
     severity="high",
     remediation="Make the online and offline definitions one (a shared view), then rebuild and re-run.",
     headline={"skew_max_difference": "max_abs_difference"},
-    kinds=FRAUD,
     not_applicable=ONLY_FRAUD,
 )
 def train_serve_skew(ctx, test):

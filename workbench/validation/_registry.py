@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workbench.findings import Severity, TestResult
+from workbench.kinds import KINDS, get_kind
 
 CATEGORIES = (
     "data",
@@ -26,19 +27,6 @@ CATEGORIES = (
     "segments",
     "decision",
 )
-
-#: model kinds the registry knows (``spec.kind``)
-KINDS = ("credit", "fraud")
-
-#: categories that judge a credit model only, with the reason a test of theirs gives when it skips itself
-CREDIT_ONLY: dict[str, str] = {
-    "backtesting": "PD back-tests compare predicted default probabilities with observed defaults; a fraud score "
-    "is class-weighted (it ranks, it is no probability) and is judged by its alerts within the review budget",
-    "calibration": "a class-weighted fraud score ranks transactions and is not a calibrated probability; the fraud "
-    "kind is judged by precision and recall at its alert budget instead",
-    "decision": "the credit decision (approve or decline at a cut-off with a cost matrix) does not apply; the fraud "
-    "kind's decision is judged by decision.alert_budget",
-}
 
 
 @dataclass(frozen=True)
@@ -57,14 +45,23 @@ class ValidationTest:
     remediation: str
     run: Callable[..., TestResult] = field(compare=False, repr=False)
     headline: tuple[tuple[str, str], ...] = ()
-    kinds: tuple[str, ...] = KINDS
     not_applicable: str = ""
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The model kinds that declare this test as one that judges them (``workbench.kinds``)."""
+        return tuple(name for name, kind in KINDS.items() if kind.judges(self.test_id))
+
     def skip_reason(self, kind: str) -> str | None:
-        """Why the test does not apply to a model of this kind (None when it applies)."""
-        if kind in self.kinds:
+        """Why the test does not apply to a model of this kind (None when it applies).
+
+        The kind's own reason when it gives one (why fraud has no PD back-tests), else the test's (what it needs).
+        """
+        declared = get_kind(kind)
+        if declared.judges(self.test_id):
             return None
-        return f"not applicable to a {kind} model ({', '.join(self.kinds)} only): {self.not_applicable}"
+        reason = declared.skip_reason(self.test_id, self.category) or self.not_applicable
+        return f"not applicable to a {kind} model ({', '.join(self.kinds) or 'no kind'} only): {reason}"
 
     def __call__(self, context) -> TestResult:
         """Run the test; its result carries the test's own identity and severity."""
@@ -88,23 +85,16 @@ def validation_test(
     severity: Severity = "medium",
     remediation: str = "",
     headline: dict[str, str] | None = None,
-    kinds: tuple[str, ...] | None = None,
     not_applicable: str = "",
 ) -> Callable[[Callable[..., TestResult]], Callable[..., TestResult]]:
     """Register a test function under ``test_id``.
 
     ``thresholds`` name the spec keys it reads; ``headline`` maps headline figure names to keys of the
-    result's ``values``. ``kinds`` are the model kinds the test judges (default: every kind, except the
-    credit-only categories); for any other kind it skips itself with ``not_applicable`` as the reason.
+    result's ``values``. Which kinds a test judges is declared by the kinds (``workbench.kinds``), not here;
+    ``not_applicable`` says what the test needs, the reason it gives when it skips itself for another kind.
     """
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
-    if kinds is None:
-        kinds = ("credit",) if category in CREDIT_ONLY else KINDS
-        not_applicable = not_applicable or CREDIT_ONLY.get(category, "")
-    unknown = sorted(set(kinds) - set(KINDS))
-    if unknown:
-        raise ValueError(f"unknown model kind(s) {unknown} for {test_id!r}")
 
     def decorate(function: Callable[..., TestResult]) -> Callable[..., TestResult]:
         if test_id in TESTS:
@@ -122,7 +112,6 @@ def validation_test(
             remediation or "Investigate and document.",
             function,
             tuple((headline or {}).items()),
-            tuple(kinds),
             not_applicable,
         )
         taken = {name for t in TESTS.values() for name, _ in t.headline if t.test_id != test_id}

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.findings import Finding, TestResult, finding_from
+from workbench.kinds import get_kind
 from workbench.policy import SEVERITY_ORDER
 from workbench.validation._context import ValidationContext
 from workbench.validation._registry import CATEGORIES, TESTS, ValidationTest
@@ -123,11 +124,12 @@ def _safe_run(test: ValidationTest, context: ValidationContext) -> TestResult:
 def default_tests(kind: str) -> list[str]:
     """The tests a version of this kind runs, in category order.
 
-    Every test that judges the kind, and for any kind but credit also the credit tests, which skip themselves
-    saying why they do not apply: the credit suite is the baseline a reader compares every other kind with. A
-    credit model does not list the other kinds' tests.
+    Every test that judges the kind, and the tests of the kinds it lists as its baseline (``lists_skipped``:
+    the credit suite for fraud and propensity), which skip themselves saying why they do not apply.
     """
-    chosen = [t for t, test in TESTS.items() if kind in test.kinds or (kind != "credit" and "credit" in test.kinds)]
+    declared = get_kind(kind)
+    baseline = [get_kind(other) for other in declared.lists_skipped]
+    chosen = [t for t in TESTS if declared.judges(t) or any(other.judges(t) for other in baseline)]
     return sorted(chosen, key=lambda t: CATEGORIES.index(TESTS[t].category))
 
 

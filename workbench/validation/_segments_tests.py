@@ -7,12 +7,16 @@ import pandas as pd
 from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
-from workbench.validation._registry import CREDIT_ONLY, result, validation_test
+from workbench.validation._registry import result, validation_test
 
 MIN_SEGMENT = 40
 
 
+SEGMENT_COLUMNS = ["segment", "level", "n", "adverse_rate", "mean_pd", "auc", "approval_rate", "calibration_p"]
+
+
 def _segment_rows(ctx, column_values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per segment of enough cases; the columns exist even with no segment (no categorical feature)."""
     rows = []
     for column, values in column_values.items():
         for level in pd.unique(values):
@@ -34,7 +38,7 @@ def _segment_rows(ctx, column_values: dict[str, np.ndarray]) -> pd.DataFrame:
                     "calibration_p": float(test.pvalue),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 
 @validation_test(
@@ -60,7 +64,7 @@ def performance(ctx, test):
     return result(
         test,
         "warn" if len(weak) else "pass",
-        f"weakest segments: {listed}",
+        f"weakest segments: {listed}" if listed else "no business segment: the model has no categorical feature",
         values={"segments_below_floor": len(weak)},
         tables={"segments": table, "weakest": weakest},
     )
@@ -102,8 +106,7 @@ def protected_groups(ctx, test):
     limitations="Many tests: some rejections happen by chance.",
     severity="medium",
     remediation="Recalibrate or add the segment as a feature.",
-    kinds=("credit",),
-    not_applicable=CREDIT_ONLY["calibration"],
+    not_applicable="it compares predicted probabilities with observed rates by segment: a calibrated score",
 )
 def calibration(ctx, test):
     values = {name: ctx.x_val[name].astype(str).to_numpy() for name in ctx.spec.features.categorical}

@@ -45,9 +45,7 @@ def _source_feature(term: str, features: list[str]) -> str:
     limitations="Signs of correlated features can flip without harm to predictions (see soundness.vif).",
     severity="medium",
     remediation="Review counter-intuitive drivers with the developer; consider dropping them.",
-    kinds=("credit",),
-    not_applicable="the Wald table comes from a maximum-likelihood scorecard; the fraud kind's interpretable model "
-    "is a penalised, class-weighted logit whose coefficients have no Wald p-values",
+    not_applicable="the Wald table comes from a maximum-likelihood scorecard benchmark",
 )
 def coefficients(ctx, test):
     scorecard = ctx.benchmark.named_steps["model"]
