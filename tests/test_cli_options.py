@@ -138,3 +138,46 @@ def test_the_older_names_are_still_parsed(project, command):
     result = runner.invoke(app, command)
     assert result.exit_code == 2 and "No such option" not in result.output, result.output
     assert "no users are configured" in result.output or "no registered model" in result.output, result.output
+
+
+def test_a_missing_user_names_whom_the_command_tried(project, monkeypatch):
+    assert runner.invoke(app, ["users", "demo", "--password", PASSWORD]).exit_code == 0
+    monkeypatch.setenv("WORKBENCH_USER", "nobody-here")
+    result = runner.invoke(
+        app, ["finding", "m", "1", "--title", "t", "--remediation", "r"], env={"WORKBENCH_PASSWORD": PASSWORD}
+    )
+    assert result.exit_code == 2
+    assert "no --user given, and WORKBENCH_USER 'nobody-here' is not a registered user" in result.output, result.output
+
+
+def test_inventory_and_audit_log_are_aligned_tables_with_overrides_and_conditions(project):
+    from workbench.governance import AuditTrail
+    from workbench.registry import configure
+
+    assert runner.invoke(app, ["users", "demo", "--password", PASSWORD]).exit_code == 0
+    client = configure()
+    for name in ("german_credit", "card_fraud"):
+        client.create_registered_model(name)
+        client.create_model_version(name, source=str(project), run_id=None, tags={"model_kind": name.split("_")[1]})
+    AuditTrail().append(
+        actor="helen",
+        role="approver",
+        action="approve",
+        target="german_credit/1",
+        reason="fit for purpose",
+        before="validated",
+        after="approved",
+        outcome="accepted",
+        details={"conditions": "monthly fairness monitoring", "override_justification": "gap accepted, plan R-17"},
+    )
+    inventory = runner.invoke(app, ["inventory"]).output.splitlines()
+    header = inventory[0].split()
+    assert header[:4] == ["model", "version", "kind", "status"], inventory
+    # every row starts each column where the header does
+    kind_at = inventory[0].index("kind")
+    assert {line[kind_at:].split()[0] for line in inventory[1:]} == {"credit", "fraud"}, inventory
+    log = runner.invoke(app, ["audit", "log"]).output.splitlines()
+    assert log[0].split()[:3] == ["seq", "time", "actor"]
+    approval = next(line for line in log if " approve " in line)
+    assert approval.index("helen (approver)") == log[0].index("actor")
+    assert "conditions: monthly fairness monitoring; OVERRIDE: gap accepted, plan R-17" in approval

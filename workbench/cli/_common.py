@@ -63,6 +63,10 @@ def login(name: str | None) -> User:
             "no users are configured: add them with `workbench users add NAME --role ROLE` "
             "(or `workbench users demo` for the demonstration users)"
         )
+    if name is None and user_name(None) not in {user.name for user in known}:
+        # nobody was named: say whom the command tried, since the person at the keyboard did not choose that name
+        tried = "WORKBENCH_USER" if os.environ.get("WORKBENCH_USER") else "the operating-system user"
+        fail(f"no --user given, and {tried} {user_name(None)!r} is not a registered user: name one with --user")
     name = user_name(name)
     secret = os.environ.get("WORKBENCH_PASSWORD")
     if secret is None:

@@ -229,15 +229,44 @@ def audit_verify() -> None:
 @audit_app.command("log")
 def audit_log(model: Annotated[str | None, typer.Option(help="only this model's records")] = None) -> None:
     """Print the history, oldest first."""
+    import pandas as pd
+
     from workbench.governance import AuditTrail
 
-    for r in AuditTrail().records(f"{model}/" if model else None):
-        change = f"{r['before']} -> {r['after']}" if r["before"] != r["after"] else (r["before"] or "-")
-        refusal = f"  REFUSED: {r['details'].get('refusal')}" if r["outcome"] == "refused" else ""
-        typer.echo(
-            f"{r['seq']:>5} {r['time'][:19]} {r['actor']:>8} ({r['role']}) {r['action']:<18} {r['target']:<18} "
-            f"{change:<26} {r['reason']}{refusal}"
-        )
+    rows = [
+        {
+            "seq": r["seq"],
+            "time": r["time"][:19],
+            "actor": r["actor"] if r["role"] in ("", "-", None) else f"{r['actor']} ({r['role']})",
+            "action": r["action"],
+            "target": r["target"],
+            "change": _change(r["before"], r["after"]),
+            "outcome": r["outcome"],
+            "reason": r["reason"],
+            "details": _audit_details(r["details"]),
+        }
+        for r in AuditTrail().records(f"{model}/" if model else None)
+    ]
+    if not rows:
+        typer.echo("no audit records" + (f" for {model}" if model else ""))
+        return
+    typer.echo(_aligned(pd.DataFrame(rows)))
+
+
+def _change(before: str | None, after: str | None) -> str:
+    return f"{before or '-'} -> {after or '-'}" if before != after else (before or "-")
+
+
+def _audit_details(details: dict) -> str:
+    """What a committee member looks for in a record: conditions, an override's justification, a refusal."""
+    shown = []
+    if details.get("conditions"):
+        shown.append(f"conditions: {details['conditions']}")
+    if details.get("override_justification"):
+        shown.append(f"OVERRIDE: {details['override_justification']}")
+    if details.get("refusal"):
+        shown.append(f"REFUSED: {details['refusal']}")
+    return "; ".join(shown)
 
 
 @audit_app.command("rotate-key")
@@ -421,19 +450,6 @@ def add_finding(
     _act(governance_service().add_finding, login(user), name, version, severity, title, remediation)
 
 
-def _model_kind(client, name: str, version: int) -> str:
-    """The version's model kind: its ``model_kind`` tag, or for a version registered before it, its recorded spec."""
-    from workbench.registry import recorded_spec
-
-    entry = client.get_model_version(name, str(version))
-    if entry.tags.get("model_kind"):
-        return entry.tags["model_kind"]
-    try:
-        return recorded_spec(client, entry.run_id).kind
-    except Exception:  # an unreadable record must not hide the rest of the inventory
-        return "?"
-
-
 @app.command("inventory")
 def show_inventory() -> None:
     """Every model and version: kind, status, tier, owner, last validation, open findings, next review."""
@@ -445,12 +461,19 @@ def show_inventory() -> None:
     if table.empty:
         typer.echo("no registered models")
         return
-    for row in table.itertuples():
-        flag = "  OVERDUE" if row.overdue else ""
-        kind = _model_kind(client, row.model, row.version)
-        typer.echo(
-            f"{row.model:>18} v{row.version:<3} {kind:<10} {row.status:<12} {row.alias or '':<10} tier {row.risk_tier} "
-            f"{row.owner:<22} validated {row.last_validation or '-':<10} findings "
-            f"{row.open_high}H/{row.open_medium}M/{row.open_low}L next review {row.next_review_due or '-'}"
-            f"{flag}"
-        )
+    shown = table.assign(
+        version=table["version"].map("v{}".format),
+        findings=[f"{r.open_high}H/{r.open_medium}M/{r.open_low}L" for r in table.itertuples()],
+        overdue=table["overdue"].map({True: "OVERDUE", False: ""}),
+    ).rename(columns={"risk_tier": "tier", "last_validation": "validated", "next_review_due": "next review"})
+    columns = ["model", "version", "kind", "status", "alias", "tier", "owner", "validated", "findings"]
+    typer.echo(_aligned(shown[[*columns, "next review", "overdue", "artefact"]]))
+
+
+def _aligned(table) -> str:
+    """A table as aligned text with a header row: empty cells as '-', text left-aligned, nothing cut."""
+    text = table.astype(str).replace({"": "-", "None": "-", "nan": "-"})
+    widths = {c: max([len(str(c)), *map(len, text[c])]) for c in text.columns}
+    formatters = {c: (lambda value, width=widths[c]: value.ljust(width)) for c in text.columns}
+    rendered = text.to_string(index=False, justify="left", formatters=formatters)
+    return "\n".join(line.rstrip() for line in rendered.splitlines())

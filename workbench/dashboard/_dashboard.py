@@ -138,7 +138,7 @@ class Dashboard:
             .drop(columns=["open_high", "open_medium", "open_low", "overdue"])
             .rename(columns=_INVENTORY_TITLES)
         )
-        order = ["model", "version", "status", "alias", "tier", "owner", "developer", "validator", "approver"]
+        order = ["model", "version", "kind", "status", "alias", "tier", "owner", "developer", "validator", "approver"]
         order += ["validated", "findings", "next review"]
         shown = shown[order + [c for c in shown.columns if c not in order]]
         grid = table(

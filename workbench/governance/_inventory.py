@@ -41,6 +41,18 @@ def _artefact_present(client: MlflowClient, name: str, version: int) -> bool:
         return False
 
 
+def _model_kind(client: MlflowClient, version) -> str:
+    """The version's model kind: its ``model_kind`` tag, or for a version registered before it, its recorded spec."""
+    from workbench.registry import recorded_spec
+
+    if version.tags.get("model_kind"):
+        return version.tags["model_kind"]
+    try:
+        return recorded_spec(client, version.run_id).kind
+    except Exception:  # an unreadable record must not hide the rest of the inventory
+        return "?"
+
+
 def _artefact_state(client: MlflowClient, name: str, version: int) -> str:
     return "present" if _artefact_present(client, name, version) else "missing"
 
@@ -68,6 +80,7 @@ def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame
                 {
                     "model": model.name,
                     "version": int(version.version),
+                    "kind": _model_kind(client, version),
                     "status": status,
                     "alias": aliases.get(int(version.version), ""),
                     "risk_tier": tier,
@@ -87,6 +100,7 @@ def inventory(client: MlflowClient, now: datetime | None = None) -> pd.DataFrame
     columns = [
         "model",
         "version",
+        "kind",
         "status",
         "alias",
         "risk_tier",
