@@ -21,7 +21,7 @@ AREAS = {
 }
 GROUPS = {
     "users": ["add", "list", "remove", "roles", "unlock", "token", "demo"],
-    "audit": ["verify", "log", "rotate-key", "adopt"],
+    "audit": ["verify", "log", "rotate-key", "migrate-db", "adopt"],
     "outcomes": ["import"],
     "features": ["apply", "materialize", "skew"],
     "batch": ["score"],
