@@ -326,3 +326,16 @@ def test_record_times_are_iso_utc_with_microseconds_and_ids_are_unique():
     assert stamps == sorted(stamps)
     ids = [new_decision_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids) and ids[0] < ids[-1]
+
+
+def test_metrics_stay_visible_when_a_library_sets_the_multiprocess_directory(tmp_path, monkeypatch):
+    """Feast's metrics module sets PROMETHEUS_MULTIPROC_DIR when the feature store is first used; a single-process
+    server keeps its samples in memory and must still show them (found: /metrics empty after a fraud model)."""
+    from workbench.serving._prometheus import count_request, render
+
+    count_request("score", 200, 0.001)
+    before = render()[0].decode()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # what feast.metrics does at import
+    after = render()[0].decode()
+    assert 'workbench_requests_total{endpoint="score",status="200"}' in before
+    assert 'workbench_requests_total{endpoint="score",status="200"}' in after

@@ -6,8 +6,6 @@ so each worker writes its samples to shared files and ``/metrics`` adds them up.
 
 from __future__ import annotations
 
-import os
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -16,6 +14,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 
 REQUESTS = Counter("workbench_requests_total", "Requests by endpoint and HTTP status", ["endpoint", "status"])
@@ -36,9 +35,19 @@ CHAMPION = Gauge(
 )
 
 
+def _multiprocess() -> bool:
+    """Whether this process's metrics are kept in shared files (the choice prometheus_client made at import).
+
+    Decided by prometheus_client's value class, not by the environment variable now: a library imported later
+    may set ``PROMETHEUS_MULTIPROC_DIR`` for its own use (Feast's ``feast.metrics`` does, on first use of the
+    feature store), and reading that directory would then show none of this process's in-memory samples.
+    """
+    return values.ValueClass is not values.MutexValue
+
+
 def render() -> tuple[bytes, str]:
     """The exposition text, from every worker when running multi-process."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if _multiprocess():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
