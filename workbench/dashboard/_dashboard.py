@@ -135,10 +135,11 @@ class Dashboard:
         ]
         shown = (
             table_.assign(findings=findings, next_review_due=due)
-            .drop(columns=["open_high", "open_medium", "open_low", "overdue"])
+            # the kind is in the CLI's inventory; here it does not fit beside next review and artefact yet
+            .drop(columns=["open_high", "open_medium", "open_low", "overdue", "kind"])
             .rename(columns=_INVENTORY_TITLES)
         )
-        order = ["model", "version", "kind", "status", "alias", "tier", "owner", "developer", "validator", "approver"]
+        order = ["model", "version", "status", "alias", "tier", "owner", "developer", "validator", "approver"]
         order += ["validated", "findings", "next review"]
         shown = shown[order + [c for c in shown.columns if c not in order]]
         grid = table(

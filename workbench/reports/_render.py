@@ -61,11 +61,15 @@ def readable_term(value: Any, categorical: Iterable[str] = ()) -> Any:
 
 def _cell_class(value: Any, text: str) -> str:
     """``num`` for numbers (right-aligned, never wrapped), ``token`` for a short word such as an identifier or a
-    status (never broken: ``mark_under_review`` stays searchable), nothing for running text (wraps)."""
+    status (never broken: ``mark_under_review`` stays searchable), ``long`` for running text holding a word longer
+    than that (a hash: broken anywhere), nothing for running text (wraps)."""
     if isinstance(value, int | float):
         return "num"
     if len(text) <= TOKEN_LENGTH and not any(c.isspace() for c in text):
         return "token"
+    if any(len(word) > TOKEN_LENGTH for word in text.split()):
+        # a hash or run id inside running text: it may break anywhere, or it alone would set the column's width
+        return "long"
     return ""
 
 
